@@ -1,0 +1,141 @@
+import { readFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import type { z } from 'zod';
+import { RelengError } from '../lib/errors';
+import {
+  SAFE_NAME,
+  commonSchema,
+  composeSchema,
+  releaseSchema,
+  type CommonConfig,
+  type ComposeConfig,
+  type ReleaseConfig,
+} from './schema';
+
+/** The merged, validated model of one compose project: the only configuration executors read. */
+export interface ComposeModel {
+  /** Nx project name, as pungi's latest link: Rocky-8, Extras-8, SIG-kernel-8. */
+  project: string;
+  major: string;
+  short: string;
+  /** Workspace-relative project root, e.g. releases/8/Rocky. */
+  root: string;
+  /** Workspace-relative paths of the three layers, for inputs and error messages. */
+  files: { common: string; release: string; compose: string };
+  common: CommonConfig;
+  release: ReleaseConfig;
+  compose: ComposeConfig;
+}
+
+export const COMMON_FILE = 'releases/common.json';
+export const COMPOSE_GLOB = 'releases/*/*/compose.json';
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const field = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
+  return `field ${field}: ${issue.message}`;
+}
+
+/** Validates one layer; the error names the file, each bad field and what is allowed. */
+export function parseLayer<S extends z.ZodType>(schema: S, file: string, raw: unknown): z.infer<S> {
+  const res = schema.safeParse(raw);
+  if (!res.success) {
+    throw new RelengError(`${file}: invalid configuration\n  ${res.error.issues.map(describeIssue).join('\n  ')}`);
+  }
+  return res.data;
+}
+
+function readJson(workspaceRoot: string, file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(join(workspaceRoot, file), 'utf8');
+  } catch (err) {
+    throw new RelengError(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new RelengError(`${file}: is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+/** Splits releases/<major>/<Short>/compose.json, rejecting names that could escape their directory. */
+export function parseComposePath(composeFile: string): { major: string; short: string } {
+  const parts = composeFile.split('/');
+  if (parts.length !== 4 || parts[0] !== 'releases' || parts[3] !== 'compose.json') {
+    throw new RelengError(`${composeFile}: compose files must be at releases/<major>/<Short>/compose.json`);
+  }
+  const [, major, short] = parts as [string, string, string, string];
+  if (!/^\d+$/.test(major)) {
+    throw new RelengError(`${composeFile}: the major directory '${major}' must be a number, e.g. releases/8`);
+  }
+  if (!SAFE_NAME.test(short) || short.includes('..')) {
+    throw new RelengError(
+      `${composeFile}: the compose directory '${short}' must be a plain name (letters, digits, . _ + -)`,
+    );
+  }
+  return { major, short };
+}
+
+/** Checks that span layers: names in compose.json and release.json must agree. */
+function checkCrossLayer(model: ComposeModel): void {
+  const { release, compose, files, major } = model;
+  if (release.revision.split('.')[0] !== major) {
+    throw new RelengError(
+      `${files.release}: field revision: '${release.revision}' does not belong to major ${major} (its directory)`,
+    );
+  }
+  const known = new Set([...release.compsRepos, ...release.plainRepos]);
+  for (const [i, variant] of compose.variants.entries()) {
+    if (!known.has(variant)) {
+      throw new RelengError(
+        `${files.compose}: field variants.${i}: unknown repository '${variant}'; ` +
+          `allowed (compsRepos and plainRepos of ${files.release}): ${[...known].join(', ')}`,
+      );
+    }
+  }
+  for (const [i, repo] of release.modularRepos.entries()) {
+    if (!known.has(repo)) {
+      throw new RelengError(
+        `${files.release}: field modularRepos.${i}: unknown repository '${repo}'; ` +
+          `it must also be listed in compsRepos or plainRepos`,
+      );
+    }
+  }
+}
+
+/**
+ * Loads and validates the models of the given compose files (workspace-relative). Shared layers are read
+ * once. Throws on the first invalid file: no target may run on a half-valid model.
+ */
+export function loadComposeModels(workspaceRoot: string, composeFiles: readonly string[]): ComposeModel[] {
+  const common = parseLayer(commonSchema, COMMON_FILE, readJson(workspaceRoot, COMMON_FILE));
+  const releases = new Map<string, ReleaseConfig>();
+  return [...composeFiles].sort().map((composeFile) => {
+    const { major, short } = parseComposePath(composeFile);
+    const releaseFile = `releases/${major}/release.json`;
+    let release = releases.get(major);
+    if (!release) {
+      release = parseLayer(releaseSchema, releaseFile, readJson(workspaceRoot, releaseFile));
+      releases.set(major, release);
+    }
+    const compose = parseLayer(composeSchema, composeFile, readJson(workspaceRoot, composeFile));
+    const model: ComposeModel = {
+      project: `${short}-${major}`,
+      major,
+      short,
+      root: posix.dirname(composeFile),
+      files: { common: COMMON_FILE, release: releaseFile, compose: composeFile },
+      common,
+      release,
+      compose,
+    };
+    checkCrossLayer(model);
+    return model;
+  });
+}
+
+/** Loads the model of one project from its root (releases/<major>/<Short>), as executors do. */
+export function loadComposeModel(workspaceRoot: string, projectRoot: string): ComposeModel {
+  const [model] = loadComposeModels(workspaceRoot, [`${projectRoot}/compose.json`]);
+  return model as ComposeModel;
+}

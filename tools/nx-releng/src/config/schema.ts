@@ -1,0 +1,112 @@
+import { z } from 'zod';
+
+/**
+ * The three layers of the release model, one zod schema each (the bash `common`, `common_<major>`, and the
+ * per-compose script arguments). Objects are strict so a misspelt key is reported, not ignored.
+ */
+
+/** Directory and repository names: no separators, no `..`, nothing a shell or a path join could misread. */
+export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+const safeName = z
+  .string()
+  .regex(SAFE_NAME, 'must be a plain name (letters, digits, . _ + -; no "/" and not starting with "." or "-")')
+  .refine((s) => !s.includes('..'), 'must not contain ".."');
+
+const absolutePath = z
+  .string()
+  .regex(/^\//, 'must be an absolute path')
+  .refine((p) => !p.split('/').includes('..'), 'must not contain ".." segments');
+
+const relativeStub = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'must be a relative path like mirror/pub/rocky')
+  .refine((p) => !p.split('/').includes('..'), 'must not contain ".." segments');
+
+export const ARCHES = ['x86_64', 'aarch64', 'ppc64le', 's390x', 'riscv64', 'i686'] as const;
+export const CHANNELS = ['stable', 'beta', 'lookahead'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export const commonSchema = z.strictObject({
+  $schema: z.string().optional(),
+  roots: z.strictObject({
+    compose: absolutePath,
+    staging: absolutePath,
+    production: absolutePath,
+    koji: absolutePath,
+  }),
+  stubs: z.strictObject({
+    category: relativeStub,
+    sig: relativeStub,
+    vault: relativeStub,
+    sigVault: relativeStub,
+  }),
+  owner: z.strictObject({
+    uid: z.number().int().nonnegative(),
+    gid: z.number().int().nonnegative(),
+  }),
+  distro: z.strictObject({
+    name: z.string().min(1),
+    cpeVendor: safeName,
+  }),
+  rsync: z.strictObject({
+    parallel: z.number().int().min(1).max(32),
+  }),
+  createrepo: z.strictObject({
+    workers: z.number().int().min(1).max(64),
+  }),
+  lockTimeoutSeconds: z.number().int().min(0),
+});
+
+const revision = z.string().regex(/^\d+\.\d+$/, 'must look like <major>.<minor>, e.g. 8.10');
+const suffix = z.string().regex(/^(-[A-Za-z0-9]+)?$/, 'must be empty or a dash and a word, e.g. -RC2');
+
+const channelSchema = z.strictObject({
+  /** Appended to the revision for the staging directory: 8.10 + -RC2. */
+  suffix,
+  /** Appended to the major for the compose root: /mnt/compose/8-BETA. */
+  composeSuffix: suffix.default(''),
+  /** A channel may stage a different revision (beta and lookahead of 9 run ahead of stable). */
+  revision: revision.optional(),
+});
+
+export const releaseSchema = z.strictObject({
+  $schema: z.string().optional(),
+  revision,
+  /** The revision before this one, kept for the vault. */
+  previousRevision: revision.optional(),
+  arches: z.array(z.enum(ARCHES)).min(1),
+  channels: z.strictObject({
+    stable: channelSchema,
+    beta: channelSchema.optional(),
+    lookahead: channelSchema.optional(),
+  }),
+  /** Repositories with comps groups (bash MODS_REPOS). */
+  compsRepos: z.array(safeName),
+  /** Repositories without comps (bash NONMODS_REPOS). Every compose variant must be one of these two lists. */
+  plainRepos: z.array(safeName),
+  /** Repositories that get modules.yaml (bash MODS). */
+  modularRepos: z.array(safeName),
+  /** Symlinks made in a minor release: key is the directory, value the link name (NFV -> nfv). */
+  linkRepos: z.record(safeName, safeName),
+  isoTypes: z.array(safeName),
+  /** Where the hand-maintained modules.yaml files live: <dir>/<arch>/<Repo>-modules.yaml. */
+  moduleMetadataDir: absolutePath,
+});
+
+export const composeSchema = z.strictObject({
+  $schema: z.string().optional(),
+  /** base: a distribution compose (Rocky, Extras, Rocky-devel); sig: a SIG compose. */
+  kind: z.enum(['base', 'sig']),
+  /** Top-level directories of the compose's compose/ dir that this project syncs. */
+  variants: z.array(safeName).min(1),
+  /** How `compose` makes a compose: pungi-koji on a compose host, or the local backend from RPM dirs. */
+  backend: z.enum(['pungi', 'local']),
+  /** Copy compose/metadata to staging (only the base distribution compose should). */
+  syncMetadata: z.boolean().default(false),
+  description: z.string().optional(),
+});
+
+export type CommonConfig = z.infer<typeof commonSchema>;
+export type ReleaseConfig = z.infer<typeof releaseSchema>;
+export type ComposeConfig = z.infer<typeof composeSchema>;
+export type ChannelConfig = z.infer<typeof channelSchema>;

@@ -1,0 +1,41 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ExecutorContext } from '@nx/devkit';
+import { loadComposeModel, type ComposeModel } from '../config/load';
+import { resolveRoots, type Roots } from '../layout/paths';
+import { errorMessage } from '../lib/errors';
+import { consoleLog, type Log } from '../lib/log';
+
+/**
+ * What every releng executor shares: load the project's model, resolve the roots (RELENG_ROOT), run the step,
+ * write its manifest as the target's declared output, and turn errors into one clear failure line.
+ */
+export interface StepContext {
+  model: ComposeModel;
+  roots: Roots;
+  log: Log;
+  workspaceRoot: string;
+}
+
+export async function runStep<R extends object>(
+  step: string,
+  context: ExecutorContext,
+  body: (ctx: StepContext) => Promise<{ manifest: R; summary: string }>,
+): Promise<{ success: boolean }> {
+  const project = context.projectName ?? '(unknown project)';
+  try {
+    const projectRoot = context.projectsConfigurations.projects[project]?.root;
+    if (!projectRoot) throw new Error(`project ${project} is not in the workspace`);
+    const model = loadComposeModel(context.root, projectRoot);
+    const roots = resolveRoots(model.common, model.release, process.env.RELENG_ROOT);
+    const { manifest, summary } = await body({ model, roots, log: consoleLog, workspaceRoot: context.root });
+    const dir = join(context.root, 'dist', 'releng', project, step);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    console.log(`${project}:${step} ${summary}`);
+    return { success: true };
+  } catch (err) {
+    console.error(`${project}:${step} FAILED: ${errorMessage(err)}`);
+    return { success: false };
+  }
+}

@@ -1,0 +1,27 @@
+import type { PromiseExecutor } from '@nx/devkit';
+import { formatBytes } from '../../lib/log';
+import { syncStaging } from '../../lib/sync-staging';
+import { runStep } from '../run-step';
+import type { SyncStagingExecutorSchema } from './schema';
+
+const syncStagingExecutor: PromiseExecutor<SyncStagingExecutorSchema> = (options, context) =>
+  runStep('sync-staging', context, async ({ model, roots, log }) => {
+    const result = await syncStaging({
+      model,
+      roots,
+      log,
+      channel: options.channel ?? 'stable',
+      dryRun: options.dryRun,
+      allowIncomplete: options.allowIncomplete,
+    });
+    const what =
+      result.outcome === 'up-to-date'
+        ? 'up to date, nothing synced'
+        : `${result.outcome}: ${result.files} files, ${formatBytes(result.bytes)}, ${result.repos} repos`;
+    return {
+      manifest: result,
+      summary: `${what} (${result.composeId} -> ${result.stagingDir}, ${result.seconds.toFixed(1)}s)`,
+    };
+  });
+
+export default syncStagingExecutor;

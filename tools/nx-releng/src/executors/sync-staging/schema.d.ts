@@ -1,0 +1,7 @@
+import type { Channel } from '../../config/schema';
+
+export interface SyncStagingExecutorSchema {
+  channel: Channel;
+  dryRun?: boolean;
+  allowIncomplete?: boolean;
+}

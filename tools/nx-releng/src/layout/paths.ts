@@ -1,0 +1,165 @@
+import { posix } from 'node:path';
+import type { ComposeModel } from '../config/load';
+import type { Channel, CommonConfig, ReleaseConfig } from '../config/schema';
+import { RelengError } from '../lib/errors';
+
+/**
+ * Every path the pipeline touches, derived from the release model. Pure: no I/O, no environment reads
+ * (callers pass RELENG_ROOT in), so the whole module is table-tested.
+ */
+
+export interface Roots {
+  compose: string;
+  staging: string;
+  production: string;
+  koji: string;
+  moduleMetadata: string;
+}
+
+/** Re-roots an absolute configured path under RELENG_ROOT (sandbox, tests): /mnt/compose -> $R/mnt/compose. */
+export function reRoot(path: string, relengRoot: string | undefined): string {
+  if (!relengRoot) return path;
+  if (!relengRoot.startsWith('/')) throw new RelengError(`RELENG_ROOT must be an absolute path, got '${relengRoot}'`);
+  return posix.join(relengRoot, path);
+}
+
+export function resolveRoots(common: CommonConfig, release: ReleaseConfig, relengRoot?: string): Roots {
+  return {
+    compose: reRoot(common.roots.compose, relengRoot),
+    staging: reRoot(common.roots.staging, relengRoot),
+    production: reRoot(common.roots.production, relengRoot),
+    koji: reRoot(common.roots.koji, relengRoot),
+    moduleMetadata: reRoot(release.moduleMetadataDir, relengRoot),
+  };
+}
+
+export interface ChannelRelease {
+  channel: Channel;
+  /** 8.10 */
+  revision: string;
+  /** -RC2, -BETA, -LookAhead */
+  suffix: string;
+  /** '' for stable, -BETA / -LookAhead for the other compose roots */
+  composeSuffix: string;
+}
+
+export function channelRelease(release: ReleaseConfig, channel: Channel, releaseFile = 'release.json'): ChannelRelease {
+  const conf = release.channels[channel];
+  if (!conf) {
+    const known = Object.keys(release.channels).join(', ');
+    throw new RelengError(`${releaseFile}: channel '${channel}' is not configured (configured: ${known})`);
+  }
+  return {
+    channel,
+    revision: conf.revision ?? release.revision,
+    suffix: conf.suffix,
+    composeSuffix: conf.composeSuffix,
+  };
+}
+
+/** The major of a revision, without the bash scripts' single-character slicing (8.10, 10.1). */
+export function majorOf(revision: string): string {
+  return revision.split('.')[0] as string;
+}
+
+/** The production directory name of a staging revision dir: the channel suffix dropped (8.10-RC2 -> 8.10). */
+export function productionRevisionName(stagingRevisionName: string): string {
+  return stagingRevisionName.replace(/-.*$/, '');
+}
+
+export interface ComposePaths {
+  /** /mnt/compose/8 or /mnt/compose/8-BETA: pungi's --target-dir */
+  composeRoot: string;
+  /** /mnt/compose/8/latest-Rocky-8 */
+  latestLink: string;
+  /** Input of the local backend: <koji>/local/<major>/<Short>/<Variant>/*.rpm */
+  localSource: string;
+}
+
+export function composePaths(model: ComposeModel, ch: ChannelRelease, roots: Roots): ComposePaths {
+  const composeRoot = posix.join(roots.compose, `${model.major}${ch.composeSuffix}`);
+  return {
+    composeRoot,
+    latestLink: posix.join(composeRoot, `latest-${model.short}-${model.major}`),
+    localSource: posix.join(roots.koji, 'local', model.major, model.short),
+  };
+}
+
+export interface StagingPaths {
+  /** 8.10-RC2 */
+  revisionName: string;
+  /** /mnt/repos-staging/mirror/pub/rocky */
+  categoryDir: string;
+  /** /mnt/repos-staging/mirror/pub/rocky/8.10-RC2 */
+  revisionDir: string;
+  /** One lock per staging revision dir, kept outside the published tree. */
+  lockFile: string;
+  /** What the last successful sync of this project wrote, kept outside the published tree. */
+  syncRecord: string;
+  /** Where a sync builds the project's new subtrees before swapping them in (same filesystem as staging). */
+  workDir: string;
+}
+
+function slug(stub: string): string {
+  return stub.replace(/\//g, '_');
+}
+
+export function stagingPaths(model: ComposeModel, ch: ChannelRelease, roots: Roots): StagingPaths {
+  const stub = model.compose.kind === 'sig' ? model.common.stubs.sig : model.common.stubs.category;
+  const revisionName = `${ch.revision}${ch.suffix}`;
+  const categoryDir = posix.join(roots.staging, stub);
+  const stateDir = posix.join(roots.staging, '.releng');
+  return {
+    revisionName,
+    categoryDir,
+    revisionDir: posix.join(categoryDir, revisionName),
+    lockFile: posix.join(stateDir, 'locks', `${slug(stub)}--${revisionName}.lock`),
+    syncRecord: posix.join(stateDir, 'state', slug(stub), revisionName, `${model.project}.sync-staging.json`),
+    workDir: posix.join(stateDir, 'work', slug(stub), revisionName, model.project),
+  };
+}
+
+export interface ProductionPaths {
+  /** 8.10 */
+  revisionName: string;
+  categoryDir: string;
+  /** /mnt/repos-production/mirror/pub/rocky/8.10 */
+  revisionDir: string;
+}
+
+export function productionPaths(model: ComposeModel, ch: ChannelRelease, roots: Roots): ProductionPaths {
+  const stub = model.compose.kind === 'sig' ? model.common.stubs.sig : model.common.stubs.category;
+  const revisionName = productionRevisionName(`${ch.revision}${ch.suffix}`);
+  const categoryDir = posix.join(roots.production, stub);
+  return { revisionName, categoryDir, revisionDir: posix.join(categoryDir, revisionName) };
+}
+
+/** The repositories of one variant in a compose or staging tree, relative to its top. */
+export interface RepoDir {
+  variant: string;
+  /** x86_64, aarch64, or 'source' */
+  arch: string;
+  kind: 'os' | 'debug' | 'source';
+  /** BaseOS/x86_64/os, BaseOS/x86_64/debug/tree, BaseOS/source/tree */
+  path: string;
+}
+
+export function repoDirs(variant: string, arches: readonly string[]): RepoDir[] {
+  const dirs: RepoDir[] = [];
+  for (const arch of arches) {
+    dirs.push({ variant, arch, kind: 'os', path: `${variant}/${arch}/os` });
+    dirs.push({ variant, arch, kind: 'debug', path: `${variant}/${arch}/debug/tree` });
+  }
+  dirs.push({ variant, arch: 'source', kind: 'source', path: `${variant}/source/tree` });
+  return dirs;
+}
+
+/** The comps file pungi leaves in the compose's work dir, which Rocky's sync reuses as --groupfile. */
+export function compsFile(composeDir: string, variant: string, arch: string): string {
+  return posix.join(composeDir, 'work', arch, 'comps', `comps-${variant}.${arch}.xml`);
+}
+
+/** The hand-maintained modules.yaml of a modular repo (rocky-module-metadata). */
+export function moduleYaml(roots: Roots, arch: string, repo: string): string {
+  return posix.join(roots.moduleMetadata, arch, `${repo}-modules.yaml`);
+}

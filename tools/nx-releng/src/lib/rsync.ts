@@ -1,0 +1,70 @@
+import { run } from './exec';
+
+/** Installer pieces an update sync must never copy over the GA install tree (sync/common rsync_no_delete_staging_pungi). */
+export const STAGING_EXCLUDES = [
+  'ppc',
+  'images',
+  'boot',
+  '.discinfo',
+  '.treeinfo',
+  'EFI',
+  'isolinux',
+  'media.repo',
+  'EULA',
+  'LICENSE',
+  'COMMUNITY-CHARTER',
+  'extra_files.json',
+  'Minimal',
+  'Cloud',
+] as const;
+
+export interface RsyncOptions {
+  src: string;
+  dest: string;
+  excludes?: readonly string[];
+  delete?: boolean;
+  /** uid:gid to give the copies; only honoured when running as root (rsync -o/-g need it). */
+  chown?: { uid: number; gid: number };
+  dryRun?: boolean;
+}
+
+/** The argv of one sync, as the toolkit's `rsync -vrlptDSH[og] --chown=...` minus progress noise. */
+export function rsyncArgs(o: RsyncOptions, isRoot: boolean): string[] {
+  const args = ['-rlptDSH', '--stats'];
+  if (o.chown && isRoot) args.push('-og', `--chown=${o.chown.uid}:${o.chown.gid}`);
+  if (o.delete) args.push('--delete');
+  if (o.dryRun) args.push('--dry-run', '--itemize-changes');
+  for (const x of o.excludes ?? []) args.push(`--exclude=${x}`);
+  args.push(o.src.endsWith('/') ? o.src : `${o.src}/`, o.dest.endsWith('/') ? o.dest : `${o.dest}/`);
+  return args;
+}
+
+export interface RsyncStats {
+  filesTransferred: number;
+  bytesTransferred: number;
+  /** --itemize-changes lines of a dry run: what would change. */
+  changes: string[];
+}
+
+function statNumber(out: string, label: string): number {
+  const m = out.match(new RegExp(`^${label}: ([\\d,]+)`, 'm'));
+  return m ? Number((m[1] as string).replace(/,/g, '')) : 0;
+}
+
+export function parseRsyncStats(stdout: string): RsyncStats {
+  const changes = stdout
+    .split('\n')
+    .filter((l) => /^[<>ch.*][fdLDS*][^ ]* /.test(l) || l.startsWith('*deleting'))
+    .filter((l) => !/^\.[fdLDS] {2,}/.test(l) && !/^\.d\.\.t\.\.\.\.\.\. \.\/$/.test(l));
+  return {
+    filesTransferred: statNumber(stdout, 'Number of regular files transferred'),
+    bytesTransferred: statNumber(stdout, 'Total transferred file size'),
+    changes,
+  };
+}
+
+export async function rsync(o: RsyncOptions): Promise<RsyncStats> {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const { stdout } = await run('rsync', rsyncArgs(o, isRoot));
+  return parseRsyncStats(stdout);
+}

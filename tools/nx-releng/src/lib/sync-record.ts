@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+/**
+ * What a successful sync leaves beside the tree it wrote (outside the published tree): which compose, which
+ * configuration, and a fingerprint of the destination's directories. Checking it stats only the recorded
+ * directories, never the files, so a no-op run costs the same however many packages there are. Adding or
+ * removing a file changes its directory's mtime, so that is seen; rewriting a file in place is verify's job.
+ */
+export interface SyncRecord {
+  version: 1;
+  project: string;
+  channel: string;
+  composeId: string;
+  composeDir: string;
+  configHash: string;
+  syncedAt: string;
+  /** The tree the directories below are relative to. */
+  destination: string;
+  /** relative dir -> "ino:mtimeNs"; repodata dirs are left out (updateinfo and sign rewrite them later). */
+  dirs: Record<string, string>;
+  /** Repositories (relative) whose repodata/repomd.xml must exist. */
+  repos: string[];
+}
+
+export function hashConfig(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}
+
+async function dirStamp(path: string): Promise<string | undefined> {
+  try {
+    const st = await lstat(path, { bigint: true });
+    return st.isDirectory() ? `${st.ino}:${st.mtimeNs}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stamps every directory under the given subtrees of root, except repodata dirs. */
+export async function fingerprintDirs(root: string, subtrees: readonly string[]): Promise<Record<string, string>> {
+  const dirs: Record<string, string> = {};
+  const walk = async (rel: string): Promise<void> => {
+    const stamp = await dirStamp(join(root, rel));
+    if (!stamp) return;
+    dirs[rel] = stamp;
+    for (const entry of await readdir(join(root, rel), { withFileTypes: true })) {
+      if (entry.isDirectory() && entry.name !== 'repodata') await walk(`${rel}/${entry.name}`);
+    }
+  };
+  for (const subtree of [...subtrees].sort()) await walk(subtree);
+  return dirs;
+}
+
+/** Whether the destination still looks as the record left it; the reason when it does not. */
+export async function destinationDrift(record: SyncRecord): Promise<string | undefined> {
+  for (const [rel, stamp] of Object.entries(record.dirs)) {
+    if ((await dirStamp(join(record.destination, rel))) !== stamp) return `${rel} changed since the last sync`;
+  }
+  for (const repo of record.repos) {
+    try {
+      await lstat(join(record.destination, repo, 'repodata', 'repomd.xml'));
+    } catch {
+      return `${repo}/repodata/repomd.xml is missing`;
+    }
+  }
+  return undefined;
+}
+
+export async function readSyncRecord(file: string): Promise<SyncRecord | undefined> {
+  try {
+    const rec = JSON.parse(await readFile(file, 'utf8')) as SyncRecord;
+    return rec.version === 1 ? rec : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeSyncRecord(file: string, record: SyncRecord): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`);
+  await rename(tmp, file);
+}
+
+export async function removeSyncRecord(file: string): Promise<void> {
+  await rm(file, { force: true });
+}

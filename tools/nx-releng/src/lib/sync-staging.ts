@@ -1,0 +1,303 @@
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ComposeModel } from '../config/load';
+import type { Channel } from '../config/schema';
+import {
+  channelRelease,
+  composePaths,
+  compsFile,
+  moduleYaml,
+  repoDirs,
+  stagingPaths,
+  type RepoDir,
+  type Roots,
+} from '../layout/paths';
+import { resolveLatestCompose, type ComposeRef } from './compose-ref';
+import { mapLimit } from './concurrency';
+import { createrepo, createrepoVersion, fixOpenSize, modifyrepoModules, stagingCreaterepoArgs } from './createrepo';
+import { RelengError } from './errors';
+import { requireTools, run } from './exec';
+import { withLock } from './lock';
+import { formatBytes, formatSeconds, type Log } from './log';
+import { STAGING_EXCLUDES, rsync, type RsyncStats } from './rsync';
+import {
+  destinationDrift,
+  fingerprintDirs,
+  hashConfig,
+  readSyncRecord,
+  removeSyncRecord,
+  writeSyncRecord,
+  type SyncRecord,
+} from './sync-record';
+
+export interface SyncStagingRequest {
+  model: ComposeModel;
+  channel: Channel;
+  roots: Roots;
+  dryRun?: boolean;
+  allowIncomplete?: boolean;
+  log: Log;
+}
+
+export interface SyncStagingResult {
+  project: string;
+  channel: Channel;
+  composeId: string;
+  composeDir: string;
+  stagingDir: string;
+  /** synced: work was done; up-to-date: the record matched; dry-run: nothing was changed. */
+  outcome: 'synced' | 'up-to-date' | 'dry-run';
+  files: number;
+  bytes: number;
+  repos: number;
+  seconds: number;
+}
+
+/** Tools a sync needs, checked before anything is touched. */
+export const SYNC_STAGING_TOOLS = ['rsync', 'createrepo_c', 'modifyrepo_c', 'hardlink'];
+
+/** One rsync unit: a variant's arch or source dir (the bash parallel_rsync split), or compose metadata. */
+interface Unit {
+  rel: string;
+}
+
+async function isDir(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** What of this project's variants the compose holds: rsync units and the repos with repodata. */
+async function planFromCompose(model: ComposeModel, compose: ComposeRef): Promise<{ units: Unit[]; repos: RepoDir[] }> {
+  const top = join(compose.composeDir, 'compose');
+  const units: Unit[] = [];
+  const repos: RepoDir[] = [];
+  for (const variant of model.compose.variants) {
+    if (!(await isDir(join(top, variant)))) {
+      throw new RelengError(
+        `compose ${compose.composeId} has no compose/${variant} directory, but ${model.files.compose} lists variant '${variant}'`,
+      );
+    }
+    for (const child of [...model.release.arches, 'source']) {
+      if (await isDir(join(top, variant, child))) units.push({ rel: `${variant}/${child}` });
+    }
+    for (const repo of repoDirs(variant, model.release.arches)) {
+      if (await isDir(join(top, repo.path, 'repodata'))) repos.push(repo);
+    }
+  }
+  if (model.compose.syncMetadata && (await isDir(join(top, 'metadata')))) units.push({ rel: 'metadata' });
+  return { units, repos };
+}
+
+/** The bash "Removing all current repo data": the compose brings fresh repodata, createrepo --update merges. */
+async function clearRepodata(target: string, repos: readonly RepoDir[]): Promise<void> {
+  for (const repo of repos) {
+    const dir = join(target, repo.path, 'repodata');
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries) if (!e.isDirectory()) await rm(join(dir, e.name), { force: true });
+  }
+}
+
+/** The comps file each comps repo needs, checked before anything is touched. */
+async function groupfiles(model: ComposeModel, compose: ComposeRef, repos: readonly RepoDir[]) {
+  const files = new Map<string, string>();
+  for (const repo of repos) {
+    if (repo.kind !== 'os' || !model.release.compsRepos.includes(repo.variant)) continue;
+    const file = compsFile(compose.composeDir, repo.variant, repo.arch);
+    if (!(await isFile(file))) {
+      throw new RelengError(
+        `${repo.variant} is a comps repo (compsRepos in ${model.files.release}) but compose ${compose.composeId} ` +
+          `has no ${file}; refusing to publish ${repo.path} without its groups`,
+      );
+    }
+    files.set(repo.path, file);
+  }
+  return files;
+}
+
+/** createrepo_c --update as Rocky's sync does it, then modules, then the empty open-size fix. */
+async function regenerateRepodata(
+  req: SyncStagingRequest,
+  tree: string,
+  repo: RepoDir,
+  groupfile: string | undefined,
+  version: string,
+): Promise<void> {
+  const { model, roots, log } = req;
+  const repoDir = join(tree, repo.path);
+  await createrepo(
+    stagingCreaterepoArgs({
+      repoDir,
+      major: model.major,
+      distroName: model.common.distro.name,
+      cpeVendor: model.common.distro.cpeVendor,
+      workers: model.common.createrepo.workers,
+      groupfile,
+      createrepoVersion: version,
+    }),
+  );
+  if (repo.kind === 'os' && model.release.modularRepos.includes(repo.variant)) {
+    const yaml = moduleYaml(roots, repo.arch, repo.variant);
+    if (await isFile(yaml)) await modifyrepoModules(join(repoDir, 'repodata'), yaml);
+    else log.warn(`${repo.path}: module yaml not found at ${yaml}; the repo is published without modules`);
+  }
+  await fixOpenSize(join(repoDir, 'repodata', 'repomd.xml'));
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function configHashOf(req: SyncStagingRequest): string {
+  const { model, channel, roots } = req;
+  return hashConfig({ common: model.common, release: model.release, compose: model.compose, channel, roots });
+}
+
+/** Why the staging tree needs a sync, or undefined when the last sync's record still holds. */
+export async function syncNeeded(record: SyncRecord | undefined, compose: ComposeRef, configHash: string, target: string) {
+  if (!record) return 'no record of a previous sync';
+  if (record.composeId !== compose.composeId) return `new compose ${compose.composeId} (staging has ${record.composeId})`;
+  if (record.configHash !== configHash) return 'the release configuration changed';
+  if (record.destination !== target) return 'the staging directory changed';
+  return destinationDrift(record);
+}
+
+export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingResult> {
+  const started = Date.now();
+  const { model, channel, roots, log } = req;
+  const ch = channelRelease(model.release, channel, model.files.release);
+  const cp = composePaths(model, ch, roots);
+  const sp = stagingPaths(model, ch, roots);
+  const compose = await resolveLatestCompose(cp.latestLink, req.allowIncomplete);
+  await requireTools(SYNC_STAGING_TOOLS);
+  const { units, repos } = await planFromCompose(model, compose);
+  const target = sp.revisionDir;
+  const base = {
+    project: model.project,
+    channel,
+    composeId: compose.composeId,
+    composeDir: compose.composeDir,
+    stagingDir: target,
+    repos: repos.length,
+  };
+
+  if (req.dryRun) {
+    log.info(`${model.project}: dry run of ${compose.composeId} -> ${target} (nothing is changed)`);
+    const stats = await mapLimit(units, model.common.rsync.parallel, async (unit) => {
+      const s = await rsync({
+        src: join(compose.composeDir, 'compose', unit.rel),
+        dest: join(target, unit.rel),
+        excludes: STAGING_EXCLUDES,
+        chown: model.common.owner,
+        dryRun: true,
+      });
+      for (const line of s.changes) log.info(`  ${unit.rel}: ${line}`);
+      return s;
+    });
+    for (const repo of repos) log.info(`  would regenerate repodata of ${repo.path}`);
+    return { ...base, outcome: 'dry-run', ...totals(stats), seconds: (Date.now() - started) / 1000 };
+  }
+
+  const groups = await groupfiles(model, compose, repos);
+  const subtrees = units.map((u) => u.rel.split('/')[0] as string).filter((v, i, a) => a.indexOf(v) === i);
+  return withLock(sp.lockFile, `${model.project}:sync-staging`, model.common.lockTimeoutSeconds, log, async () => {
+    const configHash = configHashOf(req);
+    const reason = await syncNeeded(await readSyncRecord(sp.syncRecord), compose, configHash, target);
+    if (!reason) {
+      log.info(`${model.project}: staging ${target} already holds ${compose.composeId}; nothing to sync`);
+      return { ...base, outcome: 'up-to-date', files: 0, bytes: 0, seconds: (Date.now() - started) / 1000 };
+    }
+    log.info(`${model.project}: syncing ${compose.composeId} -> ${target} (${reason})`);
+    // The record goes first: a run killed from here on leaves no claim that staging is in sync.
+    await removeSyncRecord(sp.syncRecord);
+    const work = await prepareWorkTree(target, sp.workDir, subtrees);
+    try {
+      await clearRepodata(work, repos);
+      const stats = await mapLimit(units, model.common.rsync.parallel, async (unit) => {
+        const t0 = Date.now();
+        const s = await rsync({
+          src: join(compose.composeDir, 'compose', unit.rel),
+          dest: join(work, unit.rel),
+          excludes: STAGING_EXCLUDES,
+          chown: model.common.owner,
+        });
+        log.info(
+          `  ${unit.rel}: ${s.filesTransferred} files, ${formatBytes(s.bytesTransferred)} in ${formatSeconds(Date.now() - t0)}`,
+        );
+        return s;
+      });
+      const version = await createrepoVersion();
+      await mapLimit(repos, 2, async (repo) => {
+        const t0 = Date.now();
+        await regenerateRepodata(req, work, repo, groups.get(repo.path), version);
+        log.info(`  ${repo.path}: repodata regenerated in ${formatSeconds(Date.now() - t0)}`);
+      });
+      // Identical files across this project's repos share one inode; metadata files are rewritten in place later.
+      await run('hardlink', ['-q', '-x', '.*\\.xml.*', '-x', '.*\\.treeinfo', '-x', '.*\\.discinfo', ...subtrees.map((s) => join(work, s))]);
+      await swapIntoPlace(work, target, subtrees);
+      await writeSyncRecord(sp.syncRecord, {
+        version: 1,
+        project: model.project,
+        channel,
+        composeId: compose.composeId,
+        composeDir: compose.composeDir,
+        configHash,
+        syncedAt: new Date().toISOString(),
+        destination: target,
+        dirs: await fingerprintDirs(target, subtrees),
+        repos: repos.map((r) => r.path),
+      });
+      return { ...base, outcome: 'synced', ...totals(stats), seconds: (Date.now() - started) / 1000 };
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+}
+
+/**
+ * Staging is never half-changed: the sync works on a hard-linked copy of the project's subtrees (cheap, and
+ * rsync and createrepo replace files rather than write into them) and each subtree is swapped in by rename
+ * once everything succeeded. A failure leaves the published tree as it was.
+ */
+async function prepareWorkTree(target: string, workDir: string, subtrees: readonly string[]): Promise<string> {
+  // A run killed between the two renames of a swap left the old subtree here: put it back first.
+  for (const sub of subtrees) {
+    const old = join(workDir, `.old-${sub}`);
+    if ((await isDir(old)) && !(await isDir(join(target, sub)))) await rename(old, join(target, sub));
+  }
+  await rm(workDir, { recursive: true, force: true }); // other leftovers of a killed run
+  await mkdir(workDir, { recursive: true });
+  await mkdir(target, { recursive: true });
+  for (const sub of subtrees) {
+    if (await isDir(join(target, sub))) await run('cp', ['-al', join(target, sub), join(workDir, sub)]);
+  }
+  return workDir;
+}
+
+async function swapIntoPlace(work: string, target: string, subtrees: readonly string[]): Promise<void> {
+  for (const sub of subtrees) {
+    const old = join(work, `.old-${sub}`);
+    const hadOld = await isDir(join(target, sub));
+    if (hadOld) await rename(join(target, sub), old);
+    await rename(join(work, sub), join(target, sub));
+    if (hadOld) await rm(old, { recursive: true, force: true });
+  }
+}
+
+function totals(stats: readonly RsyncStats[]): { files: number; bytes: number } {
+  return {
+    files: stats.reduce((n, s) => n + s.filesTransferred, 0),
+    bytes: stats.reduce((n, s) => n + s.bytesTransferred, 0),
+  };
+}

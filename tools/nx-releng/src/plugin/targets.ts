@@ -1,0 +1,86 @@
+import type { TargetConfiguration } from '@nx/devkit';
+import type { ComposeModel } from '../config/load';
+import { CHANNELS, type Channel } from '../config/schema';
+
+/**
+ * The target factory: release model in, Nx targets out. Pure, so the graph is table-tested without Nx.
+ */
+
+export const PLUGIN_NAME = '@nx-releng/plugin';
+
+/** The plugin's own code: a change to it must re-run every step it drives. */
+export const PLUGIN_SOURCE_INPUTS = [
+  '{workspaceRoot}/tools/nx-releng/src/**/*',
+  '{workspaceRoot}/tools/nx-releng/bin/**/*',
+  '{workspaceRoot}/tools/nx-releng/*.json',
+];
+
+/** The three config layers of one project. */
+export function configInputs(model: ComposeModel): string[] {
+  return [
+    `{workspaceRoot}/${model.files.common}`,
+    `{workspaceRoot}/${model.files.release}`,
+    '{projectRoot}/**/*',
+  ];
+}
+
+/** Inputs every releng target has: config, plugin code, the root redirection; never the npm lockfile. */
+function baseInputs(model: ComposeModel) {
+  return [...configInputs(model), ...PLUGIN_SOURCE_INPUTS, { env: 'RELENG_ROOT' }, { externalDependencies: [] }];
+}
+
+/**
+ * Hashes what lives outside the workspace: the compose each latest link points at, and whether the
+ * destination still matches what the last sync recorded (a nonce when it does not, so a destination changed
+ * behind the tool's back is never a cache hit). See tools/nx-releng/src/lib/state.ts.
+ */
+export function stateInput(step: string, model: ComposeModel) {
+  return { runtime: `node tools/nx-releng/bin/releng-state.js ${step} ${model.project}` };
+}
+
+/** Channels are Nx configurations (-c beta), only those the release configures. */
+function channelConfigurations(model: ComposeModel): Record<string, { channel: Channel }> {
+  const configs: Record<string, { channel: Channel }> = {};
+  for (const channel of CHANNELS) {
+    if (model.release.channels[channel]) configs[channel] = { channel };
+  }
+  return configs;
+}
+
+function manifestOutput(step: string): string[] {
+  return [`{workspaceRoot}/dist/releng/{projectName}/${step}`];
+}
+
+export function composeTargets(model: ComposeModel): Record<string, TargetConfiguration> {
+  const configurations = channelConfigurations(model);
+  return {
+    compose: {
+      executor: `${PLUGIN_NAME}:compose`,
+      // A compose reads the package set from outside the workspace; the executor always runs.
+      cache: false,
+      inputs: baseInputs(model),
+      outputs: manifestOutput('compose'),
+      options: { channel: 'stable' },
+      configurations,
+      metadata: {
+        description: `Make a ${model.short} ${model.major} compose (backend ${model.compose.backend}) and move latest-${model.short}-${model.major}`,
+      },
+    },
+    'sync-staging': {
+      executor: `${PLUGIN_NAME}:sync-staging`,
+      // Deliberately no dependsOn compose: syncing never starts a compose; it syncs what the latest link points at.
+      cache: true,
+      inputs: [...baseInputs(model), stateInput('sync-staging', model)],
+      outputs: manifestOutput('sync-staging'),
+      options: { channel: 'stable' },
+      configurations,
+      metadata: {
+        description: `rsync latest-${model.short}-${model.major} into the staging revision dir and regenerate its repodata`,
+      },
+    },
+  };
+}
+
+export function projectTags(model: ComposeModel): string[] {
+  return ['type:compose', `major:${model.major}`, `kind:${model.compose.kind}`];
+}
