@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { copyFile, link, mkdir, readdir, rename, rm, stat, symlink, writeFile, appendFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { createrepo, createrepoVersion, pungiCreaterepoArgs } from './createrepo';
+import { createrepoVersion, pungiCreaterepoArgs } from './createrepo';
 import { RelengError, errorMessage } from './errors';
 import {
   addRpm,
@@ -22,6 +22,7 @@ import {
   writeRpmsMetadata,
 } from './productmd';
 import { nevra, readRpmHeaders, type RpmHeader, srpmNevra } from './rpm-header';
+import { mapLimit } from './concurrency';
 import { run } from './exec';
 
 export type ReleaseType = 'ga' | 'updates' | 'updates-testing' | 'eus' | 'aus' | 'els' | 'tus' | 'e4s' | 'fast';
@@ -32,9 +33,12 @@ export interface LocalComposeOptions {
   targetDir: string;
   /** <srcDir>/<Variant>/*.rpm */
   srcDir: string;
+  /** e.g. 'Rocky Linux' */
   releaseName: string;
-  releaseShort: string;
-  releaseVersion: string;
+  /** release_short, e.g. 'Rocky' */
+  short: string;
+  /** release_version, e.g. '8.10' */
+  version: string;
   /** Default 'updates'. */
   releaseType?: ReleaseType;
   /** Default 'production'. */
@@ -197,24 +201,6 @@ function variantsXml(variants: string[], arches: string[]): string {
   );
 }
 
-/** Runs async tasks with at most `limit` in flight; the first failure rejects (others finish their current item). */
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-}
-
 /** Hardlink like pungi's default link_type "hardlink-or-copy": copy when the link crosses devices. */
 export async function linkOrCopy(src: string, dest: string): Promise<void> {
   try {
@@ -374,13 +360,14 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
   }
 
   const { id: composeId, dir: composeDir, respin } = await makeComposeDir(targetDir, (r) =>
-    composeIdFor({ short: opts.releaseShort, version: opts.releaseVersion, releaseType, date, composeType, respin: r }),
+    composeIdFor({ short: opts.short, version: opts.version, releaseType, date, composeType, respin: r }),
   );
   const compose = join(composeDir, 'compose');
   const logFile = join(composeDir, 'logs/global/pungi.global.log');
   const log = (msg: string) => appendFile(logFile, `${new Date().toISOString()} [INFO    ] ${msg}\n`);
   const writeStatus = (s: string) => writeFile(join(composeDir, 'STATUS'), `${s}\n`);
 
+  let rpmCount = 0;
   const summary: ComposeSummary = { id: composeId, date, respin, type: composeType };
   const composeInfo: ComposeInfo = {
     header: { type: 'productmd.composeinfo', version: '1.2' },
@@ -391,8 +378,8 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
       },
       release: {
         name: opts.releaseName,
-        short: opts.releaseShort,
-        version: opts.releaseVersion,
+        short: opts.short,
+        version: opts.version,
         type: releaseType,
         internal: false,
       },
@@ -422,6 +409,7 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
       plans.push({ ...planVariant(v, arches, own), comps: input.comps });
     });
     const used = new Set(plans.flatMap((p) => p.placements.map((x) => x.header.file)));
+    rpmCount = used.size;
     const skipped = headers.filter((h) => !used.has(h.file));
     if (skipped.length) {
       await log(`Excluding ${skipped.length} RPM(s) of arches not in the compose: ${skipped.map((h) => basename(h.file)).join(' ')}`);
@@ -432,7 +420,7 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
       for (const repo of plan.lists.keys()) await mkdir(join(compose, repo, 'Packages'), { recursive: true });
       const dirs = new Set(plan.placements.map((p) => join(compose, p.path, '..')));
       for (const d of dirs) await mkdir(d, { recursive: true });
-      await pool(plan.placements, 16, (p) => linkOrCopy(p.header.file, join(compose, p.path)));
+      await mapLimit(plan.placements, 16, (p) => linkOrCopy(p.header.file, join(compose, p.path)));
     }
     await writeRpmsMetadata(join(compose, 'metadata/rpms.json'), {
       header: { type: 'productmd.rpms', version: '1.2' },
@@ -468,7 +456,7 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
       await writeFile(pkglist, plan.lists.get(srcRepo)!.map((l) => `${l}\n`).join(''));
       jobs.push({ repo: srcRepo, pkglist, log: join(composeDir, 'logs/global', `createrepo-${v}.srpm.global.log`) });
     }
-    await pool(jobs, opts.createrepoConcurrency ?? 3, async (j) => {
+    await mapLimit(jobs, opts.createrepoConcurrency ?? 3, async (j) => {
       const args = pungiCreaterepoArgs({
         repoDir: join(compose, j.repo),
         pkglist: j.pkglist,
@@ -486,7 +474,7 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
     // Per-tree files for every os tree and the source tree (pungi: every arch plus src).
     const now = process.env.SOURCE_DATE_EPOCH ? Number(process.env.SOURCE_DATE_EPOCH) : Date.now() / 1000;
     const stamp = now.toFixed(6);
-    const description = `${opts.releaseName} ${opts.releaseVersion}`;
+    const description = `${opts.releaseName} ${opts.version}`;
     for (const v of variants) {
       const trees: Array<[string, string]> = arches.map((a) => [composePaths.osTree(v, a), a]);
       trees.push([composePaths.sourceTree(v), 'src']);
@@ -496,8 +484,8 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
           join(dir, '.treeinfo'),
           treeinfoText({
             releaseName: opts.releaseName,
-            releaseShort: opts.releaseShort,
-            releaseVersion: opts.releaseVersion,
+            releaseShort: opts.short,
+            releaseVersion: opts.version,
             variant: v,
             arch,
             timestamp: Math.floor(now),
@@ -539,5 +527,5 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
 
   // Only a finished compose moves the link (pungi: after write_status("FINISHED")).
   const latestLink = await replaceLatestLink(targetDir, opts.latestLinkName, composeId);
-  return { composeId, composeDir, status: 'FINISHED', latestLink, rpmCount: new Set(headers_used(composeDir)).size || 0 };
+  return { composeId, composeDir, status: 'FINISHED', latestLink, rpmCount };
 }

@@ -9,7 +9,8 @@ import { destinationDrift, readSyncRecord } from './sync-record';
 /**
  * The runtime input of the sync targets: one line per channel with the compose its latest link points at and
  * whether the destination still matches the last sync's record. When it does not (or there is no record) the
- * line carries a fresh nonce, so Nx can never answer a changed destination from its cache.
+ * line carries a fresh nonce, so Nx can never answer a changed destination from its cache. A channel without
+ * a compose gives a stable line: there is nothing to sync there.
  */
 export async function syncStagingState(workspaceRoot: string, project: string, relengRoot?: string): Promise<string> {
   const m = /^(.+)-(\d+)$/.exec(project);
@@ -21,10 +22,15 @@ export async function syncStagingState(workspaceRoot: string, project: string, r
     if (!model.release.channels[channel]) continue;
     const ch = channelRelease(model.release, channel);
     const seen = await inspectLatestLink(composePaths(model, ch, roots).latestLink);
-    const compose = seen.problem ?? `${seen.composeDir} ${seen.composeId ?? '-'} ${seen.status ?? '-'}`;
+    if (seen.problem) {
+      // Nothing to sync on this channel (a run fails, and failures are not cached): a stable line.
+      lines.push(`${channel}: ${seen.problem}`);
+      continue;
+    }
     const record = await readSyncRecord(stagingPaths(model, ch, roots).syncRecord);
     const intact = record && !(await destinationDrift(record));
-    lines.push(`${channel}: compose=${compose} staging=${intact ? `ok ${record.composeId}` : `unknown ${randomUUID()}`}`);
+    const staging = intact ? `ok ${record.composeId}` : `unknown ${randomUUID()}`;
+    lines.push(`${channel}: compose=${seen.composeDir} ${seen.composeId ?? '-'} ${seen.status ?? '-'} staging=${staging}`);
   }
   return lines.join('\n');
 }

@@ -1,0 +1,87 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, copyReleases, removeDir, tempDir } from './workspace';
+
+/**
+ * A throwaway Nx workspace that runs the real nx CLI on a copy of the plugin and the release model, with every
+ * root redirected by RELENG_ROOT into <dir>/mnt-root. Node modules are the repository's, linked entry by entry
+ * so that @nx-releng/plugin resolves to this workspace's own copy of the plugin.
+ */
+export interface NxWorkspace {
+  dir: string;
+  relengRoot: string;
+  nx(args: string[], env?: Record<string, string>): { status: number; output: string };
+  git(args: string[]): string;
+  dispose(): void;
+}
+
+export function createNxWorkspace(prefix = 'nx'): NxWorkspace {
+  const dir = tempDir(prefix);
+  const relengRoot = join(dir, 'mnt-root');
+  copyReleases(dir);
+  cpSync(join(REPO_ROOT, 'tools/nx-releng'), join(dir, 'tools/nx-releng'), { recursive: true });
+  for (const f of ['nx.json', 'tsconfig.base.json', 'package.json', 'package-lock.json', '.gitignore']) {
+    cpSync(join(REPO_ROOT, f), join(dir, f));
+  }
+  mkdirSync(join(dir, 'node_modules/@nx-releng'), { recursive: true });
+  for (const entry of readdirSync(join(REPO_ROOT, 'node_modules'))) {
+    if (entry === '@nx-releng') continue;
+    symlinkSync(join(REPO_ROOT, 'node_modules', entry), join(dir, 'node_modules', entry));
+  }
+  symlinkSync(join(dir, 'tools/nx-releng'), join(dir, 'node_modules/@nx-releng/plugin'));
+  mkdirSync(relengRoot, { recursive: true });
+  const git = (args: string[]) => {
+    const r = spawnSync('git', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`);
+    return r.stdout;
+  };
+  git(['init', '-q', '-b', 'main']);
+  git(['-c', 'user.name=t', '-c', 'user.email=t@t', 'add', '-A']);
+  git(['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'init']);
+  return {
+    dir,
+    relengRoot,
+    git,
+    nx(args, env = {}) {
+      const r = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/nx/dist/bin/nx.js'), ...args], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          RELENG_ROOT: relengRoot,
+          NX_DAEMON: 'false',
+          NX_NO_CLOUD: 'true',
+          NX_TUI: 'false',
+          CI: 'true',
+          FORCE_COLOR: '0',
+          NX_SKIP_NX_CACHE: undefined,
+          ...env,
+        },
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      return { status: r.status ?? 1, output: `${r.stdout}${r.stderr}` };
+    },
+    dispose: () => removeDir(dir),
+  };
+}
+
+/**
+ * What each task of a run did, from nx's static output: 'cache' (answered by the Nx cache), or the
+ * executor's own summary word ('synced', 'up-to-date', 'dry-run'), or 'failed'.
+ */
+export function taskOutcomes(output: string, target: string): Record<string, string> {
+  const outcomes: Record<string, string> = {};
+  for (const chunk of output.split(/^> nx run /m).slice(1)) {
+    const m = new RegExp(`^(\\S+):${target}`).exec(chunk);
+    if (!m) continue;
+    const project = m[1] as string;
+    const header = chunk.split('\n')[0] as string;
+    if (/\[(local cache|remote cache|existing outputs match the cache, left as is)\]/.test(header)) outcomes[project] = 'cache';
+    else if (new RegExp(`${project}:${target} FAILED`).test(chunk)) outcomes[project] = 'failed';
+    else if (/up to date, nothing synced/.test(chunk)) outcomes[project] = 'up-to-date';
+    else if (new RegExp(`${project}:${target} synced:`).test(chunk)) outcomes[project] = 'synced';
+    else outcomes[project] = 'unknown';
+  }
+  return outcomes;
+}
