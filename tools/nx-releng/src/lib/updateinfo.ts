@@ -155,7 +155,7 @@ function parseAdvisoryDate(s: string | null | undefined): number | undefined {
  * whose file name is not among them are reported as warnings (and kept in the XML).
  */
 export function validateUpdateinfo(xml: string | Buffer, origin: string, repoFilenames?: ReadonlySet<string>): ValidatedUpdateinfo {
-  const text = typeof xml === 'string' ? xml : xml.toString('utf8');
+  const text = (typeof xml === 'string' ? xml : xml.toString('utf8')).replace(/^\uFEFF/, '');
   const doc = parseXml(text, origin);
   const root = doc.documentElement;
   if (!root || root.localName !== 'updates') {
@@ -177,7 +177,11 @@ export function validateUpdateinfo(xml: string | Buffer, origin: string, repoFil
     if (ids.has(id)) warnings.push(`${origin}: advisory ${id} appears more than once`);
     ids.add(id);
     const dates = ['issued', 'updated']
-      .map((n) => parseAdvisoryDate(firstChild(u, n)?.getAttribute('date')))
+      .map((n) => {
+        // Apollo writes <issued date="..."/>; older generators wrote the date as text.
+        const el = firstChild(u, n);
+        return parseAdvisoryDate(el?.getAttribute('date') || el?.textContent);
+      })
       .filter((d): d is number => d !== undefined);
     const filenames: string[] = [];
     const missing: string[] = [];
