@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, copyReleases, removeDir, tempDir } from './workspace';
@@ -12,6 +12,8 @@ export interface NxWorkspace {
   dir: string;
   relengRoot: string;
   nx(args: string[], env?: Record<string, string>): { status: number; output: string };
+  /** The same without blocking this process (needed when the test itself serves something nx talks to). */
+  nxAsync(args: string[], env?: Record<string, string>): Promise<{ status: number; output: string }>;
   git(args: string[]): string;
   dispose(): void;
 }
@@ -39,28 +41,40 @@ export function createNxWorkspace(prefix = 'nx'): NxWorkspace {
   git(['init', '-q', '-b', 'main']);
   git(['-c', 'user.name=t', '-c', 'user.email=t@t', 'add', '-A']);
   git(['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'init']);
+  const nxArgv = (args: string[]) => [join(REPO_ROOT, 'node_modules/nx/dist/bin/nx.js'), ...args];
+  const nxEnv = (env: Record<string, string>) => ({
+    ...process.env,
+    RELENG_ROOT: relengRoot,
+    NX_DAEMON: 'false',
+    NX_NO_CLOUD: 'true',
+    NX_TUI: 'false',
+    CI: 'true',
+    FORCE_COLOR: '0',
+    NX_SKIP_NX_CACHE: undefined,
+    ...env,
+  });
   return {
     dir,
     relengRoot,
     git,
     nx(args, env = {}) {
-      const r = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/nx/dist/bin/nx.js'), ...args], {
+      const r = spawnSync(process.execPath, nxArgv(args), {
         cwd: dir,
         encoding: 'utf8',
-        env: {
-          ...process.env,
-          RELENG_ROOT: relengRoot,
-          NX_DAEMON: 'false',
-          NX_NO_CLOUD: 'true',
-          NX_TUI: 'false',
-          CI: 'true',
-          FORCE_COLOR: '0',
-          NX_SKIP_NX_CACHE: undefined,
-          ...env,
-        },
+        env: nxEnv(env),
         maxBuffer: 64 * 1024 * 1024,
       });
       return { status: r.status ?? 1, output: `${r.stdout}${r.stderr}` };
+    },
+    nxAsync(args, env = {}) {
+      return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, nxArgv(args), { cwd: dir, env: nxEnv(env) });
+        let output = '';
+        child.stdout.on('data', (d) => (output += d));
+        child.stderr.on('data', (d) => (output += d));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ status: code ?? 1, output }));
+      });
     },
     dispose: () => removeDir(dir),
   };
@@ -80,6 +94,7 @@ export function taskOutcomes(output: string, target: string): Record<string, str
     if (/\[(local cache|remote cache|existing outputs match the cache, left as is)\]/.test(header)) outcomes[project] = 'cache';
     else if (new RegExp(`${project}:${target} FAILED`).test(chunk)) outcomes[project] = 'failed';
     else if (/up to date, nothing synced/.test(chunk)) outcomes[project] = 'up-to-date';
+    else if (new RegExp(`${project}:${target} \\d+ repos passed`).test(chunk)) outcomes[project] = 'passed';
     else if (new RegExp(`${project}:${target} synced:`).test(chunk)) outcomes[project] = 'synced';
     else outcomes[project] = 'unknown';
   }

@@ -42,6 +42,9 @@ export function addRelease9(root: string, composes: Record<string, unknown> = {}
     linkRepos: {},
     isoTypes: ['BaseOS', 'Minimal'],
     moduleMetadataDir: '/mnt/compose/9_metadata',
+    errata: { source: { type: 'dir', path: '/mnt/errata/9' }, ignoreRepos: ['extras', 'devel', 'plus'] },
+    signing: { type: 'gpg', keyId: 'releng@example.invalid', homedir: '/root/.gnupg', publicKey: '/etc/pki/rpm-gpg/RPM-GPG-KEY-Rocky-9' },
+    repoclosure: { BaseOS: [], AppStream: ['BaseOS'], CRB: ['BaseOS', 'AppStream'], SAP: ['BaseOS', 'AppStream'], extras: ['BaseOS'], devel: [], plus: [] },
   });
   const all = {
     Rocky: { kind: 'base', variants: ['BaseOS', 'AppStream', 'CRB'], backend: 'local', syncMetadata: true },

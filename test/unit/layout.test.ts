@@ -90,6 +90,9 @@ test('a 9 release with its own revision per channel, and a 10.1 release, need no
       linkRepos: {},
       isoTypes: ['BaseOS'],
       moduleMetadataDir: '/mnt/compose/10_metadata',
+      errata: { source: { type: 'dir', path: '/mnt/errata' }, ignoreRepos: [] },
+      signing: { type: 'command', command: ['/usr/local/bin/sign'], publicKey: '/etc/pki/key' },
+      repoclosure: { BaseOS: [] },
     });
     writeJsonFile(`${root}/releases/10/Rocky/compose.json`, { kind: 'base', variants: ['BaseOS'], backend: 'pungi' });
     const [r10, r9] = loadComposeModels(root, ['releases/10/Rocky/compose.json', 'releases/9/Rocky/compose.json']).sort(

@@ -40,7 +40,10 @@ function placeholderComps(repo: string): string {
 `;
 }
 
-/** A modulemd v2 document for the AppStream fixture, re-added by sync-staging with modifyrepo_c. */
+/**
+ * A modulemd v2 document re-added by sync-staging with modifyrepo_c. Its artifact is not one of the fixtures:
+ * naming releng-app would make it a modular package that dnf hides from non-modular dependency resolution.
+ */
 function modulesYaml(arch: string): string {
   return `---
 document: modulemd
@@ -51,15 +54,15 @@ data:
   version: 8100020240101000000
   context: 5b4d1e8d
   arch: ${arch}
-  summary: Sandbox module for releng-app
+  summary: Sandbox module stream
   description: >-
-    A module stream naming the releng-app fixture package.
+    A module stream whose artifact is not shipped in the sandbox.
   license:
     module:
     - MIT
   artifacts:
     rpms:
-    - releng-app-0:1.0-1.el8.${arch}
+    - releng-modular-0:1.0-1.el8.${arch}
 ...
 `;
 }

@@ -93,6 +93,21 @@ function checkCrossLayer(model: ComposeModel): void {
       );
     }
   }
+  for (const [i, variant] of compose.variants.entries()) {
+    if (!release.repoclosure[variant]) {
+      throw new RelengError(
+        `${files.release}: field repoclosure: no entry for '${variant}' (variants.${i} of ${files.compose}); ` +
+          `list the repositories its dependencies may come from, e.g. "${variant}": ["BaseOS"]`,
+      );
+    }
+  }
+  for (const [repo, deps] of Object.entries(release.repoclosure)) {
+    for (const [i, dep] of deps.entries()) {
+      if (!known.has(dep)) {
+        throw new RelengError(`${files.release}: field repoclosure.${repo}.${i}: unknown repository '${dep}'`);
+      }
+    }
+  }
   for (const [i, repo] of release.modularRepos.entries()) {
     if (!known.has(repo)) {
       throw new RelengError(

@@ -69,6 +69,36 @@ const channelSchema = z.strictObject({
   revision: revision.optional(),
 });
 
+const errataSchema = z.strictObject({
+  /** Apollo's API (<baseUrl>/<productSlug>/<major>/<repo>/updateinfo.xml?arch=<arch>) or a local directory. */
+  source: z.discriminatedUnion('type', [
+    z.strictObject({
+      type: z.literal('http'),
+      baseUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL'),
+      productSlug: safeName,
+    }),
+    z.strictObject({ type: z.literal('dir'), path: absolutePath }),
+  ]),
+  /** Repositories that never get errata (apollo_tree's -i list). */
+  ignoreRepos: z.array(safeName),
+});
+
+/** How repomd.xml is signed: gpg directly, or the site's own script given the repomd path (Rocky's sign-repo-8.sh). */
+const signingSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('gpg'),
+    keyId: z.string().min(1),
+    homedir: absolutePath,
+    passphraseFile: absolutePath.optional(),
+    publicKey: absolutePath,
+  }),
+  z.strictObject({
+    type: z.literal('command'),
+    command: z.array(z.string().min(1)).min(1).refine((c) => (c[0] ?? '').startsWith('/'), 'the program must be an absolute path'),
+    publicKey: absolutePath,
+  }),
+]);
+
 export const releaseSchema = z.strictObject({
   $schema: z.string().optional(),
   revision,
@@ -91,6 +121,10 @@ export const releaseSchema = z.strictObject({
   isoTypes: z.array(safeName),
   /** Where the hand-maintained modules.yaml files live: <dir>/<arch>/<Repo>-modules.yaml. */
   moduleMetadataDir: absolutePath,
+  errata: errataSchema,
+  signing: signingSchema,
+  /** Which repositories each repository's dependencies may come from (empanadas' repoclosure map). */
+  repoclosure: z.record(safeName, z.array(safeName)),
 });
 
 export const composeSchema = z.strictObject({
@@ -110,3 +144,5 @@ export type CommonConfig = z.infer<typeof commonSchema>;
 export type ReleaseConfig = z.infer<typeof releaseSchema>;
 export type ComposeConfig = z.infer<typeof composeSchema>;
 export type ChannelConfig = z.infer<typeof channelSchema>;
+export type SigningConfig = z.infer<typeof signingSchema>;
+export type ErrataConfig = z.infer<typeof errataSchema>;

@@ -15,6 +15,10 @@ export interface StepContext {
   roots: Roots;
   log: Log;
   workspaceRoot: string;
+  /** RELENG_ROOT, for the configured paths outside the roots (signing keys, errata dir). */
+  relengRoot?: string;
+  /** RELENG_ERRATA_URL: points the http errata source at another server. */
+  errataUrl?: string;
 }
 
 export async function runStep<R extends object>(
@@ -28,7 +32,14 @@ export async function runStep<R extends object>(
     if (!projectRoot) throw new Error(`project ${project} is not in the workspace`);
     const model = loadComposeModel(context.root, projectRoot);
     const roots = resolveRoots(model.common, model.release, process.env.RELENG_ROOT);
-    const { manifest, summary } = await body({ model, roots, log: consoleLog, workspaceRoot: context.root });
+    const { manifest, summary } = await body({
+      model,
+      roots,
+      log: consoleLog,
+      workspaceRoot: context.root,
+      relengRoot: process.env.RELENG_ROOT,
+      errataUrl: process.env.RELENG_ERRATA_URL,
+    });
     const dir = join(context.root, 'dist', 'releng', project, step);
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);

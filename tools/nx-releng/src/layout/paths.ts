@@ -1,6 +1,8 @@
 import { posix } from 'node:path';
 import type { ComposeModel } from '../config/load';
-import type { Channel, CommonConfig, ReleaseConfig } from '../config/schema';
+import type { Channel, CommonConfig, ErrataConfig, ReleaseConfig, SigningConfig } from '../config/schema';
+import type { SignerConfig } from '../lib/sign';
+import type { AdvisorySource } from '../lib/updateinfo';
 import { RelengError } from '../lib/errors';
 
 /**
@@ -98,6 +100,8 @@ export interface StagingPaths {
   syncRecord: string;
   /** Where a sync builds the project's new subtrees before swapping them in (same filesystem as staging). */
   workDir: string;
+  /** What the last passing verify of this project saw: the gate sync-prod checks. */
+  verifyRecord: string;
 }
 
 function slug(stub: string): string {
@@ -116,6 +120,7 @@ export function stagingPaths(model: ComposeModel, ch: ChannelRelease, roots: Roo
     lockFile: posix.join(stateDir, 'locks', `${slug(stub)}--${revisionName}.lock`),
     syncRecord: posix.join(stateDir, 'state', slug(stub), revisionName, `${model.project}.sync-staging.json`),
     workDir: posix.join(stateDir, 'work', slug(stub), revisionName, model.project),
+    verifyRecord: posix.join(stateDir, 'state', slug(stub), revisionName, `${model.project}.verify.json`),
   };
 }
 
@@ -162,4 +167,34 @@ export function compsFile(composeDir: string, variant: string, arch: string): st
 /** The hand-maintained modules.yaml of a modular repo (rocky-module-metadata). */
 export function moduleYaml(roots: Roots, arch: string, repo: string): string {
   return posix.join(roots.moduleMetadata, arch, `${repo}-modules.yaml`);
+}
+
+/** The signer with its key and program paths re-rooted like every other configured path. */
+export function resolveSigner(signing: SigningConfig, relengRoot?: string): SignerConfig {
+  if (signing.type === 'gpg') {
+    return {
+      type: 'gpg',
+      keyId: signing.keyId,
+      homedir: reRoot(signing.homedir, relengRoot),
+      passphraseFile: signing.passphraseFile && reRoot(signing.passphraseFile, relengRoot),
+      publicKey: reRoot(signing.publicKey, relengRoot),
+    };
+  }
+  const [program, ...args] = signing.command as [string, ...string[]];
+  return { type: 'command', command: [reRoot(program, relengRoot), ...args], publicKey: reRoot(signing.publicKey, relengRoot) };
+}
+
+/** Where advisories come from; RELENG_ERRATA_URL points the http source elsewhere (a test server, a mirror). */
+export function resolveErrataSource(errata: ErrataConfig, relengRoot?: string, errataUrl?: string): AdvisorySource {
+  const source = errata.source;
+  if (source.type === 'dir') return { type: 'dir', path: reRoot(source.path, relengRoot) };
+  return { type: 'http', baseUrl: errataUrl || source.baseUrl, productSlug: source.productSlug };
+}
+
+/** The repo of a staging repo path, and its arch: BaseOS/x86_64/os -> BaseOS, x86_64. */
+export function parseRepoPath(path: string): RepoDir {
+  const parts = path.split('/');
+  const [variant, arch, kind] = parts as [string, string, string];
+  if (arch === 'source') return { variant, arch, kind: 'source', path };
+  return { variant, arch, kind: kind === 'debug' ? 'debug' : 'os', path };
 }

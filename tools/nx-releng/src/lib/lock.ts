@@ -45,6 +45,33 @@ async function tryAcquire(file: string, info: LockInfo): Promise<boolean> {
   }
 }
 
+function sameHolder(a: LockInfo, b: LockInfo): boolean {
+  return a.pid === b.pid && a.host === b.host && a.owner === b.owner && a.since === b.since;
+}
+
+/**
+ * Removes a stale lock; true when this run removed it. Several runs can find the same stale lock: a plain
+ * unlink by a slower one would remove the lock a faster one had just taken, and both would run. So the check
+ * and the unlink happen under a second O_EXCL file, held for those two calls only.
+ */
+async function removeStale(file: string, stale: LockInfo, me: LockInfo): Promise<boolean> {
+  const guard = `${file}.takeover`;
+  if (!(await tryAcquire(guard, me))) {
+    // A run killed in the middle of a takeover must not block every later one.
+    const other = await readLock(guard);
+    if (other && other.host === me.host && !alive(other.pid)) await unlink(guard).catch(() => undefined);
+    return false;
+  }
+  try {
+    const now = await readLock(file);
+    if (!now || !sameHolder(now, stale)) return false;
+    await unlink(file);
+    return true;
+  } finally {
+    await unlink(guard).catch(() => undefined);
+  }
+}
+
 export async function withLock<T>(
   file: string,
   owner: string,
@@ -59,8 +86,9 @@ export async function withLock<T>(
   while (!(await tryAcquire(file, me))) {
     const holder = await readLock(file);
     if (holder && holder.host === me.host && !alive(holder.pid)) {
-      log.warn(`removing stale lock ${file} left by ${holder.owner} (pid ${holder.pid} is gone)`);
-      await unlink(file).catch(() => undefined);
+      if (await removeStale(file, holder, me)) {
+        log.warn(`removing stale lock ${file} left by ${holder.owner} (pid ${holder.pid} is gone)`);
+      }
       continue;
     }
     const who = holder ? `${holder.owner} (pid ${holder.pid} on ${holder.host} since ${holder.since})` : 'another run';
@@ -79,6 +107,6 @@ export async function withLock<T>(
     return await fn();
   } finally {
     const holder = await readLock(file);
-    if (holder?.pid === me.pid && holder.host === me.host) await unlink(file).catch(() => undefined);
+    if (holder && sameHolder(holder, me)) await unlink(file).catch(() => undefined);
   }
 }

@@ -1,9 +1,12 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { loadComposeModel } from '../config/load';
 import { CHANNELS } from '../config/schema';
-import { channelRelease, composePaths, resolveRoots, stagingPaths } from '../layout/paths';
+import { channelRelease, composePaths, parseRepoPath, resolveRoots, stagingPaths } from '../layout/paths';
 import { inspectLatestLink } from './compose-ref';
 import { RelengError } from './errors';
+import { stagingDigest } from './staging-digest';
 import { destinationDrift, readSyncRecord } from './sync-record';
 
 /**
@@ -12,10 +15,14 @@ import { destinationDrift, readSyncRecord } from './sync-record';
  * line carries a fresh nonce, so Nx can never answer a changed destination from its cache. A channel without
  * a compose gives a stable line: there is nothing to sync there.
  */
-export async function syncStagingState(workspaceRoot: string, project: string, relengRoot?: string): Promise<string> {
+function projectModel(workspaceRoot: string, project: string) {
   const m = /^(.+)-(\d+)$/.exec(project);
   if (!m) throw new RelengError(`'${project}' is not a compose project name (<Short>-<major>)`);
-  const model = loadComposeModel(workspaceRoot, `releases/${m[2]}/${m[1]}`);
+  return loadComposeModel(workspaceRoot, `releases/${m[2]}/${m[1]}`);
+}
+
+export async function syncStagingState(workspaceRoot: string, project: string, relengRoot?: string): Promise<string> {
+  const model = projectModel(workspaceRoot, project);
   const roots = resolveRoots(model.common, model.release, relengRoot);
   const lines: string[] = [];
   for (const channel of CHANNELS) {
@@ -35,12 +42,44 @@ export async function syncStagingState(workspaceRoot: string, project: string, r
   return lines.join('\n');
 }
 
+/**
+ * The runtime input of verify, a pure check: per channel, the digest of exactly what it would look at (the
+ * project's staging repos, and the repomd.xml of the repos their dependencies come from). Verify is hashed after
+ * sign has run (it also has a dependentTasksOutputFiles input), so this is the state verify will see.
+ */
+export async function verifyState(workspaceRoot: string, project: string, relengRoot?: string): Promise<string> {
+  const model = projectModel(workspaceRoot, project);
+  const roots = resolveRoots(model.common, model.release, relengRoot);
+  const lines: string[] = [];
+  for (const channel of CHANNELS) {
+    if (!model.release.channels[channel]) continue;
+    const sp = stagingPaths(model, channelRelease(model.release, channel), roots);
+    const record = await readSyncRecord(sp.syncRecord);
+    if (!record) {
+      lines.push(`${channel}: not synced`);
+      continue;
+    }
+    const deps = createHash('sha256');
+    for (const repo of record.repos.map(parseRepoPath).filter((r) => r.kind === 'os')) {
+      for (const dep of model.release.repoclosure[repo.variant] ?? []) {
+        const repomd = join(sp.revisionDir, dep, repo.arch, 'os', 'repodata', 'repomd.xml');
+        deps.update(repomd).update(await readFile(repomd).catch(() => 'missing'));
+      }
+    }
+    lines.push(`${channel}: ${await stagingDigest(sp.revisionDir, record.repos)} deps ${deps.digest('hex')}`);
+  }
+  return lines.join('\n');
+}
+
+const STATES: Record<string, typeof syncStagingState> = { 'sync-staging': syncStagingState, verify: verifyState };
+
 export async function main(argv: readonly string[]): Promise<number> {
   const [step, project] = argv;
-  if (step !== 'sync-staging' || !project) {
-    console.error('usage: releng-state sync-staging <project>');
+  const state = step ? STATES[step] : undefined;
+  if (!state || !project) {
+    console.error(`usage: releng-state <${Object.keys(STATES).join('|')}> <project>`);
     return 2;
   }
-  console.log(await syncStagingState(process.cwd(), project, process.env.RELENG_ROOT));
+  console.log(await state(process.cwd(), project, process.env.RELENG_ROOT));
   return 0;
 }

@@ -76,13 +76,14 @@ export async function readSyncRecord(file: string): Promise<SyncRecord | undefin
   }
 }
 
-export async function writeSyncRecord(file: string, record: SyncRecord): Promise<void> {
+/** Writes a record (any JSON) by temp file and rename, so a reader never sees half of it. */
+export async function writeRecord(file: string, record: object): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`);
   await rename(tmp, file);
 }
 
-export async function removeSyncRecord(file: string): Promise<void> {
+export async function removeRecord(file: string): Promise<void> {
   await rm(file, { force: true });
 }

@@ -1,5 +1,5 @@
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ComposeModel } from '../config/load';
 import type { Channel } from '../config/schema';
 import {
@@ -25,8 +25,8 @@ import {
   fingerprintDirs,
   hashConfig,
   readSyncRecord,
-  removeSyncRecord,
-  writeSyncRecord,
+  removeRecord,
+  writeRecord,
   type SyncRecord,
 } from './sync-record';
 
@@ -151,6 +151,24 @@ async function regenerateRepodata(
   await fixOpenSize(join(repoDir, 'repodata', 'repomd.xml'));
 }
 
+/** The staging dir must be a directory or creatable as one, checked before anything is touched. */
+async function checkDestination(target: string): Promise<void> {
+  let dir = target;
+  for (;;) {
+    try {
+      if ((await stat(dir)).isDirectory()) return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(dir) !== dir) {
+        dir = dirname(dir); // missing: the sync creates it, if what is above it is a directory
+        continue;
+      }
+      throw new RelengError(`staging directory ${target} cannot be used: ${(err as Error).message}`);
+    }
+    throw new RelengError(`staging directory ${target} cannot be created: ${dir} is not a directory`);
+  }
+}
+
 async function isFile(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isFile();
@@ -210,6 +228,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
   }
 
   const groups = await groupfiles(model, compose, repos);
+  await checkDestination(target);
   const subtrees = units.map((u) => u.rel.split('/')[0] as string).filter((v, i, a) => a.indexOf(v) === i);
   return withLock(sp.lockFile, `${model.project}:sync-staging`, model.common.lockTimeoutSeconds, log, async () => {
     const configHash = configHashOf(req);
@@ -220,9 +239,11 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
     }
     log.info(`${model.project}: syncing ${compose.composeId} -> ${target} (${reason})`);
     // The record goes first: a run killed from here on leaves no claim that staging is in sync.
-    await removeSyncRecord(sp.syncRecord);
-    const work = await prepareWorkTree(target, sp.workDir, subtrees);
+    await removeRecord(sp.syncRecord);
+    await restoreInterruptedSwap(target, sp.workDir, subtrees);
+    const work = sp.workDir;
     try {
+      await prepareWorkTree(target, work, subtrees);
       await clearRepodata(work, repos);
       const stats = await mapLimit(units, model.common.rsync.parallel, async (unit) => {
         const t0 = Date.now();
@@ -246,7 +267,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
       // Identical files across this project's repos share one inode; metadata files are rewritten in place later.
       await run('hardlink', ['-q', '-x', '.*\\.xml.*', '-x', '.*\\.treeinfo', '-x', '.*\\.discinfo', ...subtrees.map((s) => join(work, s))]);
       await swapIntoPlace(work, target, subtrees);
-      await writeSyncRecord(sp.syncRecord, {
+      await writeRecord(sp.syncRecord, {
         version: 1,
         project: model.project,
         channel,
@@ -270,19 +291,24 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
  * rsync and createrepo replace files rather than write into them) and each subtree is swapped in by rename
  * once everything succeeded. A failure leaves the published tree as it was.
  */
-async function prepareWorkTree(target: string, workDir: string, subtrees: readonly string[]): Promise<string> {
-  // A run killed between the two renames of a swap left the old subtree here: put it back first.
-  for (const sub of subtrees) {
-    const old = join(workDir, `.old-${sub}`);
-    if ((await isDir(old)) && !(await isDir(join(target, sub)))) await rename(old, join(target, sub));
-  }
-  await rm(workDir, { recursive: true, force: true }); // other leftovers of a killed run
+async function prepareWorkTree(target: string, workDir: string, subtrees: readonly string[]): Promise<void> {
+  await rm(workDir, { recursive: true, force: true }); // leftovers of a killed run
   await mkdir(workDir, { recursive: true });
   await mkdir(target, { recursive: true });
   for (const sub of subtrees) {
     if (await isDir(join(target, sub))) await run('cp', ['-al', join(target, sub), join(workDir, sub)]);
   }
-  return workDir;
+}
+
+/**
+ * A run killed between the two renames of a swap left the old subtree in the work dir: put it back. Done before
+ * the work dir is cleaned (and outside the clean-up of a failed run), so a published subtree is never deleted.
+ */
+async function restoreInterruptedSwap(target: string, workDir: string, subtrees: readonly string[]): Promise<void> {
+  for (const sub of subtrees) {
+    const old = join(workDir, `.old-${sub}`);
+    if ((await isDir(old)) && !(await isDir(join(target, sub)))) await rename(old, join(target, sub));
+  }
 }
 
 async function swapIntoPlace(work: string, target: string, subtrees: readonly string[]): Promise<void> {
@@ -290,7 +316,13 @@ async function swapIntoPlace(work: string, target: string, subtrees: readonly st
     const old = join(work, `.old-${sub}`);
     const hadOld = await isDir(join(target, sub));
     if (hadOld) await rename(join(target, sub), old);
-    await rename(join(work, sub), join(target, sub));
+    try {
+      await rename(join(work, sub), join(target, sub));
+    } catch (err) {
+      // The failed run's clean-up removes the work dir: the published subtree must not be in it.
+      if (hadOld) await rename(old, join(target, sub));
+      throw err;
+    }
     if (hadOld) await rm(old, { recursive: true, force: true });
   }
 }

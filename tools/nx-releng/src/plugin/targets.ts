@@ -51,8 +51,22 @@ function manifestOutput(step: string): string[] {
   return [`{workspaceRoot}/dist/releng/{projectName}/${step}`];
 }
 
+/** Hash a task after the tasks it depends on ran (Nx hashes runtime inputs up front otherwise). */
+const AFTER_DEPENDENCIES = { dependentTasksOutputFiles: '**/manifest.json', transitive: false };
+
 export function composeTargets(model: ComposeModel): Record<string, TargetConfiguration> {
   const configurations = channelConfigurations(model);
+  const chainStep = (executor: string, dependsOn: string, description: string): TargetConfiguration => ({
+    executor: `${PLUGIN_NAME}:${executor}`,
+    dependsOn: [dependsOn],
+    // Advisories come from outside the workspace and a signature must always match: both decide for themselves.
+    cache: false,
+    inputs: baseInputs(model),
+    outputs: manifestOutput(executor),
+    options: { channel: 'stable' },
+    configurations,
+    metadata: { description },
+  });
   return {
     compose: {
       executor: `${PLUGIN_NAME}:compose`,
@@ -77,6 +91,19 @@ export function composeTargets(model: ComposeModel): Record<string, TargetConfig
       metadata: {
         description: `rsync latest-${model.short}-${model.major} into the staging revision dir and regenerate its repodata`,
       },
+    },
+    updateinfo: chainStep('updateinfo', 'sync-staging', `Add errata to the ${model.project} os repos in staging`),
+    sign: chainStep('sign', 'updateinfo', `Sign every repomd.xml of ${model.project} in staging`),
+    verify: {
+      executor: `${PLUGIN_NAME}:verify`,
+      dependsOn: ['sign'],
+      // A pure check of exactly the content hashed below, so a cache hit is the same verdict.
+      cache: true,
+      inputs: [...baseInputs(model), AFTER_DEPENDENCIES, stateInput('verify', model)],
+      outputs: manifestOutput('verify'),
+      options: { channel: 'stable' },
+      configurations,
+      metadata: { description: `Vet ${model.project} in staging: checksums, signatures, repoclosure, dnf with repo_gpgcheck` },
     },
   };
 }

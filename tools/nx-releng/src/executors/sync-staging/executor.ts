@@ -18,8 +18,11 @@ const syncStagingExecutor: PromiseExecutor<SyncStagingExecutorSchema> = (options
       result.outcome === 'up-to-date'
         ? 'up to date, nothing synced'
         : `${result.outcome}: ${result.files} files, ${formatBytes(result.bytes)}, ${result.repos} repos`;
+    // The manifest describes what staging holds, not how this run went, so that an up-to-date run and the
+    // run that synced leave the same manifest for the steps after it to hash.
+    const { outcome, files, bytes, seconds, ...state } = result;
     return {
-      manifest: result,
+      manifest: outcome === 'dry-run' ? { dryRun: true, ...state } : state,
       summary: `${what} (${result.composeId} -> ${result.stagingDir}, ${result.seconds.toFixed(1)}s)`,
     };
   });

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { stageSandbox } from '../../tools/sandbox/sandbox';
+import {
+  setupSandboxSigning,
+  startErrataServer,
+  stopSandboxAgent,
+  writeSandboxErrata,
+  type ErrataServer,
+} from '../../tools/sandbox/signing';
+import { run } from '../../tools/nx-releng/src/lib/exec';
+import { createNxWorkspace, taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
+
+/**
+ * The staging chain end to end with the real nx CLI: sync-staging -> updateinfo (advisories from a real HTTP
+ * server on 127.0.0.1) -> sign (the site's sign script with a throwaway gpg key) -> verify (checksums,
+ * signatures, dnf repoclosure, dnf with repo_gpgcheck=1).
+ */
+
+let ws: NxWorkspace;
+let errata: ErrataServer;
+let staging: string;
+
+function nx(args: string[]) {
+  return ws.nxAsync([...args, '--output-style=static'], { RELENG_ERRATA_URL: errata.url });
+}
+
+async function runOk(args: string[]): Promise<string> {
+  const r = await nx(args);
+  assert.equal(r.status, 0, `nx ${args.join(' ')} failed:\n${r.output}`);
+  return r.output;
+}
+
+before(async () => {
+  ws = createNxWorkspace('e2e-vetting');
+  staging = join(ws.relengRoot, 'mnt/repos-staging/mirror/pub/rocky/8.10-RC2');
+  await stageSandbox(ws.relengRoot);
+  await setupSandboxSigning(ws.relengRoot);
+  const errataDir = join(ws.relengRoot, 'errata');
+  await writeSandboxErrata(errataDir);
+  errata = await startErrataServer(errataDir);
+  const r = ws.nx(['run-many', '-t', 'compose', '--backend=local', '--output-style=static']);
+  assert.equal(r.status, 0, r.output);
+});
+
+after(async () => {
+  await errata?.close();
+  if (ws) await stopSandboxAgent(ws.relengRoot);
+  ws?.dispose();
+});
+
+test('verify runs the whole chain and every repo passes: errata applied, repomd signed', async () => {
+  const out = await runOk(['run-many', '-t', 'verify']);
+  assert.deepEqual(taskOutcomes(out, 'verify'), { 'Extras-8': 'passed', 'Rocky-8': 'passed', 'Rocky-devel-8': 'passed' });
+  const repomd = readFileSync(join(staging, 'BaseOS/x86_64/os/repodata/repomd.xml'), 'utf8');
+  assert.match(repomd, /<data type="updateinfo">/);
+  const gz = readdirSync(join(staging, 'BaseOS/x86_64/os/repodata')).filter((f) => f.endsWith('-updateinfo.xml.gz'));
+  assert.equal(gz.length, 1);
+  // An advisory for a package not in the repo is kept, with a warning.
+  assert.match(out, /releng-hello-1\.1-1\.el8\.x86_64\.rpm/);
+  // Repos on the ignore list and repos without advisories (404) get none.
+  assert.doesNotMatch(readFileSync(join(staging, 'extras/x86_64/os/repodata/repomd.xml'), 'utf8'), /updateinfo/);
+  assert.doesNotMatch(readFileSync(join(staging, 'AppStream/x86_64/os/repodata/repomd.xml'), 'utf8'), /updateinfo/);
+  assert.ok(errata.requests.some((u) => u.startsWith('/rocky-linux/8/AppStream/updateinfo.xml?arch=x86_64')));
+  assert.ok(!errata.requests.some((u) => u.includes('/extras/')), 'extras is on the ignore list');
+  for (const repo of ['BaseOS/x86_64/os', 'BaseOS/source/tree', 'BaseOS/aarch64/debug/tree', 'devel/x86_64/os']) {
+    assert.ok(existsSync(join(staging, repo, 'repodata/repomd.xml.asc')), `${repo} is signed`);
+  }
+});
+
+test('a second run changes nothing and verify is answered by the cache', async () => {
+  const before = statSync(join(staging, 'BaseOS/x86_64/os/repodata/repomd.xml')).mtimeMs;
+  const out = await runOk(['run-many', '-t', 'verify']);
+  assert.deepEqual(taskOutcomes(out, 'verify'), { 'Extras-8': 'cache', 'Rocky-8': 'cache', 'Rocky-devel-8': 'cache' });
+  assert.match(out, /Rocky-8:updateinfo 0 repos got new advisories/);
+  assert.match(out, /Rocky-8:sign 0 repomd\.xml signed/);
+  assert.equal(statSync(join(staging, 'BaseOS/x86_64/os/repodata/repomd.xml')).mtimeMs, before);
+});
+
+test('verify catches a repomd.xml edited after signing, and a truncated package', async () => {
+  const repomd = join(staging, 'extras/x86_64/os/repodata/repomd.xml');
+  appendFileSync(repomd, '<!-- edited -->\n');
+  let r = await nx(['run', 'Extras-8:verify', '--excludeTaskDependencies']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.output, /extras\/x86_64\/os:[\s\S]*(BAD signature|signature|does not verify)/i);
+  // The next full chain re-signs the edited repomd.xml; verify passes again.
+  await runOk(['run', 'Extras-8:verify']);
+  const pkgs = join(staging, 'devel/aarch64/os/Packages/r');
+  const rpm = readdirSync(pkgs).find((f) => f.endsWith('.rpm'));
+  assert.ok(rpm);
+  truncateSync(join(pkgs, rpm), 100);
+  r = await nx(['run', 'Rocky-devel-8:verify']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.output, new RegExp(`devel/aarch64/os:[\\s\\S]*releng-devel-lib[\\s\\S]*(size|checksum)`));
+  assert.match(r.output, /repos failed verification/);
+});
+
+test('an errata server error fails updateinfo with the URL and status and leaves the repo as it was', async () => {
+  const repomd = join(staging, 'AppStream/x86_64/os/repodata/repomd.xml');
+  const before = readFileSync(repomd);
+  const badDir = join(ws.relengRoot, 'errata/rocky-linux/8/AppStream');
+  await run('mkdir', ['-p', badDir]);
+  writeFileSync(join(badDir, 'x86_64.xml'), '<updates><update'); // malformed
+  const r = await nx(['run', 'Rocky-8:updateinfo']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.output, /Rocky-8:updateinfo FAILED: .*AppStream\/updateinfo\.xml\?arch=x86_64/);
+  assert.deepEqual(readFileSync(repomd), before);
+});

@@ -1,0 +1,16 @@
+import type { PromiseExecutor } from '@nx/devkit';
+import { signStaging } from '../../lib/vetting';
+import { runStep } from '../run-step';
+import type { StagingStepExecutorSchema } from '../staging-step-schema';
+
+const signExecutor: PromiseExecutor<StagingStepExecutorSchema> = (options, context) =>
+  runStep('sign', context, async (ctx) => {
+    const s = await signStaging({ ...ctx, channel: options.channel ?? 'stable' });
+    return {
+      // What verify's hash depends on: which compose and repos, not whether this run had to sign.
+      manifest: { project: ctx.model.project, channel: options.channel, composeId: s.composeId, repos: [...s.signed, ...s.unchanged].sort() },
+      summary: `${s.signed.length} repomd.xml signed, ${s.unchanged.length} already signed`,
+    };
+  });
+
+export default signExecutor;

@@ -1,0 +1,17 @@
+import type { PromiseExecutor } from '@nx/devkit';
+import { applyErrata } from '../../lib/vetting';
+import { runStep } from '../run-step';
+import type { StagingStepExecutorSchema } from '../staging-step-schema';
+
+const updateinfoExecutor: PromiseExecutor<StagingStepExecutorSchema> = (options, context) =>
+  runStep('updateinfo', context, async (ctx) => {
+    const s = await applyErrata({ ...ctx, channel: options.channel ?? 'stable' });
+    return {
+      manifest: { project: ctx.model.project, channel: options.channel, ...s },
+      summary:
+        `${s.changed.length} repos got new advisories, ${s.unchanged.length} unchanged, ${s.skipped.length} without advisories` +
+        (s.warnings.length ? `, ${s.warnings.length} warnings` : ''),
+    };
+  });
+
+export default updateinfoExecutor;

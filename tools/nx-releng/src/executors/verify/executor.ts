@@ -1,0 +1,15 @@
+import type { PromiseExecutor } from '@nx/devkit';
+import { verifyStaging } from '../../lib/vetting';
+import { runStep } from '../run-step';
+import type { StagingStepExecutorSchema } from '../staging-step-schema';
+
+const verifyExecutor: PromiseExecutor<StagingStepExecutorSchema> = (options, context) =>
+  runStep('verify', context, async (ctx) => {
+    const record = await verifyStaging({ ...ctx, channel: options.channel ?? 'stable' });
+    return {
+      manifest: record,
+      summary: `${record.repos.length} repos passed (${record.composeId}, digest ${record.digest.slice(0, 12)})`,
+    };
+  });
+
+export default verifyExecutor;

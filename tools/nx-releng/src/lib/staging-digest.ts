@@ -1,0 +1,32 @@
+import { createHash } from 'node:crypto';
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * A digest of exactly what verify looked at: every file of the given repos by path, size, mtime and inode,
+ * and the repomd.xml and its signature by content. verify records it; sync-prod recomputes it and refuses
+ * staging that is not the staging that passed. One lstat per entry; nothing is held in memory but the hash.
+ */
+export async function stagingDigest(root: string, repos: readonly string[]): Promise<string> {
+  const h = createHash('sha256');
+  const walk = async (rel: string): Promise<void> => {
+    const st = await lstat(join(root, rel), { bigint: true }).catch(() => undefined);
+    if (!st) {
+      h.update(`missing ${rel}\n`);
+      return;
+    }
+    if (st.isDirectory()) {
+      h.update(`d ${rel}\n`);
+      const names = (await readdir(join(root, rel))).sort();
+      for (const name of names) await walk(`${rel}/${name}`);
+    } else if (st.isSymbolicLink()) {
+      h.update(`l ${rel} ${await readlink(join(root, rel))}\n`);
+    } else if (/\/repodata\/repomd\.xml(\.asc)?$/.test(rel)) {
+      h.update(`f ${rel} `).update(await readFile(join(root, rel))).update('\n');
+    } else {
+      h.update(`f ${rel} ${st.size} ${st.mtimeNs} ${st.ino}\n`);
+    }
+  };
+  for (const repo of [...repos].sort()) await walk(repo);
+  return h.digest('hex');
+}

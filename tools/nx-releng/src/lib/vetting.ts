@@ -1,0 +1,193 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ComposeModel } from '../config/load';
+import type { Channel } from '../config/schema';
+import {
+  channelRelease,
+  parseRepoPath,
+  resolveErrataSource,
+  resolveSigner,
+  stagingPaths,
+  type RepoDir,
+  type Roots,
+  type StagingPaths,
+} from '../layout/paths';
+import { mapLimit } from './concurrency';
+import { fixOpenSize } from './createrepo';
+import { RelengError } from './errors';
+import { withLock } from './lock';
+import type { Log } from './log';
+import { checkSigner, signRepomd } from './sign';
+import { stagingDigest } from './staging-digest';
+import { readSyncRecord, removeRecord, writeRecord } from './sync-record';
+import { updateRepoAdvisories } from './updateinfo';
+import { verifyRepo, type RepoReport } from './verify';
+
+/**
+ * The staging chain after sync-staging: errata, signatures, and the verify gate. Each step works on the repos the
+ * last sync of the project recorded, under the staging revision dir's lock.
+ */
+export interface StagingStepRequest {
+  model: ComposeModel;
+  channel: Channel;
+  roots: Roots;
+  log: Log;
+  relengRoot?: string;
+  errataUrl?: string;
+}
+
+interface StagedRepos {
+  sp: StagingPaths;
+  repos: RepoDir[];
+  composeId: string;
+}
+
+async function stagedRepos(req: StagingStepRequest): Promise<StagedRepos> {
+  const ch = channelRelease(req.model.release, req.channel, req.model.files.release);
+  const sp = stagingPaths(req.model, ch, req.roots);
+  const record = await readSyncRecord(sp.syncRecord);
+  if (!record) {
+    throw new RelengError(
+      `${req.model.project}: ${sp.revisionDir} has no record of a completed sync-staging (${sp.syncRecord}); run sync-staging first`,
+    );
+  }
+  return { sp, repos: record.repos.map(parseRepoPath), composeId: record.composeId };
+}
+
+function locked<T>(req: StagingStepRequest, sp: StagingPaths, step: string, fn: () => Promise<T>): Promise<T> {
+  return withLock(sp.lockFile, `${req.model.project}:${step}`, req.model.common.lockTimeoutSeconds, req.log, fn);
+}
+
+export interface UpdateinfoSummary {
+  composeId: string;
+  changed: string[];
+  unchanged: string[];
+  skipped: string[];
+  warnings: string[];
+}
+
+/** Adds each os repo's advisories (apollo_tree), skipping the ignored repos; a 404 means no advisories. */
+export async function applyErrata(req: StagingStepRequest): Promise<UpdateinfoSummary> {
+  const { model, log } = req;
+  const { sp, repos, composeId } = await stagedRepos(req);
+  const source = resolveErrataSource(model.release.errata, req.relengRoot, req.errataUrl);
+  const targets = repos.filter((r) => r.kind === 'os' && !model.release.errata.ignoreRepos.includes(r.variant));
+  const summary: UpdateinfoSummary = { composeId, changed: [], unchanged: [], skipped: [], warnings: [] };
+  // Each repo is fetched, validated and then replaced atomically: a failing repo is left as it was.
+  return locked(req, sp, 'updateinfo', async () => {
+    for (const repo of targets) {
+      const res = await updateRepoAdvisories(join(sp.revisionDir, repo.path), source, {
+        repo: repo.variant,
+        arch: repo.arch,
+        major: model.major,
+      });
+      for (const w of res.warnings ?? []) {
+        summary.warnings.push(`${repo.path}: ${w}`);
+        log.warn(`${repo.path}: ${w}`);
+      }
+      if (res.skipped) {
+        summary.skipped.push(repo.path);
+        log.info(`  ${repo.path}: ${res.skipped}`);
+        continue;
+      }
+      await fixOpenSize(join(sp.revisionDir, repo.path, 'repodata', 'repomd.xml'));
+      (res.changed ? summary.changed : summary.unchanged).push(repo.path);
+      log.info(`  ${repo.path}: ${res.advisories ?? 0} advisories, ${res.changed ? 'updateinfo replaced' : 'unchanged'}`);
+    }
+    return summary;
+  });
+}
+
+export interface SignSummary {
+  composeId: string;
+  signed: string[];
+  unchanged: string[];
+}
+
+/** Signs every repomd.xml of the project's staging repos; a signature that already verifies is left alone. */
+export async function signStaging(req: StagingStepRequest): Promise<SignSummary> {
+  const { model, log } = req;
+  const { sp, repos, composeId } = await stagedRepos(req);
+  const signer = resolveSigner(model.release.signing, req.relengRoot);
+  await checkSigner(signer);
+  return locked(req, sp, 'sign', async () => {
+    const summary: SignSummary = { composeId, signed: [], unchanged: [] };
+    for (const repo of repos) {
+      const result = await signRepomd(join(sp.revisionDir, repo.path, 'repodata', 'repomd.xml'), signer);
+      summary[result === 'signed' ? 'signed' : 'unchanged'].push(repo.path);
+      if (result === 'signed') log.info(`  ${repo.path}: signed`);
+    }
+    return summary;
+  });
+}
+
+export interface VerifyRecord {
+  version: 1;
+  project: string;
+  channel: Channel;
+  composeId: string;
+  stagingDir: string;
+  repos: string[];
+  digest: string;
+  verifiedAt: string;
+}
+
+/** Checks every repo of the project; records the digest of what passed, or fails with a per-repo report. */
+export async function verifyStaging(req: StagingStepRequest): Promise<VerifyRecord> {
+  const { model, log } = req;
+  const { sp, repos, composeId } = await stagedRepos(req);
+  const publicKey = resolveSigner(model.release.signing, req.relengRoot).publicKey as string;
+  try {
+    await stat(publicKey);
+  } catch {
+    throw new RelengError(`${model.files.release}: field signing.publicKey: ${publicKey} does not exist`);
+  }
+  // Verify only reads: it takes no lock (checks of all projects run side by side) and instead proves that
+  // nothing changed while it looked, by taking the digest before and after.
+  const paths = repos.map((r) => r.path);
+  const digest = await stagingDigest(sp.revisionDir, paths);
+  const reports: RepoReport[] = await mapLimit(repos, 2, async (repo) => {
+    const deps = repo.kind === 'os' ? model.release.repoclosure[repo.variant] ?? [] : [];
+    const closureRepos = Object.fromEntries(deps.map((dep) => [dep, join(sp.revisionDir, dep, repo.arch, 'os')] as const));
+    const report = await verifyRepo(join(sp.revisionDir, repo.path), {
+      publicKey,
+      arch: repo.arch,
+      closureRepos,
+      name: repo.path,
+      // repoclosure of debug and source trees is not meaningful: their dependencies live in the os trees.
+      skipDnf: repo.kind !== 'os',
+    });
+    log.info(`  ${repo.path}: ${report.ok ? 'ok' : `${report.problems.length} problem(s)`}`);
+    return report;
+  });
+  if ((await stagingDigest(sp.revisionDir, paths)) !== digest) {
+    reports.push({ repo: sp.revisionDir, ok: false, problems: ['staging changed while it was being verified; run verify again'] });
+  }
+  const failed = reports.filter((r) => !r.ok);
+  if (failed.length) {
+    await removeRecord(sp.verifyRecord);
+    const lines = failed.flatMap((r) => [`${r.repo}:`, ...r.problems.map((p) => `    ${p}`)]);
+    throw new RelengError(`${failed.length} of ${repos.length} repos failed verification:\n  ${lines.join('\n  ')}`);
+  }
+  const record: VerifyRecord = {
+    version: 1,
+    project: model.project,
+    channel: req.channel,
+    composeId,
+    stagingDir: sp.revisionDir,
+    repos: paths,
+    digest,
+    verifiedAt: new Date().toISOString(),
+  };
+  await writeRecord(sp.verifyRecord, record);
+  return record;
+}
+
+export async function readVerifyRecord(file: string): Promise<VerifyRecord | undefined> {
+  try {
+    const rec = JSON.parse(await readFile(file, 'utf8')) as VerifyRecord;
+    return rec.version === 1 ? rec : undefined;
+  } catch {
+    return undefined;
+  }
+}
