@@ -5,7 +5,7 @@ import { addRelease9, copyReleases, removeDir, tempDir } from '../helpers/worksp
 
 async function infer(root: string, files: string[]) {
   const [glob, fn] = createNodes;
-  assert.equal(glob, 'releases/*/*/compose.json');
+  assert.equal(glob, '{releases/common.json,releases/*/*/compose.json}');
   const results = await fn(files, undefined, { workspaceRoot: root, nxJsonConfiguration: {} });
   return Object.fromEntries(results.map(([file, r]) => [file, Object.values(r.projects ?? {})[0]]));
 }

@@ -1,38 +1,53 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stageSandbox } from './sandbox';
+import { setupSandboxSigning, startErrataServer, stopSandboxAgent, writeSandboxErrata } from './signing';
 
 /**
- * The main job on the built-in sandbox: stage real RPMs as compose inputs, make the composes with the local
- * backend, and run `nx run-many -t sync-staging` on them, all under one RELENG_ROOT.
+ * The main job on the built-in sandbox, all under one RELENG_ROOT: stage real RPMs as compose inputs, make the
+ * composes with the local backend, `nx run-many -t sync-staging`, then the vetting chain (`-t verify`: errata
+ * from a local Apollo-shaped server, signatures with a throwaway key), then the push (`-t sync-prod filelist`).
  *   node -r @swc-node/register tools/sandbox/run.ts [DIR]   (default: ./sandbox)
  */
 const workspace = resolve(__dirname, '..', '..');
 const relengRoot = resolve(process.argv[2] ?? join(workspace, 'sandbox'));
 
-function nx(args: string[]): void {
+function nx(args: string[], env: Record<string, string> = {}): Promise<void> {
   console.log(`\n$ RELENG_ROOT=${relengRoot} npx nx ${args.join(' ')}`);
-  const r = spawnSync(process.execPath, [join(workspace, 'node_modules/nx/dist/bin/nx.js'), ...args], {
+  const child = spawn(process.execPath, [join(workspace, 'node_modules/nx/dist/bin/nx.js'), ...args], {
     cwd: workspace,
     stdio: 'inherit',
-    env: { ...process.env, RELENG_ROOT: relengRoot, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
+    env: { ...process.env, RELENG_ROOT: relengRoot, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', ...env },
   });
-  if (r.status !== 0) {
-    console.error(`nx ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
-    process.exit(r.status ?? 1);
-  }
+  // Asynchronous, so this process can serve the errata while nx runs.
+  return new Promise((resolve, reject) =>
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`nx ${args.join(' ')} failed (exit ${code})`)))),
+  );
 }
 
 async function main(): Promise<void> {
   console.log(`sandbox root: ${relengRoot}`);
   await stageSandbox(relengRoot);
-  nx(['run-many', '-t', 'compose', '--backend=local', '--output-style=static']);
-  nx(['run-many', '-t', 'sync-staging', '--output-style=static']);
+  await setupSandboxSigning(relengRoot);
+  await writeSandboxErrata(join(relengRoot, 'errata'));
+  const errata = await startErrataServer(join(relengRoot, 'errata'));
+  try {
+    await nx(['run-many', '-t', 'compose', '--backend=local', '--output-style=static']);
+    await nx(['run-many', '-t', 'sync-staging', '--output-style=static']);
+    await nx(['run-many', '-t', 'verify', '--output-style=static'], { RELENG_ERRATA_URL: errata.url });
+    await nx(['run-many', '-t', 'sync-prod', 'filelist', '--output-style=static']);
+  } finally {
+    await errata.close();
+    await stopSandboxAgent(relengRoot);
+  }
   const staging = join(relengRoot, 'mnt/repos-staging/mirror/pub/rocky/8.10-RC2');
+  const production = join(relengRoot, 'mnt/repos-production/mirror/pub/rocky');
   const repos = readdirSync(staging).filter((d) => existsSync(join(staging, d, 'x86_64/os/repodata/repomd.xml')));
-  console.log(`\nstaging tree: ${staging}`);
-  console.log(`repositories: ${repos.sort().join(', ')}`);
+  console.log(`\nstaging tree:    ${staging}`);
+  console.log(`production tree: ${join(production, '8.10')}`);
+  console.log(`file lists:      ${join(production, 'fullfiletimelist-rocky')} (and at the production root, mirror/pub/sig)`);
+  console.log(`repositories:    ${repos.sort().join(', ')}`);
   console.log(`try: dnf --repofrompath=baseos,${join(staging, 'BaseOS/x86_64/os')} --repo=baseos repoquery`);
 }
 

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import fg from 'fast-glob';
 import { join, posix } from 'node:path';
 import type { z } from 'zod';
 import { RelengError } from '../lib/errors';
@@ -147,6 +148,11 @@ export function loadComposeModels(workspaceRoot: string, composeFiles: readonly 
     checkCrossLayer(model);
     return model;
   });
+}
+
+/** Loads every compose of the workspace (the production-wide steps span them all). */
+export function loadAllComposeModels(workspaceRoot: string): ComposeModel[] {
+  return loadComposeModels(workspaceRoot, fg.sync(COMPOSE_GLOB, { cwd: workspaceRoot }));
 }
 
 /** Loads the model of one project from its root (releases/<major>/<Short>), as executors do. */

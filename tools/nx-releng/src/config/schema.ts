@@ -55,6 +55,19 @@ export const commonSchema = z.strictObject({
     workers: z.number().int().min(1).max(64),
   }),
   lockTimeoutSeconds: z.number().int().min(0),
+  /** The mirror file lists (sync-file-list-parallel.sh): one entry per list root below the production root. */
+  fileLists: z
+    .array(
+      z.strictObject({
+        /** Relative to the production root; "." is the production root itself. */
+        root: z.union([z.literal('.'), relativeStub]),
+        /** fullfiletimelist-<module>, e.g. fullfiletimelist-rocky */
+        timelist: z.string().regex(/^fullfiletimelist-[A-Za-z0-9._-]+$/, 'must be fullfiletimelist-<module>'),
+        /** Byte-identical copies for other clients, e.g. fullfiletimelist, fullfiletimelist-rocky-linux */
+        copies: z.array(z.string().regex(/^fullfiletimelist(-[A-Za-z0-9._-]+)?$/, 'must be fullfiletimelist[-<name>]')),
+      }),
+    )
+    .min(1),
 });
 
 const revision = z.string().regex(/^\d+\.\d+$/, 'must look like <major>.<minor>, e.g. 8.10');

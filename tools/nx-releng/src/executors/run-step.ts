@@ -1,7 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
-import { loadComposeModel, type ComposeModel } from '../config/load';
+import { loadAllComposeModels, loadComposeModel, type ComposeModel } from '../config/load';
+import type { MirrorRequest } from '../lib/mirror';
 import { resolveRoots, type Roots } from '../layout/paths';
 import { errorMessage } from '../lib/errors';
 import { consoleLog, type Log } from '../lib/log';
@@ -21,18 +22,17 @@ export interface StepContext {
   errataUrl?: string;
 }
 
-export async function runStep<R extends object>(
+export function runStep<R extends object>(
   step: string,
   context: ExecutorContext,
   body: (ctx: StepContext) => Promise<{ manifest: R; summary: string }>,
 ): Promise<{ success: boolean }> {
-  const project = context.projectName ?? '(unknown project)';
-  try {
+  return runProjectStep(step, context, (project) => {
     const projectRoot = context.projectsConfigurations.projects[project]?.root;
     if (!projectRoot) throw new Error(`project ${project} is not in the workspace`);
     const model = loadComposeModel(context.root, projectRoot);
     const roots = resolveRoots(model.common, model.release, process.env.RELENG_ROOT);
-    const { manifest, summary } = await body({
+    return body({
       model,
       roots,
       log: consoleLog,
@@ -40,6 +40,29 @@ export async function runStep<R extends object>(
       relengRoot: process.env.RELENG_ROOT,
       errataUrl: process.env.RELENG_ERRATA_URL,
     });
+  });
+}
+
+/** The production-wide steps: every compose model of the workspace instead of one. */
+export function runMirrorStep<R extends object>(
+  step: string,
+  context: ExecutorContext,
+  body: (req: MirrorRequest) => Promise<{ manifest: R; summary: string }>,
+): Promise<{ success: boolean }> {
+  return runProjectStep(step, context, () =>
+    body({ models: loadAllComposeModels(context.root), relengRoot: process.env.RELENG_ROOT, log: consoleLog }),
+  );
+}
+
+/** Runs a step, writes its manifest as the target's declared output, and turns errors into one failure line. */
+async function runProjectStep<R extends object>(
+  step: string,
+  context: ExecutorContext,
+  body: (project: string) => Promise<{ manifest: R; summary: string }>,
+): Promise<{ success: boolean }> {
+  const project = context.projectName ?? '(unknown project)';
+  try {
+    const { manifest, summary } = await body(project);
     const dir = join(context.root, 'dist', 'releng', project, step);
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -130,13 +130,26 @@ export interface ProductionPaths {
   categoryDir: string;
   /** /mnt/repos-production/mirror/pub/rocky/8.10 */
   revisionDir: string;
+  /**
+   * Lock and record of production syncs. Everything under the production root is published to mirrors, so
+   * they live beside the staging state instead.
+   */
+  lockFile: string;
+  syncRecord: string;
 }
 
 export function productionPaths(model: ComposeModel, ch: ChannelRelease, roots: Roots): ProductionPaths {
   const stub = model.compose.kind === 'sig' ? model.common.stubs.sig : model.common.stubs.category;
   const revisionName = productionRevisionName(`${ch.revision}${ch.suffix}`);
   const categoryDir = posix.join(roots.production, stub);
-  return { revisionName, categoryDir, revisionDir: posix.join(categoryDir, revisionName) };
+  const stateDir = posix.join(roots.staging, '.releng', 'production');
+  return {
+    revisionName,
+    categoryDir,
+    revisionDir: posix.join(categoryDir, revisionName),
+    lockFile: posix.join(stateDir, 'locks', `${slug(stub)}--${revisionName}.lock`),
+    syncRecord: posix.join(stateDir, 'state', slug(stub), revisionName, `${model.project}.sync-prod.json`),
+  };
 }
 
 /** The repositories of one variant in a compose or staging tree, relative to its top. */

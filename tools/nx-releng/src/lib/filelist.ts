@@ -415,10 +415,12 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
         if (s.tlInserts.some((i) => i.task !== undefined)) {
           files.tl = `${s.timelist.path}.spliced`;
           s.tlInserts = spliceFile(s.timelist.path, files.tl, s.tlInserts, fillTask('tl'));
+          fs.rmSync(s.timelist.path);
         }
         if (s.flInserts.length > 0) {
           files.fl = `${s.fullfilelist.path}.spliced`;
           s.flInserts = spliceFile(s.fullfilelist.path, files.fl, s.flInserts, fillTask('fl'));
+          fs.rmSync(s.fullfilelist.path);
         }
         staged.set(s, files);
       }

@@ -23,8 +23,12 @@ export const STAGING_EXCLUDES = [
 export interface RsyncOptions {
   src: string;
   dest: string;
+  /** rsync filter rules in order: includes first, then excludes (rsync's first match wins). */
+  includes?: readonly string[];
   excludes?: readonly string[];
   delete?: boolean;
+  /** Put all updated files into place at the end of the transfer, in one quick series of renames. */
+  delayUpdates?: boolean;
   /** uid:gid to give the copies; only honoured when running as root (rsync -o/-g need it). */
   chown?: { uid: number; gid: number };
   dryRun?: boolean;
@@ -35,7 +39,9 @@ export function rsyncArgs(o: RsyncOptions, isRoot: boolean): string[] {
   const args = ['-rlptDSH', '--stats'];
   if (o.chown && isRoot) args.push('-og', `--chown=${o.chown.uid}:${o.chown.gid}`);
   if (o.delete) args.push('--delete');
+  if (o.delayUpdates) args.push('--delay-updates');
   if (o.dryRun) args.push('--dry-run', '--itemize-changes');
+  for (const x of o.includes ?? []) args.push(`--include=${x}`);
   for (const x of o.excludes ?? []) args.push(`--exclude=${x}`);
   args.push(o.src.endsWith('/') ? o.src : `${o.src}/`, o.dest.endsWith('/') ? o.dest : `${o.dest}/`);
   return args;
@@ -44,6 +50,7 @@ export function rsyncArgs(o: RsyncOptions, isRoot: boolean): string[] {
 export interface RsyncStats {
   filesTransferred: number;
   bytesTransferred: number;
+  deleted: number;
   /** --itemize-changes lines of a dry run: what would change. */
   changes: string[];
 }
@@ -61,6 +68,7 @@ export function parseRsyncStats(stdout: string): RsyncStats {
   return {
     filesTransferred: statNumber(stdout, 'Number of regular files transferred'),
     bytesTransferred: statNumber(stdout, 'Total transferred file size'),
+    deleted: statNumber(stdout, 'Number of deleted files'),
     changes,
   };
 }

@@ -6,7 +6,7 @@ import { CHANNELS } from '../config/schema';
 import { channelRelease, composePaths, parseRepoPath, resolveRoots, stagingPaths } from '../layout/paths';
 import { inspectLatestLink } from './compose-ref';
 import { RelengError } from './errors';
-import { stagingDigest } from './staging-digest';
+import { treeDigest } from './tree-digest';
 import { destinationDrift, readSyncRecord } from './sync-record';
 
 /**
@@ -66,7 +66,7 @@ export async function verifyState(workspaceRoot: string, project: string, releng
         deps.update(repomd).update(await readFile(repomd).catch(() => 'missing'));
       }
     }
-    lines.push(`${channel}: ${await stagingDigest(sp.revisionDir, record.repos)} deps ${deps.digest('hex')}`);
+    lines.push(`${channel}: ${await treeDigest(sp.revisionDir, record.repos)} deps ${deps.digest('hex')}`);
   }
   return lines.join('\n');
 }

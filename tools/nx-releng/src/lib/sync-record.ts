@@ -67,13 +67,18 @@ export async function destinationDrift(record: SyncRecord): Promise<string | und
   return undefined;
 }
 
-export async function readSyncRecord(file: string): Promise<SyncRecord | undefined> {
+/** Reads a record written by writeRecord; undefined when it is missing, unreadable or of another version. */
+export async function readRecord<T extends { version: number }>(file: string): Promise<T | undefined> {
   try {
-    const rec = JSON.parse(await readFile(file, 'utf8')) as SyncRecord;
+    const rec = JSON.parse(await readFile(file, 'utf8')) as T;
     return rec.version === 1 ? rec : undefined;
   } catch {
     return undefined;
   }
+}
+
+export function readSyncRecord(file: string): Promise<SyncRecord | undefined> {
+  return readRecord<SyncRecord>(file);
 }
 
 /** Writes a record (any JSON) by temp file and rename, so a reader never sees half of it. */

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../config/load';
 import type { Channel } from '../config/schema';
@@ -18,8 +18,8 @@ import { RelengError } from './errors';
 import { withLock } from './lock';
 import type { Log } from './log';
 import { checkSigner, signRepomd } from './sign';
-import { stagingDigest } from './staging-digest';
-import { readSyncRecord, removeRecord, writeRecord } from './sync-record';
+import { treeDigest } from './tree-digest';
+import { readRecord, readSyncRecord, removeRecord, writeRecord } from './sync-record';
 import { updateRepoAdvisories } from './updateinfo';
 import { verifyRepo, type RepoReport } from './verify';
 
@@ -145,7 +145,7 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
   // Verify only reads: it takes no lock (checks of all projects run side by side) and instead proves that
   // nothing changed while it looked, by taking the digest before and after.
   const paths = repos.map((r) => r.path);
-  const digest = await stagingDigest(sp.revisionDir, paths);
+  const digest = await treeDigest(sp.revisionDir, paths);
   const reports: RepoReport[] = await mapLimit(repos, 2, async (repo) => {
     const deps = repo.kind === 'os' ? model.release.repoclosure[repo.variant] ?? [] : [];
     const closureRepos = Object.fromEntries(deps.map((dep) => [dep, join(sp.revisionDir, dep, repo.arch, 'os')] as const));
@@ -160,7 +160,7 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
     log.info(`  ${repo.path}: ${report.ok ? 'ok' : `${report.problems.length} problem(s)`}`);
     return report;
   });
-  if ((await stagingDigest(sp.revisionDir, paths)) !== digest) {
+  if ((await treeDigest(sp.revisionDir, paths)) !== digest) {
     reports.push({ repo: sp.revisionDir, ok: false, problems: ['staging changed while it was being verified; run verify again'] });
   }
   const failed = reports.filter((r) => !r.ok);
@@ -183,11 +183,6 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
   return record;
 }
 
-export async function readVerifyRecord(file: string): Promise<VerifyRecord | undefined> {
-  try {
-    const rec = JSON.parse(await readFile(file, 'utf8')) as VerifyRecord;
-    return rec.version === 1 ? rec : undefined;
-  } catch {
-    return undefined;
-  }
+export function readVerifyRecord(file: string): Promise<VerifyRecord | undefined> {
+  return readRecord<VerifyRecord>(file);
 }

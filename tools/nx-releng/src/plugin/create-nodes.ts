@@ -1,39 +1,59 @@
 import type { CreateNodes, CreateNodesResult } from '@nx/devkit';
-import { COMPOSE_GLOB, loadComposeModels } from '../config/load';
+import { COMMON_FILE, COMPOSE_GLOB, loadComposeModels, type ComposeModel } from '../config/load';
 import { CHANNELS } from '../config/schema';
-import { composeTargets, projectTags } from './targets';
+import { MIRROR_PROJECT, composeTargets, mirrorTargets, projectTags } from './targets';
 
 /**
- * One Nx project per compose, inferred from releases/<major>/<Short>/compose.json. Reads only the release
- * model (no child processes, nothing under /mnt), so graph creation stays fast and deterministic.
+ * One Nx project per compose, inferred from releases/<major>/<Short>/compose.json, and the production-wide
+ * project `mirror` from releases/common.json. Reads only the release model (no child processes, nothing under
+ * /mnt), so graph creation stays fast and deterministic.
  */
-export const createNodes: CreateNodes = [
-  COMPOSE_GLOB,
-  (composeFiles, _options, context) => {
-    const models = loadComposeModels(context.workspaceRoot, composeFiles);
-    return models.map((model) => {
-      const result: CreateNodesResult = {
-        projects: {
-          [model.root]: {
-            name: model.project,
-            root: model.root,
-            projectType: 'library',
-            tags: projectTags(model),
-            targets: composeTargets(model),
-            metadata: {
-              description: model.compose.description,
-              releng: {
-                major: model.major,
-                short: model.short,
-                kind: model.compose.kind,
-                backend: model.compose.backend,
-                channels: CHANNELS.filter((c) => model.release.channels[c]),
-              },
-            },
+export const PROJECT_FILES_GLOB = `{${COMMON_FILE},${COMPOSE_GLOB}}`;
+
+function composeProject(model: ComposeModel): CreateNodesResult {
+  return {
+    projects: {
+      [model.root]: {
+        name: model.project,
+        root: model.root,
+        projectType: 'library',
+        tags: projectTags(model),
+        targets: composeTargets(model),
+        metadata: {
+          description: model.compose.description,
+          releng: {
+            major: model.major,
+            short: model.short,
+            kind: model.compose.kind,
+            backend: model.compose.backend,
+            channels: CHANNELS.filter((c) => model.release.channels[c]),
           },
         },
-      };
-      return [model.files.compose, result] as const;
-    });
+      },
+    },
+  };
+}
+
+const mirrorProject: CreateNodesResult = {
+  projects: {
+    releases: {
+      name: MIRROR_PROJECT,
+      root: 'releases',
+      projectType: 'library',
+      tags: ['type:production'],
+      targets: mirrorTargets(),
+      metadata: { description: 'Production-wide steps that run once, after every production sync of the run' },
+    },
+  },
+};
+
+export const createNodes: CreateNodes = [
+  PROJECT_FILES_GLOB,
+  (files, _options, context) => {
+    const composeFiles = files.filter((f) => f !== COMMON_FILE);
+    const results = loadComposeModels(context.workspaceRoot, composeFiles).map(
+      (model) => [model.files.compose, composeProject(model)] as const,
+    );
+    return files.includes(COMMON_FILE) ? [[COMMON_FILE, mirrorProject] as const, ...results] : results;
   },
 ];

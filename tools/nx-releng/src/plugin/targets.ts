@@ -105,6 +105,49 @@ export function composeTargets(model: ComposeModel): Record<string, TargetConfig
       configurations,
       metadata: { description: `Vet ${model.project} in staging: checksums, signatures, repoclosure, dnf with repo_gpgcheck` },
     },
+    'sync-prod': {
+      executor: `${PLUGIN_NAME}:sync-prod`,
+      // Deliberately no dependsOn the staging chain: between staging and production people test, and a
+      // production sync must never pull a newer compose through staging. The executor refuses staging that
+      // does not carry a passing verify of exactly its current content, and skips what production already has.
+      cache: false,
+      inputs: baseInputs(model),
+      outputs: manifestOutput('sync-prod'),
+      options: { channel: 'stable' },
+      configurations,
+      metadata: { description: `Copy verified ${model.project} staging to production (packages first, repodata last, deletions after)` },
+    },
+  };
+}
+
+/** The production-wide project: the steps that run once, after every sync-prod in the run. */
+export const MIRROR_PROJECT = 'mirror';
+
+export function mirrorTargets(): Record<string, TargetConfiguration> {
+  const inputs = [
+    '{workspaceRoot}/releases/common.json',
+    '{workspaceRoot}/releases/*/release.json',
+    ...PLUGIN_SOURCE_INPUTS,
+    { env: 'RELENG_ROOT' },
+    { externalDependencies: [] },
+  ];
+  return {
+    hardlink: {
+      executor: `${PLUGIN_NAME}:hardlink`,
+      dependsOn: [{ projects: 'tag:type:compose', target: 'sync-prod' }],
+      cache: false,
+      inputs,
+      outputs: manifestOutput('hardlink'),
+      metadata: { description: 'hardlink over the production trees, after every sync-prod of the run' },
+    },
+    filelist: {
+      executor: `${PLUGIN_NAME}:filelist`,
+      dependsOn: ['hardlink'],
+      cache: false,
+      inputs,
+      outputs: manifestOutput('filelist'),
+      metadata: { description: 'Regenerate fullfilelist and fullfiletimelist-* once every production sync of the run is done' },
+    },
   };
 }
 

@@ -3,11 +3,12 @@ import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
- * A digest of exactly what verify looked at: every file of the given repos by path, size, mtime and inode,
- * and the repomd.xml and its signature by content. verify records it; sync-prod recomputes it and refuses
- * staging that is not the staging that passed. One lstat per entry; nothing is held in memory but the hash.
+ * A digest of the given subtrees: every file by path, size, mtime and inode, and repomd.xml and its signature
+ * by content. verify records it of staging and sync-prod recomputes it, refusing staging that is not the staging
+ * that passed; sync-prod records it of production to see a production tree changed behind its back.
+ * One lstat per entry; nothing is held in memory but the hash.
  */
-export async function stagingDigest(root: string, repos: readonly string[]): Promise<string> {
+export async function treeDigest(root: string, repos: readonly string[]): Promise<string> {
   const h = createHash('sha256');
   const walk = async (rel: string): Promise<void> => {
     const st = await lstat(join(root, rel), { bigint: true }).catch(() => undefined);

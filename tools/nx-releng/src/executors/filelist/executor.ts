@@ -1,0 +1,17 @@
+import type { PromiseExecutor } from '@nx/devkit';
+import { publishFileLists } from '../../lib/mirror';
+import { runMirrorStep } from '../run-step';
+
+const filelistExecutor: PromiseExecutor<Record<string, never>> = (_options, context) =>
+  runMirrorStep('filelist', context, async (req) => {
+    const results = await publishFileLists(req);
+    const changed = results.filter((r) => r.changed.length).map((r) => r.dir);
+    return {
+      manifest: results.map(({ dir, entries, changed }) => ({ dir, entries, changed })),
+      summary: changed.length
+        ? `file lists rewritten at ${changed.join(', ')}`
+        : `file lists unchanged at ${results.length} roots (mirrors see nothing new)`,
+    };
+  });
+
+export default filelistExecutor;

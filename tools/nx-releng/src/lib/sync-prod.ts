@@ -1,0 +1,143 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ComposeModel } from '../config/load';
+import type { Channel } from '../config/schema';
+import { channelRelease, productionPaths, stagingPaths, type Roots } from '../layout/paths';
+import { mapLimit } from './concurrency';
+import { RelengError } from './errors';
+import { requireTools } from './exec';
+import { withLock } from './lock';
+import { formatBytes, type Log } from './log';
+import { rsync, type RsyncOptions } from './rsync';
+import { readRecord, removeRecord, writeRecord } from './sync-record';
+import { treeDigest } from './tree-digest';
+import { readVerifyRecord } from './vetting';
+
+/**
+ * Staging to production for one compose project, in an order that never publishes repodata ahead of what it
+ * names: (1) everything but repodata, without delete, so new packages land first; (2) per repo, the new repodata
+ * files, then repomd.xml and its signature together; (3) the same trees again with --delete, so old packages go
+ * only once no repomd.xml names them. Only the project's own subtrees are touched.
+ */
+export interface SyncProdRequest {
+  model: ComposeModel;
+  channel: Channel;
+  roots: Roots;
+  dryRun?: boolean;
+  log: Log;
+}
+
+export interface SyncProdResult {
+  project: string;
+  composeId: string;
+  stagingDir: string;
+  productionDir: string;
+  verifyDigest: string;
+  outcome: 'synced' | 'up-to-date' | 'dry-run';
+  files: number;
+  bytes: number;
+}
+
+interface ProdRecord {
+  version: 1;
+  project: string;
+  composeId: string;
+  verifyDigest: string;
+  productionDigest: string;
+  subtrees: string[];
+  syncedAt: string;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
+  const { model, channel, roots, log } = req;
+  const ch = channelRelease(model.release, channel, model.files.release);
+  const sp = stagingPaths(model, ch, roots);
+  if (channel !== 'stable') {
+    throw new RelengError(
+      `${model.project}: ${channel} never reaches production; only stable staging is synced (refusing ${sp.revisionDir})`,
+    );
+  }
+  const pp = productionPaths(model, ch, roots);
+  const verified = await readVerifyRecord(sp.verifyRecord);
+  if (!verified || verified.stagingDir !== sp.revisionDir) {
+    throw new RelengError(
+      `${model.project}: ${sp.revisionDir} has no passing verify (${sp.verifyRecord}); run nx run ${model.project}:verify first`,
+    );
+  }
+  await requireTools(['rsync']);
+  const subtrees = [...new Set(verified.repos.map((r) => r.split('/')[0] as string))];
+  if (model.compose.syncMetadata && (await exists(join(sp.revisionDir, 'metadata')))) subtrees.push('metadata');
+  subtrees.sort();
+  const base = {
+    project: model.project,
+    composeId: verified.composeId,
+    stagingDir: sp.revisionDir,
+    productionDir: pp.revisionDir,
+    verifyDigest: verified.digest,
+  };
+  const copy = (rel: string, extra: Partial<RsyncOptions>) =>
+    rsync({ src: join(sp.revisionDir, rel), dest: join(pp.revisionDir, rel), chown: model.common.owner, ...extra });
+
+  // Production lock first, then staging's, so no staging writer changes what is being copied.
+  return withLock(pp.lockFile, `${model.project}:sync-prod`, model.common.lockTimeoutSeconds, log, () =>
+    withLock(sp.lockFile, `${model.project}:sync-prod`, model.common.lockTimeoutSeconds, log, async () => {
+      const now = await treeDigest(sp.revisionDir, verified.repos);
+      if (now !== verified.digest) {
+        throw new RelengError(
+          `${model.project}: ${sp.revisionDir} changed since it passed verify at ${verified.verifiedAt}; ` +
+            `run nx run ${model.project}:verify again before syncing to production`,
+        );
+      }
+      const record = await readRecord<ProdRecord>(pp.syncRecord);
+      if (
+        record?.verifyDigest === verified.digest &&
+        record.productionDigest === (await treeDigest(pp.revisionDir, record.subtrees))
+      ) {
+        log.info(`${model.project}: production ${pp.revisionDir} already holds verified ${verified.composeId}`);
+        return { ...base, outcome: 'up-to-date', files: 0, bytes: 0 };
+      }
+      if (req.dryRun) {
+        let files = 0;
+        for (const rel of subtrees) {
+          const s = await copy(rel, { delete: true, dryRun: true });
+          for (const line of s.changes) log.info(`  ${rel}: ${line}`);
+          files += s.changes.length;
+        }
+        return { ...base, outcome: 'dry-run', files, bytes: 0 };
+      }
+      log.info(`${model.project}: syncing verified ${verified.composeId} ${sp.revisionDir} -> ${pp.revisionDir}`);
+      await removeRecord(pp.syncRecord);
+      const content = await mapLimit(subtrees, model.common.rsync.parallel, (rel) =>
+        copy(rel, { excludes: ['repodata/'] }),
+      );
+      await mapLimit(verified.repos, model.common.rsync.parallel, async (repo) => {
+        const rel = join(repo, 'repodata');
+        await copy(rel, { excludes: ['repomd.xml', 'repomd.xml.asc'] });
+        // Both renamed into place at the end of one transfer: the index and its signature switch together.
+        await copy(rel, { includes: ['repomd.xml', 'repomd.xml.asc'], excludes: ['*'], delayUpdates: true });
+      });
+      const deletions = await mapLimit(subtrees, model.common.rsync.parallel, (rel) => copy(rel, { delete: true }));
+      const files = content.reduce((n, s) => n + s.filesTransferred, 0);
+      const bytes = content.reduce((n, s) => n + s.bytesTransferred, 0);
+      const deleted = deletions.reduce((n, s) => n + s.deleted, 0);
+      log.info(`  ${files} files (${formatBytes(bytes)}) copied, ${deleted} deleted`);
+      await writeRecord(pp.syncRecord, {
+        version: 1,
+        project: model.project,
+        composeId: verified.composeId,
+        verifyDigest: verified.digest,
+        productionDigest: await treeDigest(pp.revisionDir, subtrees),
+        subtrees,
+        syncedAt: new Date().toISOString(),
+      } satisfies ProdRecord);
+      return { ...base, outcome: 'synced', files, bytes };
+    }),
+  );
+}
