@@ -98,7 +98,7 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
       const record = await readRecord<ProdRecord>(pp.syncRecord);
       if (
         record?.verifyDigest === verified.digest &&
-        record.productionDigest === (await treeDigest(pp.revisionDir, record.subtrees))
+        record.productionDigest === (await treeDigest(pp.revisionDir, record.subtrees, { inodes: false }))
       ) {
         log.info(`${model.project}: production ${pp.revisionDir} already holds verified ${verified.composeId}`);
         return { ...base, outcome: 'up-to-date', files: 0, bytes: 0 };
@@ -133,7 +133,7 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
         project: model.project,
         composeId: verified.composeId,
         verifyDigest: verified.digest,
-        productionDigest: await treeDigest(pp.revisionDir, subtrees),
+        productionDigest: await treeDigest(pp.revisionDir, subtrees, { inodes: false }),
         subtrees,
         syncedAt: new Date().toISOString(),
       } satisfies ProdRecord);

@@ -5,10 +5,15 @@ import { join } from 'node:path';
 /**
  * A digest of the given subtrees: every file by path, size, mtime and inode, and repomd.xml and its signature
  * by content. verify records it of staging and sync-prod recomputes it, refusing staging that is not the staging
- * that passed; sync-prod records it of production to see a production tree changed behind its back.
+ * that passed; sync-prod records it of production to see a production tree changed behind its back (without
+ * inodes there: the hardlink step after every production sync legitimately relinks files).
  * One lstat per entry; nothing is held in memory but the hash.
  */
-export async function treeDigest(root: string, repos: readonly string[]): Promise<string> {
+export async function treeDigest(
+  root: string,
+  repos: readonly string[],
+  opts: { inodes?: boolean } = { inodes: true },
+): Promise<string> {
   const h = createHash('sha256');
   const walk = async (rel: string): Promise<void> => {
     const st = await lstat(join(root, rel), { bigint: true }).catch(() => undefined);
@@ -25,7 +30,7 @@ export async function treeDigest(root: string, repos: readonly string[]): Promis
     } else if (/\/repodata\/repomd\.xml(\.asc)?$/.test(rel)) {
       h.update(`f ${rel} `).update(await readFile(join(root, rel))).update('\n');
     } else {
-      h.update(`f ${rel} ${st.size} ${st.mtimeNs} ${st.ino}\n`);
+      h.update(`f ${rel} ${st.size} ${st.mtimeNs}${opts.inodes ? ` ${st.ino}` : ''}\n`);
     }
   };
   for (const repo of [...repos].sort()) await walk(repo);

@@ -1,0 +1,69 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  fileDigest,
+  hashAlgorithm,
+  parseRepomd,
+  readPrimary,
+  repomdFiles,
+  resolveInRepo,
+} from '../../tools/nx-releng/src/lib/repomd';
+
+/**
+ * What a mirror would see of one published repo at this instant: every file its repomd.xml names exists with
+ * the recorded size and checksum, and every package primary names exists with its size. A repomd.xml that
+ * changed while it was being checked is not judged (the sample is retried by the caller's next round).
+ */
+export async function publishedRepoProblems(repoDir: string): Promise<string[]> {
+  const path = join(repoDir, 'repodata', 'repomd.xml');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return []; // not published yet
+  }
+  const problems: string[] = [];
+  const repomd = parseRepomd(text, path);
+  for (const f of repomdFiles(repoDir, repomd)) {
+    if (!f.path) continue;
+    const st = await stat(f.path).catch(() => undefined);
+    if (!st) problems.push(`${path} names missing ${f.href}`);
+    else if (f.size !== undefined && st.size !== f.size) problems.push(`${path} names ${f.href} of size ${f.size}, found ${st.size}`);
+    else if (f.checksum && hashAlgorithm(f.checksum.type)) {
+      const got = await fileDigest(f.path, hashAlgorithm(f.checksum.type) as string).catch(() => 'unreadable');
+      if (got !== f.checksum.value) problems.push(`${path} names ${f.href} with another checksum`);
+    }
+  }
+  if (problems.length === 0) {
+    for (const p of await readPrimary(repoDir, repomd).catch(() => [])) {
+      const file = resolveInRepo(repoDir, p.href);
+      const st = file ? await stat(file).catch(() => undefined) : undefined;
+      if (!st) problems.push(`${path} lists package ${p.href}, which is missing`);
+      else if (p.size !== undefined && st.size !== p.size) problems.push(`${path} lists ${p.href} of size ${p.size}, found ${st.size}`);
+    }
+  }
+  // Only a repomd.xml that stayed the same for the whole check counts.
+  const after = await readFile(path, 'utf8').catch(() => '');
+  return after === text ? problems : [];
+}
+
+/** Samples the given repos until stop() is called; collects every problem seen. */
+export function sampleRepos(repoDirs: () => string[]): { stop(): Promise<{ rounds: number; problems: string[] }> } {
+  let running = true;
+  let rounds = 0;
+  const problems = new Set<string>();
+  const loop = (async () => {
+    while (running) {
+      for (const dir of repoDirs()) for (const p of await publishedRepoProblems(dir)) problems.add(p);
+      rounds++;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { rounds, problems: [...problems] };
+    },
+  };
+}
