@@ -112,6 +112,42 @@ const BAD_INPUTS: Array<{ name: string; file: string; edit: (v: any) => void; er
     edit: (v) => (v.modularRepos = ['AppStream', 'Powertools']),
     error: /field modularRepos\.1: unknown repository 'Powertools'/,
   },
+  {
+    name: 'sign command that is not an absolute path',
+    file: 'releases/8/release.json',
+    edit: (v) => (v.signing.command = ['sign-repo-8.sh']),
+    error: /field signing\.command: the program must be an absolute path/,
+  },
+  {
+    name: 'unknown signer type',
+    file: 'releases/8/release.json',
+    edit: (v) => (v.signing = { type: 'sigul', key: 'x' }),
+    error: /releases\/8\/release\.json: invalid configuration\n {2}field signing\.type: Invalid discriminator value\. Expected 'gpg' \| 'command'/,
+  },
+  {
+    name: 'errata URL that is not http',
+    file: 'releases/8/release.json',
+    edit: (v) => (v.errata.source.baseUrl = 'ftp://apollo'),
+    error: /field errata\.source\.baseUrl: must be an http\(s\) URL/,
+  },
+  {
+    name: 'repo without a repoclosure entry',
+    file: 'releases/8/release.json',
+    edit: (v) => delete v.repoclosure.plus,
+    error: /field repoclosure: no entry for 'plus' \(variants\.1 of releases\/8\/Extras\/compose\.json\)/,
+  },
+  {
+    name: 'repoclosure naming an unknown repo',
+    file: 'releases/8/release.json',
+    edit: (v) => (v.repoclosure.AppStream = ['BaseOs']),
+    error: /field repoclosure\.AppStream\.0: unknown repository 'BaseOs'/,
+  },
+  {
+    name: 'file list with a bad name',
+    file: 'releases/common.json',
+    edit: (v) => (v.fileLists[0].timelist = 'timelist-rocky'),
+    error: /field fileLists\.0\.timelist: must be fullfiletimelist-<module>/,
+  },
 ];
 
 for (const c of BAD_INPUTS) {
