@@ -5,8 +5,9 @@ import { join } from 'node:path';
 /**
  * A digest of the given subtrees: every file by path, size, mtime and inode, and repomd.xml and its signature
  * by content. verify records it of staging and sync-prod recomputes it, refusing staging that is not the staging
- * that passed; sync-prod records it of production to see a production tree changed behind its back (without
- * inodes there: the hardlink step after every production sync legitimately relinks files).
+ * that passed; sync-prod records it of production to see a production tree changed behind its back. There it
+ * sees files as rsync's quick check does (size, whole-second mtime, no inode): the hardlink step after every
+ * production sync relinks equal files, which hardlink compares to the second.
  * One lstat per entry; nothing is held in memory but the hash.
  */
 export async function treeDigest(
@@ -30,7 +31,7 @@ export async function treeDigest(
     } else if (/\/repodata\/repomd\.xml(\.asc)?$/.test(rel)) {
       h.update(`f ${rel} `).update(await readFile(join(root, rel))).update('\n');
     } else {
-      h.update(`f ${rel} ${st.size} ${st.mtimeNs}${opts.inodes ? ` ${st.ino}` : ''}\n`);
+      h.update(opts.inodes ? `f ${rel} ${st.size} ${st.mtimeNs} ${st.ino}\n` : `f ${rel} ${st.size} ${st.mtimeNs / 1_000_000_000n}\n`);
     }
   };
   for (const repo of [...repos].sort()) await walk(repo);
