@@ -94,7 +94,12 @@ test('a 9 release with its own revision per channel, and a 10.1 release, need no
       signing: { type: 'command', command: ['/usr/local/bin/sign'], publicKey: '/etc/pki/key' },
       repoclosure: { BaseOS: [] },
     });
-    writeJsonFile(`${root}/releases/10/Rocky/compose.json`, { kind: 'base', variants: ['BaseOS'], backend: 'pungi' });
+    writeJsonFile(`${root}/releases/10/Rocky/compose.json`, {
+      kind: 'base',
+      variants: ['BaseOS'],
+      backend: 'pungi',
+      pungi: { config: '/etc/pungi-prod/r10.conf' },
+    });
     const [r10, r9] = loadComposeModels(root, ['releases/10/Rocky/compose.json', 'releases/9/Rocky/compose.json']).sort(
       (a, b) => a.project.localeCompare(b.project),
     );

@@ -77,12 +77,39 @@ export function parseComposePath(composeFile: string): { major: string; short: s
   return { major, short };
 }
 
-/** Checks that span layers: names in compose.json and release.json must agree. */
-function checkCrossLayer(model: ComposeModel): void {
-  const { release, compose, files, major } = model;
+/** Checks inside release.json that span its own lists (and its directory): names must agree. */
+function checkRelease(major: string, releaseFile: string, release: ReleaseConfig): void {
   if (release.revision.split('.')[0] !== major) {
     throw new RelengError(
-      `${files.release}: field revision: '${release.revision}' does not belong to major ${major} (its directory)`,
+      `${releaseFile}: field revision: '${release.revision}' does not belong to major ${major} (its directory)`,
+    );
+  }
+  const known = new Set([...release.compsRepos, ...release.plainRepos]);
+  for (const [repo, deps] of Object.entries(release.repoclosure)) {
+    for (const [i, dep] of deps.entries()) {
+      if (!known.has(dep)) {
+        throw new RelengError(`${releaseFile}: field repoclosure.${repo}.${i}: unknown repository '${dep}'`);
+      }
+    }
+  }
+  for (const [i, repo] of release.modularRepos.entries()) {
+    if (!known.has(repo)) {
+      throw new RelengError(
+        `${releaseFile}: field modularRepos.${i}: unknown repository '${repo}'; ` +
+          `it must also be listed in compsRepos or plainRepos`,
+      );
+    }
+  }
+}
+
+/** Checks that span layers: names in compose.json and release.json must agree. */
+function checkCrossLayer(model: ComposeModel): void {
+  const { release, compose, files } = model;
+  if (compose.backend === 'pungi' && !compose.pungi) {
+    throw new RelengError(
+      `${files.compose}: field pungi: required when backend is "pungi"; ` +
+        `give at least the pungi-koji config, e.g. "pungi": { "config": "/etc/pungi-prod/r8.conf" } ` +
+        `(or set "backend": "local")`,
     );
   }
   const known = new Set([...release.compsRepos, ...release.plainRepos]);
@@ -102,39 +129,41 @@ function checkCrossLayer(model: ComposeModel): void {
       );
     }
   }
-  for (const [repo, deps] of Object.entries(release.repoclosure)) {
-    for (const [i, dep] of deps.entries()) {
-      if (!known.has(dep)) {
-        throw new RelengError(`${files.release}: field repoclosure.${repo}.${i}: unknown repository '${dep}'`);
-      }
-    }
-  }
-  for (const [i, repo] of release.modularRepos.entries()) {
-    if (!known.has(repo)) {
-      throw new RelengError(
-        `${files.release}: field modularRepos.${i}: unknown repository '${repo}'; ` +
-          `it must also be listed in compsRepos or plainRepos`,
-      );
-    }
-  }
+}
+
+/** Where the layers' parsed JSON comes from: the disk for the graph and executors, a virtual tree for generators. */
+export type LayerReader = (file: string) => unknown;
+
+/** Path of the release layer of a major. */
+export function releaseFileOf(major: string): string {
+  return `releases/${major}/release.json`;
+}
+
+/** Validates release.json of a major on its own (schema and its internal checks), as the loader does. */
+export function parseRelease(major: string, raw: unknown): ReleaseConfig {
+  const releaseFile = releaseFileOf(major);
+  const release = parseLayer(releaseSchema, releaseFile, raw);
+  checkRelease(major, releaseFile, release);
+  return release;
 }
 
 /**
- * Loads and validates the models of the given compose files (workspace-relative). Shared layers are read
- * once. Throws on the first invalid file: no target may run on a half-valid model.
+ * The one validation path of the release model: validates the models of the given compose files
+ * (workspace-relative) from already-parsed JSON that `read` returns. Shared layers are read once. Throws on
+ * the first invalid file: no target may run on a half-valid model.
  */
-export function loadComposeModels(workspaceRoot: string, composeFiles: readonly string[]): ComposeModel[] {
-  const common = parseLayer(commonSchema, COMMON_FILE, readJson(workspaceRoot, COMMON_FILE));
+export function validateComposeModels(read: LayerReader, composeFiles: readonly string[]): ComposeModel[] {
+  const common = parseLayer(commonSchema, COMMON_FILE, read(COMMON_FILE));
   const releases = new Map<string, ReleaseConfig>();
   return [...composeFiles].sort().map((composeFile) => {
     const { major, short } = parseComposePath(composeFile);
-    const releaseFile = `releases/${major}/release.json`;
+    const releaseFile = releaseFileOf(major);
     let release = releases.get(major);
     if (!release) {
-      release = parseLayer(releaseSchema, releaseFile, readJson(workspaceRoot, releaseFile));
+      release = parseRelease(major, read(releaseFile));
       releases.set(major, release);
     }
-    const compose = parseLayer(composeSchema, composeFile, readJson(workspaceRoot, composeFile));
+    const compose = parseLayer(composeSchema, composeFile, read(composeFile));
     const model: ComposeModel = {
       project: `${short}-${major}`,
       major,
@@ -148,6 +177,11 @@ export function loadComposeModels(workspaceRoot: string, composeFiles: readonly 
     checkCrossLayer(model);
     return model;
   });
+}
+
+/** Loads and validates the models of the given compose files (workspace-relative) from the disk. */
+export function loadComposeModels(workspaceRoot: string, composeFiles: readonly string[]): ComposeModel[] {
+  return validateComposeModels((file) => readJson(workspaceRoot, file), composeFiles);
 }
 
 /** Loads every compose of the workspace (the production-wide steps span them all). */

@@ -140,6 +140,90 @@ export const releaseSchema = z.strictObject({
   repoclosure: z.record(safeName, z.array(safeName)),
 });
 
+/** pungi's phase names (pungi/phases/__init__.py PHASES_NAMES), plus productimg, still accepted with a warning. */
+export const PUNGI_PHASES = [
+  'init',
+  'pkgset',
+  'buildinstall',
+  'gather',
+  'extra_files',
+  'createrepo',
+  'ostree',
+  'ostree_installer',
+  'createiso',
+  'extra_isos',
+  'live_images',
+  'live_media',
+  'image_build',
+  'osbuild',
+  'osbs',
+  'image_container',
+  'image_checksum',
+  'repoclosure',
+  'test',
+  'weaver',
+  'productimg',
+] as const;
+export type PungiPhase = (typeof PUNGI_PHASES)[number];
+
+/** productmd's label names: a label is <Name>-<x.y>, e.g. RC-8.10. */
+export const LABEL_NAMES = [
+  'EA',
+  'DevelPhaseExit',
+  'InternalAlpha',
+  'Alpha',
+  'InternalSnapshot',
+  'Beta',
+  'Snapshot',
+  'RC',
+  'Update',
+  'SecurityFix',
+] as const;
+
+/** The two compose kinds of the SOP: produce-8.sh (full, ISOs) and updates-8*.sh (no ISOs, old composes reused). */
+export const COMPOSE_KINDS = ['update', 'produce'] as const;
+export type ComposeKind = (typeof COMPOSE_KINDS)[number];
+
+/** What updates-8-devel.sh skips (its productimg is a no-op since pungi 4.1.40 and left out). */
+export const DEFAULT_UPDATE_SKIP_PHASES: PungiPhase[] = ['buildinstall', 'createiso', 'extra_isos'];
+
+const skipPhaseList = z
+  .array(z.enum(PUNGI_PHASES))
+  .refine((l) => new Set(l).size === l.length, 'lists a phase twice')
+  .refine(
+    (l) => !(l.includes('pkgset') && !l.includes('gather')) && !(l.includes('gather') && !l.includes('createrepo')),
+    'skips a phase the next one needs (pungi refuses pkgset without gather, and gather without createrepo)',
+  );
+/** A label name (the label is <name>-<revision>), or false for --no-label. */
+const labelChoice = z.union([z.enum(LABEL_NAMES), z.literal(false)]);
+
+/** How the pungi backend calls pungi-koji for this compose (the settings of pungi-rocky's scripts). */
+const pungiSchema = z.strictObject({
+  /** pungi-koji --config: the pungi-rocky checkout's config, e.g. /etc/pungi-prod/r8.conf. */
+  config: absolutePath.refine((p) => p.endsWith('.conf'), 'must be a pungi config file (*.conf)'),
+  /** --production (the scripts' choice), --nightly or --test. */
+  composeType: z.enum(['production', 'nightly', 'test']).default('production'),
+  /** Label name per compose kind (--label <name>-<revision>); false gives --no-label (devel and SIG updates). */
+  label: z
+    .strictObject({ produce: labelChoice.default('RC'), update: labelChoice.default(false) })
+    .prefault({}),
+  /** Update composes pass --old-composes=<compose root> so pungi reuses the last compose's repodata. */
+  oldComposes: z.boolean().default(true),
+  /** Further --old-composes dirs of update composes, after the compose root. */
+  extraOldComposes: z.array(absolutePath).default([]),
+  /** --skip-phase per compose kind; produce skips nothing, update skips the ISO phases. */
+  skipPhases: z
+    .strictObject({
+      update: skipPhaseList.default(DEFAULT_UPDATE_SKIP_PHASES),
+      produce: skipPhaseList.default([]),
+    })
+    .prefault({}),
+  /** false: --no-latest-link (the compose is made but nothing downstream sees it). */
+  latestLink: z.boolean().default(true),
+  /** --latest-link-status FINISHED: a FINISHED_INCOMPLETE compose does not move the latest link. */
+  latestLinkStatus: z.literal('FINISHED').optional(),
+});
+
 export const composeSchema = z.strictObject({
   $schema: z.string().optional(),
   /** base: a distribution compose (Rocky, Extras, Rocky-devel); sig: a SIG compose. */
@@ -148,6 +232,8 @@ export const composeSchema = z.strictObject({
   variants: z.array(safeName).min(1),
   /** How `compose` makes a compose: pungi-koji on a compose host, or the local backend from RPM dirs. */
   backend: z.enum(['pungi', 'local']),
+  /** How pungi-koji is run; required when backend is pungi. */
+  pungi: pungiSchema.optional(),
   /** Copy compose/metadata to staging (only the base distribution compose should). */
   syncMetadata: z.boolean().default(false),
   description: z.string().optional(),
@@ -156,6 +242,7 @@ export const composeSchema = z.strictObject({
 export type CommonConfig = z.infer<typeof commonSchema>;
 export type ReleaseConfig = z.infer<typeof releaseSchema>;
 export type ComposeConfig = z.infer<typeof composeSchema>;
+export type PungiConfig = z.infer<typeof pungiSchema>;
 export type ChannelConfig = z.infer<typeof channelSchema>;
 export type SigningConfig = z.infer<typeof signingSchema>;
 export type ErrataConfig = z.infer<typeof errataSchema>;

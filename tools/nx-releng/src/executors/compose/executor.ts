@@ -1,36 +1,80 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { PromiseExecutor } from '@nx/devkit';
 import { channelRelease, composePaths } from '../../layout/paths';
-import { RelengError } from '../../lib/errors';
+import { compareComposes, summarizeReport, writeChangeReport } from '../../lib/compose-diff';
+import { inspectLatestLink } from '../../lib/compose-ref';
 import { createLocalCompose } from '../../lib/local-compose';
+import { composeLabel, planPungiRun, runPungi } from '../../lib/pungi';
 import { runStep } from '../run-step';
 import type { ComposeExecutorSchema } from './schema';
 
+/**
+ * Makes one compose with the configured backend, then reports what changed since the compose the latest link
+ * pointed at before the run: changes.json and changes.md beside the manifest, a short summary in the output.
+ */
 const composeExecutor: PromiseExecutor<ComposeExecutorSchema> = (options, context) =>
-  runStep('compose', context, async ({ model, roots, log }) => {
+  runStep('compose', context, async ({ model, roots, log, workspaceRoot, relengRoot }) => {
     const backend = options.backend ?? model.compose.backend;
+    const kind = options.kind ?? 'update';
+    const allowIncomplete = options.allowIncomplete ?? false;
     const ch = channelRelease(model.release, options.channel ?? 'stable', model.files.release);
     const paths = composePaths(model, ch, roots);
-    if (backend !== 'local') {
-      throw new RelengError(
-        `${model.files.compose}: backend '${backend}' is not available in this version of nx-releng; ` +
-          `run with --backend=local to compose from ${paths.localSource}`,
-      );
+    const outDir = join(workspaceRoot, 'dist', 'releng', model.project, 'compose');
+    // A report left by an earlier run must not pass for this one's if this one fails.
+    await Promise.all(['changes.json', 'changes.md'].map((f) => rm(join(outDir, f), { force: true })));
+
+    const prev = await inspectLatestLink(paths.latestLink);
+    const previous = prev.composeDir ? { id: prev.composeId ?? prev.composeDir.split('/').pop()!, dir: prev.composeDir } : null;
+
+    let made: { composeId: string; composeDir: string; status: string; latestLink?: string; argv?: string[] };
+    if (backend === 'pungi') {
+      const plan = planPungiRun({ model, channel: ch, paths, kind, relengRoot });
+      log.info(`${model.project}: pungi ${kind} compose with ${plan.config} into ${paths.composeRoot}`);
+      made = await runPungi(plan, { latestLink: paths.latestLink, allowIncomplete, log });
+    } else {
+      log.info(`${model.project}: local ${kind} compose from ${paths.localSource} into ${paths.composeRoot}`);
+      made = await createLocalCompose({
+        targetDir: paths.composeRoot,
+        srcDir: paths.localSource,
+        releaseName: model.common.distro.name,
+        short: model.short,
+        version: ch.revision,
+        releaseType: kind === 'produce' ? 'ga' : 'updates',
+        label: composeLabel(model.compose.pungi, kind, ch.revision) ?? undefined,
+        variants: model.compose.variants,
+        arches: model.release.arches,
+        date: options.date,
+        latestLinkName: paths.latestLink.split('/').pop() as string,
+      });
     }
-    log.info(`${model.project}: local compose from ${paths.localSource} into ${paths.composeRoot}`);
-    const result = await createLocalCompose({
-      targetDir: paths.composeRoot,
-      srcDir: paths.localSource,
-      releaseName: model.common.distro.name,
-      short: model.short,
-      version: ch.revision,
-      variants: model.compose.variants,
-      arches: model.release.arches,
-      date: options.date,
-      latestLinkName: paths.latestLink.split('/').pop() as string,
-    });
+
+    const report = await compareComposes({ id: made.composeId, dir: made.composeDir }, previous);
+    const written = await writeChangeReport(outDir, report);
+    const { lines, warnings } = summarizeReport(report);
+    for (const line of lines) log.info(line);
+    for (const w of warnings) log.warn(w);
+    log.info(`what changed: ${written.markdown}`);
+
+    const c = report.counts;
     return {
-      manifest: { project: model.project, channel: ch.channel, backend, ...result },
-      summary: `${result.composeId} ${result.status}, ${result.rpmCount} RPMs, ${paths.latestLink} -> ${result.composeId}`,
+      manifest: {
+        project: model.project,
+        channel: ch.channel,
+        backend,
+        kind,
+        composeId: made.composeId,
+        composeDir: made.composeDir,
+        status: made.status,
+        latestLink: made.latestLink ?? null,
+        previousComposeId: previous?.id ?? null,
+        changes: c,
+        ...(made.argv ? { pungiArgs: made.argv } : {}),
+      },
+      summary:
+        `${made.composeId} ${made.status}, ${report.packages} binary packages` +
+        (made.latestLink ? `, ${made.latestLink} -> ${made.composeId}` : ', latest link not moved') +
+        (previous ? `; since ${previous.id}: ${c.upgraded} upgraded, ${c.added} added, ${c.removed} removed, ${c.downgraded} downgraded` : ''),
     };
   });
 
