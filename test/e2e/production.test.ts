@@ -101,6 +101,16 @@ after(async () => {
 });
 
 test('sync-prod of both majors first, then hardlink and the file lists exactly once', async () => {
+  // The task graph nx graph shows: one hardlink after every sync-prod, one filelist after it.
+  const graphFile = join(ws.dir, 'dist/prod-graph.json');
+  await runOk(['run-many', '-t', 'sync-prod', 'filelist', `--graph=${graphFile}`]);
+  const graph = readJsonFile<{ tasks: { dependencies: Record<string, Array<{ id: string }>> } }>(graphFile).tasks.dependencies;
+  assert.deepEqual(graph['mirror:filelist']?.map((d) => d.id), ['mirror:hardlink']);
+  assert.deepEqual(
+    graph['mirror:hardlink']?.map((d) => d.id).sort(),
+    ['Extras-8:sync-prod', 'Rocky-8:sync-prod', 'Rocky-9:sync-prod', 'Rocky-devel-8:sync-prod'],
+  );
+  for (const t of ['Extras-8:sync-prod', 'Rocky-8:sync-prod']) assert.deepEqual(graph[t], [], `${t} does not pull in the staging chain`);
   const out = await runOk(['run-many', '-t', 'sync-prod', 'filelist']);
   const tasks = tasksRun(out);
   const prodSyncs = tasks.filter((t) => t.endsWith(':sync-prod'));
