@@ -148,6 +148,12 @@ const BAD_INPUTS: Array<{ name: string; file: string; edit: (v: any) => void; er
     edit: (v) => (v.fileLists[0].timelist = 'timelist-rocky'),
     error: /field fileLists\.0\.timelist: must be fullfiletimelist-<module>/,
   },
+  {
+    name: 'housekeeping that would keep nothing',
+    file: 'releases/common.json',
+    edit: (v) => (v.housekeeping.keepDays = 0),
+    error: /field housekeeping\.keepDays: Too small/,
+  },
 ];
 
 for (const c of BAD_INPUTS) {

@@ -68,6 +68,18 @@ export const commonSchema = z.strictObject({
       }),
     )
     .min(1),
+  /**
+   * The housekeeping target (cron/stable-cleanup-8): a project's composes older than keepDays are removed from
+   * its compose root, except those whose dir name matches a keep glob (* ? [...]) and any a link points at.
+   */
+  housekeeping: z
+    .strictObject({
+      keepDays: z.number().int().min(1).default(7),
+      keep: z
+        .array(z.string().regex(/^[A-Za-z0-9._+*?[\]!-]+$/, 'must be a glob on compose dir names (letters, digits, . _ + - and * ? [...])'))
+        .default([]),
+    })
+    .prefault({}),
 });
 
 const revision = z.string().regex(/^\d+\.\d+$/, 'must look like <major>.<minor>, e.g. 8.10');

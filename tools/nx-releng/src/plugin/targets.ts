@@ -117,6 +117,20 @@ export function composeTargets(model: ComposeModel): Record<string, TargetConfig
       configurations,
       metadata: { description: `Copy verified ${model.project} staging to production (packages first, repodata last, deletions after)` },
     },
+    housekeeping: {
+      executor: `${PLUGIN_NAME}:housekeeping`,
+      // Deletes from the compose root, outside the workspace: it always runs, and never after another step.
+      cache: false,
+      inputs: baseInputs(model),
+      outputs: manifestOutput('housekeeping'),
+      options: { channel: 'stable' },
+      configurations,
+      metadata: {
+        description:
+          `Remove ${model.project} composes older than ${model.common.housekeeping.keepDays} days from the compose root ` +
+          `(never one a latest link points at or one matching a keep pattern)`,
+      },
+    },
   };
 }
 

@@ -4,6 +4,7 @@ import type { PromiseExecutor } from '@nx/devkit';
 import { channelRelease, composePaths } from '../../layout/paths';
 import { compareComposes, summarizeReport, writeChangeReport } from '../../lib/compose-diff';
 import { inspectLatestLink } from '../../lib/compose-ref';
+import { RelengError } from '../../lib/errors';
 import { createLocalCompose } from '../../lib/local-compose';
 import { composeLabel, planPungiRun, runPungi } from '../../lib/pungi';
 import { runStep } from '../run-step';
@@ -44,7 +45,7 @@ const composeExecutor: PromiseExecutor<ComposeExecutorSchema> = (options, contex
         label: composeLabel(model.compose.pungi, kind, ch.revision) ?? undefined,
         variants: model.compose.variants,
         arches: model.release.arches,
-        date: options.date,
+        date: composeDate(options.date),
         latestLinkName: paths.latestLink.split('/').pop() as string,
       });
     }
@@ -79,3 +80,11 @@ const composeExecutor: PromiseExecutor<ComposeExecutorSchema> = (options, contex
   });
 
 export default composeExecutor;
+
+/** YYYYMMDD from the CLI, where nx turns 20241115 into a number. */
+function composeDate(date: string | number | undefined): string | undefined {
+  if (date === undefined) return undefined;
+  const text = String(date);
+  if (!/^\d{8}$/.test(text)) throw new RelengError(`--date must be YYYYMMDD, got '${text}'`);
+  return text;
+}

@@ -12,5 +12,5 @@ export interface ComposeExecutorSchema {
   /** Accept a compose that pungi finished as FINISHED_INCOMPLETE (some deliverables failed). */
   allowIncomplete?: boolean;
   /** YYYYMMDD; defaults to today (local time), as pungi does. Local backend only. */
-  date?: string;
+  date?: string | number;
 }

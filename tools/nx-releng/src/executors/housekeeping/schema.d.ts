@@ -1,0 +1,6 @@
+import type { Channel } from '../../config/schema';
+
+export interface HousekeepingExecutorSchema {
+  channel: Channel;
+  dryRun?: boolean;
+}
