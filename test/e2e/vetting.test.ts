@@ -70,13 +70,30 @@ test('verify runs the whole chain and every repo passes: errata applied, repomd 
   }
 });
 
-test('a second run changes nothing and verify is answered by the cache', async () => {
+test('unchanged repos skip updateinfo, sign and verify: the Nx cache answers all three', async () => {
   const before = statSync(join(staging, 'BaseOS/x86_64/os/repodata/repomd.xml')).mtimeMs;
+  const requests = errata.requests.length;
   const out = await runOk(['run-many', '-t', 'verify']);
-  assert.deepEqual(taskOutcomes(out, 'verify'), { 'Extras-8': 'cache', 'Rocky-8': 'cache', 'Rocky-devel-8': 'cache' });
-  assert.match(out, /Rocky-8:updateinfo 0 repos got new advisories/);
-  assert.match(out, /Rocky-8:sign 0 repomd\.xml signed/);
+  const all = { 'Extras-8': 'cache', 'Rocky-8': 'cache', 'Rocky-devel-8': 'cache' };
+  for (const target of ['updateinfo', 'sign', 'verify']) assert.deepEqual(taskOutcomes(out, target), all, target);
+  assert.equal(errata.requests.length, requests, 'no advisories were fetched');
   assert.equal(statSync(join(staging, 'BaseOS/x86_64/os/repodata/repomd.xml')).mtimeMs, before);
+  // Forcing the steps to run finds nothing to do: same advisories, same bytes, signatures still valid.
+  const forced = await runOk(['run-many', '-t', 'verify', '--skip-nx-cache']);
+  assert.match(forced, /Rocky-8:updateinfo 0 repos got new advisories/);
+  assert.match(forced, /Rocky-8:sign 0 repomd\.xml signed/);
+  assert.equal(statSync(join(staging, 'BaseOS/x86_64/os/repodata/repomd.xml')).mtimeMs, before);
+});
+
+test('a new compose reruns the chain for that project only', async () => {
+  await runOk(['run', 'Rocky-devel-8:compose', '--backend=local']);
+  const out = await runOk(['run-many', '-t', 'verify']);
+  for (const target of ['updateinfo', 'sign', 'verify']) {
+    const outcomes = taskOutcomes(out, target);
+    assert.equal(outcomes['Extras-8'], 'cache', `${target} of Extras-8`);
+    assert.equal(outcomes['Rocky-8'], 'cache', `${target} of Rocky-8`);
+    assert.notEqual(outcomes['Rocky-devel-8'], 'cache', `${target} of Rocky-devel-8`);
+  }
 });
 
 test('verify catches a repomd.xml edited after signing, and a truncated package', async () => {
@@ -85,8 +102,11 @@ test('verify catches a repomd.xml edited after signing, and a truncated package'
   let r = await nx(['run', 'Extras-8:verify', '--excludeTaskDependencies']);
   assert.notEqual(r.status, 0);
   assert.match(r.output, /extras\/x86_64\/os:[\s\S]*(BAD signature|signature|does not verify)/i);
-  // The next full chain re-signs the edited repomd.xml; verify passes again.
-  await runOk(['run', 'Extras-8:verify']);
+  // The cached chain does not hide it: verify hashes the content and fails again.
+  r = await nx(['run', 'Extras-8:verify']);
+  assert.notEqual(r.status, 0);
+  // Forcing the chain re-signs the edited repomd.xml; verify passes again.
+  await runOk(['run', 'Extras-8:verify', '--skip-nx-cache']);
   const pkgs = join(staging, 'devel/aarch64/os/Packages/r');
   const rpm = readdirSync(pkgs).find((f) => f.endsWith('.rpm'));
   assert.ok(rpm);
@@ -103,7 +123,8 @@ test('an errata server error fails updateinfo with the URL and status and leaves
   const badDir = join(ws.relengRoot, 'errata/rocky-linux/8/AppStream');
   await run('mkdir', ['-p', badDir]);
   writeFileSync(join(badDir, 'x86_64.xml'), '<updates><update'); // malformed
-  const r = await nx(['run', 'Rocky-8:updateinfo']);
+  // Errata are fetched after each sync; --skip-nx-cache fetches them again without a new compose.
+  const r = await nx(['run', 'Rocky-8:updateinfo', '--skip-nx-cache']);
   assert.notEqual(r.status, 0);
   assert.match(r.output, /Rocky-8:updateinfo FAILED: .*AppStream\/updateinfo\.xml\?arch=x86_64/);
   assert.deepEqual(readFileSync(repomd), before);

@@ -64,6 +64,8 @@ export interface UpdateinfoSummary {
   unchanged: string[];
   skipped: string[];
   warnings: string[];
+  /** What each os repo carries now: its updateinfo file, or null without advisories. */
+  applied: Record<string, string | null>;
 }
 
 /** Adds each os repo's advisories (apollo_tree), skipping the ignored repos; a 404 means no advisories. */
@@ -72,7 +74,7 @@ export async function applyErrata(req: StagingStepRequest): Promise<UpdateinfoSu
   const { sp, repos, composeId } = await stagedRepos(req);
   const source = resolveErrataSource(model.release.errata, req.relengRoot, req.errataUrl);
   const targets = repos.filter((r) => r.kind === 'os' && !model.release.errata.ignoreRepos.includes(r.variant));
-  const summary: UpdateinfoSummary = { composeId, changed: [], unchanged: [], skipped: [], warnings: [] };
+  const summary: UpdateinfoSummary = { composeId, changed: [], unchanged: [], skipped: [], warnings: [], applied: {} };
   // Each repo is fetched, validated and then replaced atomically: a failing repo is left as it was.
   return locked(req, sp, 'updateinfo', async () => {
     for (const repo of targets) {
@@ -85,6 +87,7 @@ export async function applyErrata(req: StagingStepRequest): Promise<UpdateinfoSu
         summary.warnings.push(`${repo.path}: ${w}`);
         log.warn(`${repo.path}: ${w}`);
       }
+      summary.applied[repo.path] = res.location ?? null;
       if (res.skipped) {
         summary.skipped.push(repo.path);
         log.info(`  ${repo.path}: ${res.skipped}`);

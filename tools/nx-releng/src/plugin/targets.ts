@@ -56,12 +56,19 @@ const AFTER_DEPENDENCIES = { dependentTasksOutputFiles: '**/manifest.json', tran
 
 export function composeTargets(model: ComposeModel): Record<string, TargetConfiguration> {
   const configurations = channelConfigurations(model);
-  const chainStep = (executor: string, dependsOn: string, description: string): TargetConfiguration => ({
+  // updateinfo and sign are cached on what the step before them produced (its manifest: which compose, which
+  // updateinfo files), so an unchanged repo skips them. What could change behind their back is caught by
+  // verify, which hashes the content itself, and sync-prod takes nothing verify did not pass.
+  const chainStep = (
+    executor: string,
+    dependsOn: string,
+    description: string,
+    extraInputs: TargetConfiguration['inputs'] = [],
+  ): TargetConfiguration => ({
     executor: `${PLUGIN_NAME}:${executor}`,
     dependsOn: [dependsOn],
-    // Advisories come from outside the workspace and a signature must always match: both decide for themselves.
-    cache: false,
-    inputs: baseInputs(model),
+    cache: true,
+    inputs: [...baseInputs(model), AFTER_DEPENDENCIES, ...extraInputs],
     outputs: manifestOutput(executor),
     options: { channel: 'stable' },
     configurations,
@@ -92,7 +99,12 @@ export function composeTargets(model: ComposeModel): Record<string, TargetConfig
         description: `rsync latest-${model.short}-${model.major} into the staging revision dir and regenerate its repodata`,
       },
     },
-    updateinfo: chainStep('updateinfo', 'sync-staging', `Add errata to the ${model.project} os repos in staging`),
+    updateinfo: chainStep(
+      'updateinfo',
+      'sync-staging',
+      `Add errata to the ${model.project} os repos in staging (after each sync; --skip-nx-cache fetches them again)`,
+      [{ env: 'RELENG_ERRATA_URL' }],
+    ),
     sign: chainStep('sign', 'updateinfo', `Sign every repomd.xml of ${model.project} in staging`),
     verify: {
       executor: `${PLUGIN_NAME}:verify`,
