@@ -125,6 +125,15 @@ test('--dryRun prints what would change and changes nothing', () => {
   assert.deepEqual(readdirSync(join(staging, 'devel/x86_64/os/repodata')).sort(), before);
 });
 
+test('a config change that does not shape staging misses the cache but syncs nothing', () => {
+  const commonFile = join(ws.dir, 'releases/common.json');
+  const common = readJsonFile<any>(commonFile);
+  common.fileLists[0].copies.push('fullfiletimelist-extra');
+  writeFileSync(commonFile, `${JSON.stringify(common, null, 2)}\n`);
+  assert.equal(taskOutcomes(runOk(['run', 'Extras-8:sync-staging', '--output-style=static']), 'sync-staging')['Extras-8'], 'up-to-date');
+  ws.git(['checkout', 'releases/common.json']);
+});
+
 test('nx affected follows the config layers, the plugin source, and ignores npm changes', () => {
   const graphFile = join(ws.dir, 'dist/affected.json');
   const tasksOf = (args: string[]) => {

@@ -95,8 +95,8 @@ export function taskOutcomes(output: string, target: string): Record<string, str
     else if (new RegExp(`${project}:${target} FAILED`).test(chunk)) outcomes[project] = 'failed';
     else if (/up to date, nothing synced/.test(chunk)) outcomes[project] = 'up-to-date';
     else if (new RegExp(`${project}:${target} \\d+ repos passed`).test(chunk)) outcomes[project] = 'passed';
-    else if (new RegExp(`^${project}:${target} `, 'm').test(chunk)) outcomes[project] = 'ran';
     else if (new RegExp(`${project}:${target} synced:`).test(chunk)) outcomes[project] = 'synced';
+    else if (new RegExp(`^${project}:${target} `, 'm').test(chunk)) outcomes[project] = 'ran';
     else outcomes[project] = 'unknown';
   }
   return outcomes;

@@ -177,9 +177,20 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
+/** Only the settings that shape what a sync writes: a change to, say, the file-list roots must not re-sync. */
 function configHashOf(req: SyncStagingRequest): string {
   const { model, channel, roots } = req;
-  return hashConfig({ common: model.common, release: model.release, compose: model.compose, channel, roots });
+  const { common, release, compose } = model;
+  return hashConfig({
+    roots,
+    stubs: common.stubs,
+    owner: common.owner,
+    distro: common.distro,
+    workers: common.createrepo.workers,
+    release: [release.revision, release.arches, release.channels[channel], release.compsRepos, release.modularRepos],
+    compose: [compose.kind, compose.variants, compose.syncMetadata],
+    channel,
+  });
 }
 
 /** Why the staging tree needs a sync, or undefined when the last sync's record still holds. */
