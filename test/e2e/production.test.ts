@@ -7,18 +7,11 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { run } from '../../tools/nx-releng/src/lib/exec';
 import { stageSandbox } from '../../tools/sandbox/sandbox';
-import {
-  setupSandboxSigning,
-  startErrataServer,
-  stopSandboxAgent,
-  writeSandboxErrata,
-  type ErrataServer,
-} from '../../tools/sandbox/signing';
-import { REPO_ROOT } from '../helpers/workspace';
+import { REPO_ROOT, readJsonFile, writeJsonFile } from '../helpers/workspace';
 import { stageLocalSource } from '../helpers/rpms';
-import { createNxWorkspace, type NxWorkspace } from '../helpers/nx-workspace';
+import type { NxWorkspace } from '../helpers/nx-workspace';
+import { openPipelineWorkspace, type PipelineWorkspace } from '../helpers/pipeline';
 import { sampleRepos } from '../helpers/repo-consistency';
-import { readJsonFile, writeJsonFile } from '../helpers/workspace';
 
 /**
  * Production end to end: two majors (8 and a 9 fixture) vetted in staging, then `nx run-many -t sync-prod
@@ -27,19 +20,11 @@ import { readJsonFile, writeJsonFile } from '../helpers/workspace';
  * shows a repomd.xml naming a missing or different file.
  */
 
+let pipeline: PipelineWorkspace;
 let ws: NxWorkspace;
-let errata: ErrataServer;
 let prod: string;
-
-function nx(args: string[]) {
-  return ws.nxAsync([...args, '--output-style=static'], { RELENG_ERRATA_URL: errata.url });
-}
-
-async function runOk(args: string[]): Promise<string> {
-  const r = await nx(args);
-  assert.equal(r.status, 0, `nx ${args.join(' ')} failed:\n${r.output}`);
-  return r.output;
-}
+const nx = (args: string[]) => pipeline.nx(args);
+const runOk = (args: string[]) => pipeline.runOk(args);
 
 /** The `> nx run <task>` headers of a run, in order. */
 function tasksRun(output: string): string[] {
@@ -55,14 +40,12 @@ function listState(): Record<string, string> {
   );
 }
 
-before(async () => {
-  ws = createNxWorkspace('e2e-prod');
-  prod = join(ws.relengRoot, 'mnt/repos-production');
-  // Keep Rocky-8 small: three of its repos are enough here.
-  const rockyFile = join(ws.dir, 'releases/8/Rocky/compose.json');
+/** Rocky-8 kept small (three of its repos), and a 9 release with its own compose, before the composes run. */
+async function addSmallRocky8And9(w: NxWorkspace): Promise<void> {
+  const rockyFile = join(w.dir, 'releases/8/Rocky/compose.json');
   writeJsonFile(rockyFile, { ...readJsonFile<object>(rockyFile), variants: ['BaseOS', 'AppStream', 'PowerTools'] });
-  const release8 = readJsonFile<Record<string, unknown>>(join(ws.dir, 'releases/8/release.json'));
-  writeJsonFile(join(ws.dir, 'releases/9/release.json'), {
+  const release8 = readJsonFile<Record<string, unknown>>(join(w.dir, 'releases/8/release.json'));
+  writeJsonFile(join(w.dir, 'releases/9/release.json'), {
     ...release8,
     revision: '9.7',
     previousRevision: undefined,
@@ -74,31 +57,24 @@ before(async () => {
     moduleMetadataDir: '/mnt/compose/9_metadata',
     repoclosure: { BaseOS: [], AppStream: ['BaseOS'], CRB: ['BaseOS', 'AppStream'], extras: ['BaseOS'] },
   });
-  writeJsonFile(join(ws.dir, 'releases/9/Rocky/compose.json'), {
-    kind: 'base',
-    variants: ['BaseOS', 'AppStream'],
-    backend: 'local',
-  });
-  ws.git(['add', '-A']);
-  ws.git(['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'add 9']);
-  await stageSandbox(ws.relengRoot);
-  await stageLocalSource(join(ws.relengRoot, 'mnt/koji'), '9', 'Rocky', {
+  writeJsonFile(join(w.dir, 'releases/9/Rocky/compose.json'), { kind: 'base', variants: ['BaseOS', 'AppStream'], backend: 'local' });
+  w.git(['add', '-A']);
+  w.git(['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'add 9']);
+  await stageLocalSource(join(w.relengRoot, 'mnt/koji'), '9', 'Rocky', {
     BaseOS: ['releng-base', 'releng-hello'],
     AppStream: ['releng-app'],
   });
-  mkdirSync(join(ws.relengRoot, 'mnt/compose/9'), { recursive: true });
-  await setupSandboxSigning(ws.relengRoot);
-  await writeSandboxErrata(join(ws.relengRoot, 'errata'));
-  errata = await startErrataServer(join(ws.relengRoot, 'errata'));
-  await runOk(['run-many', '-t', 'compose', '--backend=local']);
+  mkdirSync(join(w.relengRoot, 'mnt/compose/9'), { recursive: true });
+}
+
+before(async () => {
+  pipeline = await openPipelineWorkspace('e2e-prod', addSmallRocky8And9);
+  ws = pipeline.ws;
+  prod = join(ws.relengRoot, 'mnt/repos-production');
   await runOk(['run-many', '-t', 'verify']);
 });
 
-after(async () => {
-  await errata?.close();
-  if (ws) await stopSandboxAgent(ws.relengRoot);
-  ws?.dispose();
-});
+after(() => pipeline?.close());
 
 test('sync-prod of both majors first, then hardlink and the file lists exactly once', async () => {
   // The task graph nx graph shows: one hardlink after every sync-prod, one filelist after it.

@@ -2,16 +2,9 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { stageSandbox } from '../../tools/sandbox/sandbox';
-import {
-  setupSandboxSigning,
-  startErrataServer,
-  stopSandboxAgent,
-  writeSandboxErrata,
-  type ErrataServer,
-} from '../../tools/sandbox/signing';
 import { run } from '../../tools/nx-releng/src/lib/exec';
-import { createNxWorkspace, taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
+import { taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
+import { openPipelineWorkspace, type PipelineWorkspace } from '../helpers/pipeline';
 
 /**
  * The staging chain end to end with the real nx CLI: sync-staging -> updateinfo (advisories from a real HTTP
@@ -19,37 +12,19 @@ import { createNxWorkspace, taskOutcomes, type NxWorkspace } from '../helpers/nx
  * signatures, dnf repoclosure, dnf with repo_gpgcheck=1).
  */
 
+let pipeline: PipelineWorkspace;
 let ws: NxWorkspace;
-let errata: ErrataServer;
 let staging: string;
-
-function nx(args: string[]) {
-  return ws.nxAsync([...args, '--output-style=static'], { RELENG_ERRATA_URL: errata.url });
-}
-
-async function runOk(args: string[]): Promise<string> {
-  const r = await nx(args);
-  assert.equal(r.status, 0, `nx ${args.join(' ')} failed:\n${r.output}`);
-  return r.output;
-}
+const nx = (args: string[]) => pipeline.nx(args);
+const runOk = (args: string[]) => pipeline.runOk(args);
 
 before(async () => {
-  ws = createNxWorkspace('e2e-vetting');
+  pipeline = await openPipelineWorkspace('e2e-vetting');
+  ws = pipeline.ws;
   staging = join(ws.relengRoot, 'mnt/repos-staging/mirror/pub/rocky/8.10-RC2');
-  await stageSandbox(ws.relengRoot);
-  await setupSandboxSigning(ws.relengRoot);
-  const errataDir = join(ws.relengRoot, 'errata');
-  await writeSandboxErrata(errataDir);
-  errata = await startErrataServer(errataDir);
-  const r = ws.nx(['run-many', '-t', 'compose', '--backend=local', '--output-style=static']);
-  assert.equal(r.status, 0, r.output);
 });
 
-after(async () => {
-  await errata?.close();
-  if (ws) await stopSandboxAgent(ws.relengRoot);
-  ws?.dispose();
-});
+after(() => pipeline?.close());
 
 test('verify runs the whole chain and every repo passes: errata applied, repomd signed', async () => {
   const out = await runOk(['run-many', '-t', 'verify']);
@@ -63,8 +38,8 @@ test('verify runs the whole chain and every repo passes: errata applied, repomd 
   // Repos on the ignore list and repos without advisories (404) get none.
   assert.doesNotMatch(readFileSync(join(staging, 'extras/x86_64/os/repodata/repomd.xml'), 'utf8'), /updateinfo/);
   assert.doesNotMatch(readFileSync(join(staging, 'AppStream/x86_64/os/repodata/repomd.xml'), 'utf8'), /updateinfo/);
-  assert.ok(errata.requests.some((u) => u.startsWith('/rocky-linux/8/AppStream/updateinfo.xml?arch=x86_64')));
-  assert.ok(!errata.requests.some((u) => u.includes('/extras/')), 'extras is on the ignore list');
+  assert.ok(pipeline.errata.requests.some((u) => u.startsWith('/rocky-linux/8/AppStream/updateinfo.xml?arch=x86_64')));
+  assert.ok(!pipeline.errata.requests.some((u) => u.includes('/extras/')), 'extras is on the ignore list');
   for (const repo of ['BaseOS/x86_64/os', 'BaseOS/source/tree', 'BaseOS/aarch64/debug/tree', 'devel/x86_64/os']) {
     assert.ok(existsSync(join(staging, repo, 'repodata/repomd.xml.asc')), `${repo} is signed`);
   }
@@ -72,11 +47,11 @@ test('verify runs the whole chain and every repo passes: errata applied, repomd 
 
 test('unchanged repos skip updateinfo, sign and verify: the Nx cache answers all three', async () => {
   const before = statSync(join(staging, 'BaseOS/x86_64/os/repodata/repomd.xml')).mtimeMs;
-  const requests = errata.requests.length;
+  const requests = pipeline.errata.requests.length;
   const out = await runOk(['run-many', '-t', 'verify']);
   const all = { 'Extras-8': 'cache', 'Rocky-8': 'cache', 'Rocky-devel-8': 'cache' };
   for (const target of ['updateinfo', 'sign', 'verify']) assert.deepEqual(taskOutcomes(out, target), all, target);
-  assert.equal(errata.requests.length, requests, 'no advisories were fetched');
+  assert.equal(pipeline.errata.requests.length, requests, 'no advisories were fetched');
   assert.equal(statSync(join(staging, 'BaseOS/x86_64/os/repodata/repomd.xml')).mtimeMs, before);
   // Forcing the steps to run finds nothing to do: same advisories, same bytes, signatures still valid.
   const forced = await runOk(['run-many', '-t', 'verify', '--skip-nx-cache']);
