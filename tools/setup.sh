@@ -10,17 +10,22 @@ cd "$(dirname "$0")/.."
 declare -A DEB=(
   [rsync]=rsync [createrepo_c]=createrepo-c [modifyrepo_c]=createrepo-c [hardlink]=util-linux [gpg]=gnupg
   [gpgv]=gpgv [dnf]=dnf [rpm]=rpm [rpmbuild]=rpm [xorriso]=xorriso [mktorrent]=mktorrent [git]=git [cp]=coreutils
+  [chromium]=chromium
 )
 declare -A EL=(
   [rsync]=rsync [createrepo_c]=createrepo_c [modifyrepo_c]=createrepo_c [hardlink]=util-linux [gpg]=gnupg2
   [gpgv]=gnupg2 [dnf]=dnf [rpm]=rpm [rpmbuild]=rpm-build [xorriso]=xorriso [mktorrent]=mktorrent [git]=git [cp]=coreutils
+  [chromium]=chromium
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 install_system_packages() {
   local missing=() pkgs=() cmd
-  for cmd in "${!DEB[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd"); done
+  # (EPEL's chromium package names its command chromium-browser)
+  for cmd in "${!DEB[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || { [ "$cmd" = chromium ] && command -v chromium-browser >/dev/null 2>&1; } || missing+=("$cmd")
+  done
   # repoclosure is a dnf plugin, not a command of its own
   if command -v dnf >/dev/null 2>&1 && ! dnf repoclosure --help >/dev/null 2>&1; then missing+=(repoclosure); fi
   [ "${#missing[@]}" -eq 0 ] && return 0
@@ -30,11 +35,18 @@ install_system_packages() {
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" dnf-plugins-core >/dev/null
   elif command -v dnf >/dev/null 2>&1; then
-    for cmd in "${missing[@]}"; do pkgs+=("${EL[$cmd]:-dnf-plugins-core}"); done
-    # EL8 ships hardlink as its own package; mktorrent comes from EPEL
+    local browser=()
+    for cmd in "${missing[@]}"; do
+      if [ "$cmd" = chromium ]; then browser=("${EL[$cmd]}"); else pkgs+=("${EL[$cmd]:-dnf-plugins-core}"); fi
+    done
+    # EL8 ships hardlink as its own package; mktorrent and chromium come from EPEL
     if grep -q 'VERSION_ID="8' /etc/os-release; then pkgs+=(hardlink); fi
-    case " ${pkgs[*]} " in *" mktorrent "*) as_root dnf install -y -q epel-release || true ;; esac
+    case " ${pkgs[*]} ${browser[*]} " in *" mktorrent "* | *" chromium "*) as_root dnf install -y -q epel-release || true ;; esac
     as_root dnf install -y -q "${pkgs[@]}" dnf-plugins-core
+    # chromium only renders the release graph in a test; best effort, as EPEL may not have it for this release
+    if [ "${#browser[@]}" -gt 0 ]; then
+      as_root dnf install -y -q "${browser[@]}" || echo "chromium not installed: test/e2e/graph-html.test.ts will fail" >&2
+    fi
   else
     echo "cannot install ${missing[*]}: neither apt-get nor dnf found" >&2
     exit 1

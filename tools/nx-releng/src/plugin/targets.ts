@@ -84,7 +84,7 @@ export function composeTargets(model: ComposeModel): Record<string, TargetConfig
       options: { channel: 'stable' },
       configurations,
       metadata: {
-        description: `Make a ${model.short} ${model.major} compose (backend ${model.compose.backend}) and move latest-${model.short}-${model.major}`,
+        description: `Make a compose of ${model.short} ${model.major} (backend ${model.compose.backend}) and move latest-${model.short}-${model.major}`,
       },
     },
     'sync-staging': {
