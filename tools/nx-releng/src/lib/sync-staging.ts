@@ -256,6 +256,9 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
     try {
       await prepareWorkTree(target, work, subtrees);
       await clearRepodata(work, repos);
+      // Progress as whole lines (one per finished rsync, with the running totals): readable in Nx's terminal
+      // UI, in static CI logs and in replayed cache output alike, unlike rsync's carriage-return meter.
+      const done = { units: 0, files: 0, bytes: 0 };
       const stats = await mapLimit(units, model.common.rsync.parallel, async (unit) => {
         const t0 = Date.now();
         const s = await rsync({
@@ -264,16 +267,21 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
           excludes: STAGING_EXCLUDES,
           chown: model.common.owner,
         });
+        done.units++;
+        done.files += s.filesTransferred;
+        done.bytes += s.bytesTransferred;
         log.info(
-          `  ${unit.rel}: ${s.filesTransferred} files, ${formatBytes(s.bytesTransferred)} in ${formatSeconds(Date.now() - t0)}`,
+          `  [${done.units}/${units.length}] ${unit.rel}: ${s.filesTransferred} files, ${formatBytes(s.bytesTransferred)} ` +
+            `in ${formatSeconds(Date.now() - t0)} (so far ${done.files} files, ${formatBytes(done.bytes)})`,
         );
         return s;
       });
       const version = await createrepoVersion();
+      let regenerated = 0;
       await mapLimit(repos, 2, async (repo) => {
         const t0 = Date.now();
         await regenerateRepodata(req, work, repo, groups.get(repo.path), version);
-        log.info(`  ${repo.path}: repodata regenerated in ${formatSeconds(Date.now() - t0)}`);
+        log.info(`  [${++regenerated}/${repos.length}] ${repo.path}: repodata regenerated in ${formatSeconds(Date.now() - t0)}`);
       });
       // Identical files across this project's repos share one inode; metadata files are rewritten in place later.
       await run('hardlink', ['-q', '-x', '.*\\.xml.*', '-x', '.*\\.treeinfo', '-x', '.*\\.discinfo', ...subtrees.map((s) => join(work, s))]);
