@@ -280,7 +280,7 @@ test('createrepo_c failing midway leaves staging as it was, no work dir, no reco
   const before = await snapStaging(root, published);
   const { message, log } = await withPath(`${bin}${delimiter}${process.env.PATH}`, () => syncError(root, EXTRAS));
   assert.match(message, /^createrepo_c .* failed with exit code 1:\ncreaterepo_c: Cannot write primary\.xml\.gz: No space left on device$/);
-  assert.match(log.text, /^ {2}extras\/x86_64: \d+ files/m, 'the failure came after rsync had filled the work copy');
+  assert.match(log.text, /^ {2}\[\d+\/\d+\] extras\/x86_64: \d+ files/m, 'the failure came after rsync had filled the work copy');
   assertSameTree(await snapStaging(root, published), before, 'staging changed by a sync that failed midway');
   assert.equal(existsSync(sp.workDir), false, `work dir left behind: ${sp.workDir}`);
   assert.deepEqual(await readdir(join(stagingRoot(root), '.releng/work/mirror_pub_rocky/8.10-RC2')), []);
