@@ -1,4 +1,4 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../config/load';
 import { channelRelease, productionPaths, resolveRoots, type Roots } from '../layout/paths';
@@ -6,6 +6,7 @@ import { requireTools, run } from './exec';
 import { writeFileLists, type FileListResult } from './filelist';
 import { withLock } from './lock';
 import type { Log } from './log';
+import { isDir } from './fs-checks';
 
 /**
  * The production-wide steps that run once, after every sync-prod of the run: hardlink over the production
@@ -32,13 +33,6 @@ function productionTrees(req: MirrorRequest): Array<{ dir: string; lockFile: str
     trees.set(pp.revisionDir, pp.lockFile);
   }
   return [...trees].sort().map(([dir, lockFile]) => ({ dir, lockFile }));
-}
-
-async function isDir(path: string): Promise<boolean> {
-  return stat(path).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
 }
 
 /** hardlink as perform_hardlink does; xml, .treeinfo and .discinfo keep their own inodes (rewritten in place). */

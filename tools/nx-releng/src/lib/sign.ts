@@ -21,6 +21,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { RelengError, errorMessage } from './errors';
 import { run } from './exec';
 import { writeFileAtomic } from './repomd';
+import { exists, isFile } from './fs-checks';
 
 export type SignerConfig =
   | {
@@ -75,14 +76,6 @@ function shortReason(text: string): string {
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith(STATUS_PREFIX));
   return lines.slice(-3).join('; ') || 'no output';
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
 }
 
 /** Fingerprints (primary and subkeys) of the keys matching `keyId` in a colon listing. */
@@ -180,15 +173,6 @@ export async function verifyDetachedSignature(sigPath: string, dataPath: string,
     return { ok: false, reason: `${sigPath} is signed by ${primary}, not by the configured key ${verifier.keyId}` };
   }
   return { ok: true, fingerprint: primary };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Whether `cmd` resolves to an executable (absolute/relative path or on PATH). */

@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../config/load';
 import type { Channel } from '../config/schema';
@@ -12,6 +11,7 @@ import { rsync, type RsyncOptions } from './rsync';
 import { readRecord, removeRecord, writeRecord } from './sync-record';
 import { treeDigest } from './tree-digest';
 import { readVerifyRecord } from './vetting';
+import { exists } from './fs-checks';
 
 /**
  * Staging to production for one compose project, in an order that never publishes repodata ahead of what it
@@ -46,13 +46,6 @@ interface ProdRecord {
   productionDigest: string;
   subtrees: string[];
   syncedAt: string;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {

@@ -29,6 +29,7 @@ import {
   writeRecord,
   type SyncRecord,
 } from './sync-record';
+import { isDir, isFile } from './fs-checks';
 
 export interface SyncStagingRequest {
   model: ComposeModel;
@@ -59,14 +60,6 @@ export const SYNC_STAGING_TOOLS = ['rsync', 'createrepo_c', 'modifyrepo_c', 'har
 /** One rsync unit: a variant's arch or source dir (the bash parallel_rsync split), or compose metadata. */
 interface Unit {
   rel: string;
-}
-
-async function isDir(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /** What of this project's variants the compose holds: rsync units and the repos with repodata. */
@@ -166,14 +159,6 @@ async function checkDestination(target: string): Promise<void> {
       throw new RelengError(`staging directory ${target} cannot be used: ${(err as Error).message}`);
     }
     throw new RelengError(`staging directory ${target} cannot be created: ${dir} is not a directory`);
-  }
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
   }
 }
 

@@ -17,7 +17,7 @@
  * The caller may pass `timestamp` to override.
  */
 import { createHash } from 'node:crypto';
-import { access, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync, constants as zlibConstants } from 'node:zlib';
 import { RelengError, errorMessage } from './errors';
@@ -36,6 +36,7 @@ import {
   writeFileAtomic,
   writeRepomdIfChanged,
 } from './repomd';
+import { exists } from './fs-checks';
 
 // ---------------------------------------------------------------------------------------------------
 // Sources
@@ -212,15 +213,6 @@ export function validateUpdateinfo(xml: string | Buffer, origin: string, repoFil
 /** gzip with no name, mtime 0 and level 9: the same input gives the same bytes (for one zlib build). */
 export function deterministicGzip(data: Uint8Array): Buffer {
   return gzipSync(data, { level: 9, memLevel: 8, windowBits: 15, strategy: zlibConstants.Z_DEFAULT_STRATEGY });
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function sha256(data: Uint8Array): string {
