@@ -156,7 +156,7 @@ test('mirror: nx show project and filelist inputs match the golden files', () =>
   assert.equal(shown.root, 'releases');
   assert.deepEqual(shown.tags, ['type:production']);
   assert.ok(shown.metadata?.description, 'mirror has no description');
-  assert.deepEqual(Object.keys(shown.targets).sort(), ['filelist', 'hardlink']);
+  assert.deepEqual(Object.keys(shown.targets).sort(), ['filelist', 'hardlink', 'status']);
   for (const [name, target] of Object.entries<any>(shown.targets)) {
     assert.ok(target.metadata?.description?.length > 10, `mirror:${name} has no description`);
   }

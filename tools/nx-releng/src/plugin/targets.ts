@@ -174,6 +174,17 @@ export function mirrorTargets(): Record<string, TargetConfiguration> {
       outputs: manifestOutput('filelist'),
       metadata: { description: 'Regenerate fullfilelist and fullfiletimelist-* once every production sync of the run is done' },
     },
+    status: {
+      executor: `${PLUGIN_NAME}:status`,
+      cache: false,
+      inputs,
+      outputs: manifestOutput('status'),
+      metadata: {
+        description:
+          'Write the release status page (dist/releng/mirror/status/index.html): latest, staging, verify and production ' +
+          'compose of every repository, the last compose changes and the file lists',
+      },
+    },
   };
 }
 
