@@ -7,6 +7,7 @@ import { RelengError } from './errors';
 import { requireTools } from './exec';
 import { withLock } from './lock';
 import { formatBytes, type Log } from './log';
+import { SyncProgress } from './progress';
 import { rsync, type RsyncOptions } from './rsync';
 import { readRecord, removeRecord, writeRecord } from './sync-record';
 import { treeDigest } from './tree-digest';
@@ -107,9 +108,13 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
       }
       log.info(`${model.project}: syncing verified ${verified.composeId} ${sp.revisionDir} -> ${pp.revisionDir}`);
       await removeRecord(pp.syncRecord);
-      const content = await mapLimit(subtrees, model.common.rsync.parallel, (rel) =>
-        copy(rel, { excludes: ['repodata/'] }),
-      );
+      const progress = await SyncProgress.of(log, sp.revisionDir, subtrees);
+      const content = await mapLimit(subtrees, model.common.rsync.parallel, async (rel) => {
+        const t0 = Date.now();
+        const s = await copy(rel, { excludes: ['repodata/'] });
+        progress.unitDone(rel, { files: s.filesTransferred, bytes: s.bytesTransferred }, Date.now() - t0);
+        return s;
+      });
       await mapLimit(verified.repos, model.common.rsync.parallel, async (repo) => {
         const rel = join(repo, 'repodata');
         await copy(rel, { excludes: ['repomd.xml', 'repomd.xml.asc'] });

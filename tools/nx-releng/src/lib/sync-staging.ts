@@ -18,7 +18,8 @@ import { createrepo, createrepoVersion, fixOpenSize, modifyrepoModules, stagingC
 import { RelengError } from './errors';
 import { requireTools, run } from './exec';
 import { withLock } from './lock';
-import { formatBytes, formatSeconds, type Log } from './log';
+import { formatSeconds, type Log } from './log';
+import { SyncProgress } from './progress';
 import { STAGING_EXCLUDES, rsync, type RsyncStats } from './rsync';
 import {
   destinationDrift,
@@ -241,9 +242,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
     try {
       await prepareWorkTree(target, work, subtrees);
       await clearRepodata(work, repos);
-      // Progress as whole lines (one per finished rsync, with the running totals): readable in Nx's terminal
-      // UI, in static CI logs and in replayed cache output alike, unlike rsync's carriage-return meter.
-      const done = { units: 0, files: 0, bytes: 0 };
+      const progress = await SyncProgress.of(log, join(compose.composeDir, 'compose'), units.map((u) => u.rel));
       const stats = await mapLimit(units, model.common.rsync.parallel, async (unit) => {
         const t0 = Date.now();
         const s = await rsync({
@@ -252,13 +251,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
           excludes: STAGING_EXCLUDES,
           chown: model.common.owner,
         });
-        done.units++;
-        done.files += s.filesTransferred;
-        done.bytes += s.bytesTransferred;
-        log.info(
-          `  [${done.units}/${units.length}] ${unit.rel}: ${s.filesTransferred} files, ${formatBytes(s.bytesTransferred)} ` +
-            `in ${formatSeconds(Date.now() - t0)} (so far ${done.files} files, ${formatBytes(done.bytes)})`,
-        );
+        progress.unitDone(unit.rel, { files: s.filesTransferred, bytes: s.bytesTransferred }, Date.now() - t0);
         return s;
       });
       const version = await createrepoVersion();
