@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { runChromium } from '../helpers/chromium';
 import { createNxWorkspace, type NxWorkspace } from '../helpers/nx-workspace';
 
 /**
@@ -14,16 +14,6 @@ import { createNxWorkspace, type NxWorkspace } from '../helpers/nx-workspace';
  * in static/environment.js. graph.html itself names no project, so a name in the rendered DOM is the app's work.
  */
 
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const RELEASE_PROJECTS = ['Extras-8', 'Rocky-8', 'Rocky-devel-8', 'mirror'];
 
 let ws: NxWorkspace;
@@ -35,26 +25,8 @@ before(() => {
 });
 after(() => ws?.dispose());
 
-function chromium(): string {
-  for (const name of ['chromium', 'chromium-browser']) {
-    const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
-    if (r.status === 0) return r.stdout.trim();
-  }
-  throw new Error('chromium is not installed (tools/setup.sh installs it: apt-get install chromium, or chromium from EPEL)');
-}
-
-/** Chromium with a fresh profile and no background networking; what it prints on stdout. */
-function runChromium(args: string[]): string {
-  const profile = join(ws.dir, `chromium-profile-${Date.now()}`);
-  mkdirSync(profile);
-  const r = spawnSync(chromium(), [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, ...args], {
-    encoding: 'utf8',
-    timeout: 120_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  assert.equal(r.status, 0, `chromium ${args.join(' ')} failed (${r.signal ?? r.status}):\n${r.stderr}`);
-  return r.stdout;
-}
+/** Chromium run in this workspace (a fresh profile each time). */
+const runInChromium = (args: string[]) => runChromium(ws.dir, args);
 
 test('nx graph --file=<dir>/graph.html renders in headless Chromium with every project in its project list', () => {
   const g = ws.nx(['graph', `--file=${out}/graph.html`]);
@@ -70,7 +42,7 @@ test('nx graph --file=<dir>/graph.html renders in headless Chromium with every p
   const projects = (JSON.parse(shown.output.slice(shown.output.indexOf('['), shown.output.lastIndexOf(']') + 1)) as string[]).sort();
   for (const p of RELEASE_PROJECTS) assert.ok(projects.includes(p), `nx show projects lacks ${p}: ${projects}`);
 
-  const dom = runChromium(['--virtual-time-budget=10000', '--dump-dom', `file://${out}/graph.html`]);
+  const dom = runInChromium(['--virtual-time-budget=10000', '--dump-dom', `file://${out}/graph.html`]);
   // The sidebar: per project of the graph, no more, no fewer, a visibility toggle ("Show <project>" or "Hide
   // <project>", as the initial view draws it or not).
   const toggles = [...dom.matchAll(/<button title="(?:Show|Hide) ([^"]+)" type="button" aria-pressed=/g)].map((m) => m[1]);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { runChromium } from '../helpers/chromium';
 import type { NxWorkspace } from '../helpers/nx-workspace';
 import { openPipelineWorkspace, type PipelineWorkspace } from '../helpers/pipeline';
 
@@ -13,16 +13,6 @@ import { openPipelineWorkspace, type PipelineWorkspace } from '../helpers/pipeli
  * row stale on the next page. STATUS_PAGE_SCREENSHOT=<file.png> keeps the screenshot.
  */
 
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const PROJECTS = ['Extras-8', 'Rocky-8', 'Rocky-devel-8'];
 const LIST_ROOTS = ['mirror/pub/rocky', 'mirror/pub/sig', '.'];
 
@@ -38,29 +28,10 @@ before(async () => {
 
 after(() => pipeline?.close());
 
-function chromium(): string {
-  for (const name of ['chromium', 'chromium-browser']) {
-    const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
-    if (r.status === 0) return r.stdout.trim();
-  }
-  throw new Error('chromium is not installed (tools/setup.sh installs it: apt-get install chromium, or chromium from EPEL)');
-}
+/** Chromium run in this workspace (a fresh profile each time). */
+const runInChromium = (args: string[]) => runChromium(ws.dir, args, 60_000);
 
-/** Chromium with a fresh profile and no background networking; what it prints on stdout. */
-function runChromium(args: string[]): string {
-  const profile = join(ws.dir, `chromium-profile-${Date.now()}-${Math.random().toString(36).slice(2)}`);
-  mkdirSync(profile);
-  const r = spawnSync(chromium(), [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, ...args], {
-    cwd: ws.dir,
-    encoding: 'utf8',
-    timeout: 60_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  assert.equal(r.status, 0, `chromium ${args.join(' ')} failed (${r.signal ?? r.status}):\n${r.stderr}`);
-  return r.stdout;
-}
-
-const renderedDom = () => runChromium(['--dump-dom', `file://${page}`]);
+const renderedDom = () => runInChromium(['--dump-dom', `file://${page}`]);
 
 /** The rendered <tr> of a project's stable row, by cell class. */
 function cells(dom: string, project: string): Record<string, string> {
@@ -103,7 +74,7 @@ test('the status page shows every compose in all three stages, verified, and the
   assert.doesNotMatch(html, /<script|<link|src=|url\(|https?:\/\//i, 'the page loads something from elsewhere');
 
   const shot = join(ws.dir, 'status.png');
-  runChromium(['--window-size=1600,1000', '--hide-scrollbars', `--screenshot=${shot}`, `file://${page}`]);
+  runInChromium(['--window-size=1600,1000', '--hide-scrollbars', `--screenshot=${shot}`, `file://${page}`]);
   const png = readFileSync(shot);
   assert.equal(png.subarray(1, 4).toString(), 'PNG');
   assert.ok(statSync(shot).size > 20_000, `the screenshot is suspiciously small (${statSync(shot).size} bytes)`);
