@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, copyReleases, removeDir, tempDir } from './workspace';
 
@@ -26,6 +26,9 @@ export function createNxWorkspace(prefix = 'nx'): NxWorkspace {
   for (const f of ['nx.json', 'tsconfig.base.json', 'package.json', 'package-lock.json', '.gitignore']) {
     cpSync(join(REPO_ROOT, f), join(dir, f));
   }
+  // The re-rooted /mnt lives inside this workspace; on a compose host it is outside. Keep it out of Nx's file
+  // map, or every command would hash every compose, staging and production file.
+  appendFileSync(join(dir, '.gitignore'), '/mnt-root/\n');
   mkdirSync(join(dir, 'node_modules/@nx-releng'), { recursive: true });
   for (const entry of readdirSync(join(REPO_ROOT, 'node_modules'))) {
     if (entry === '@nx-releng') continue;
