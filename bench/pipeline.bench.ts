@@ -3,14 +3,12 @@
  * Not run by CI.
  *
  *   node -r @swc-node/register bench/pipeline.bench.ts [--sizes 2000,20000] [--reps 5] [--syncReps 3] [--keep]
- *        [--noNxignore]
  *
  * For each size, a temporary Nx workspace (test/helpers/nx-workspace.ts: the real nx CLI, RELENG_ROOT) gets the
  * sandbox's compose inputs (tools/sandbox/sandbox.ts), multiplied so that the three composes (Rocky-8, Extras-8,
  * Rocky-devel-8) hold about <size> package files in all; `nx run-many -t compose --backend=local` then makes
- * real composes of them (createrepo_c over every package). The helper puts RELENG_ROOT (<ws>/mnt-root) inside the
- * workspace, where nx would hash every koji, compose and staging file on every command; on a compose host /mnt is
- * outside the workspace, so the bench writes mnt-root/ to the workspace's .nxignore (--noNxignore: don't).
+ * real composes of them (createrepo_c over every package). RELENG_ROOT (<ws>/mnt-root) is inside the workspace but
+ * kept out of Nx's file map by the helper, as /mnt is outside the workspace on a compose host.
  *
  * How the big composes are made cheaply: every fixture RPM is copied under many new names, and each copy is made a
  * different file that is still a valid package (packageCopy: its lead, a legacy field rpm does not read, names
@@ -28,7 +26,7 @@
  *   nx run-many -t sync-staging --skip-nx-cache   every executor runs and finds staging up to date
  *   rsync -a --dry-run of the same compose trees into the same staging trees (one rsync per compose)
  *   nx show projects                              the floor: nx starting and building the project graph
- * Full sync (largest size, --syncReps times; before each step the previous tree is renamed aside, not deleted, and
+ * Full sync (largest size, --syncReps times, 0 for none; before each step the previous tree is renamed aside, not deleted, and
  * `sync` runs, untimed):
  *   nx run-many -t sync-staging                   rsync into a work copy, createrepo_c --update with comps,
  *                                                 modifyrepo_c modules, hardlink, swap, sync record
@@ -46,7 +44,6 @@ interface Args {
   reps: number;
   syncReps: number;
   keep: boolean;
-  nxignore: boolean;
 }
 
 const PROJECTS = ['Extras-8', 'Rocky-8', 'Rocky-devel-8'];
@@ -60,7 +57,7 @@ const RPMTAG_HEADERSIGNATURES = 62;
 const RPMSIGTAG_RESERVEDSPACE = 1008;
 
 function args(): Args {
-  const m = parseArgs(process.argv.slice(2), ['keep', 'noNxignore']);
+  const m = parseArgs(process.argv.slice(2), ['keep']);
   const sizes = (m.get('sizes') ?? '2000,20000').split(',').map(Number);
   if (sizes.some((s) => !Number.isInteger(s) || s < 25)) throw new Error('--sizes takes package counts >= 25, e.g. 2000,20000');
   return {
@@ -68,7 +65,6 @@ function args(): Args {
     reps: Number(m.get('reps') ?? 5),
     syncReps: Number(m.get('syncReps') ?? 3),
     keep: m.has('keep'),
-    nxignore: !m.has('noNxignore'),
   };
 }
 
@@ -290,16 +286,9 @@ interface SizeResult {
   ws: NxWorkspace;
 }
 
-async function prepare(size: number, nxignore: boolean): Promise<SizeResult> {
+async function prepare(size: number): Promise<SizeResult> {
   const ws = createNxWorkspace(`bench-pipeline-${size}`);
   try {
-    // createNxWorkspace puts RELENG_ROOT inside the workspace; on a compose host /mnt is outside it. Without this
-    // nx would hash every compose, koji and staging file on every command.
-    if (nxignore) {
-      writeFileSync(join(ws.dir, '.nxignore'), `${ws.relengRoot.slice(ws.dir.length + 1)}/\n`);
-      ws.git(['-c', 'user.name=t', '-c', 'user.email=t@t', 'add', '-A']);
-      ws.git(['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'nxignore']);
-    }
     await stageSandbox(ws.relengRoot);
     const copies = multiplyInputs(ws, size);
     process.stderr.write(`[${size}] ${ws.dir}: ${copies} copies of each fixture RPM; composing ...\n`);
@@ -386,10 +375,9 @@ function fullSyncReps(r: SizeResult, reps: number) {
 async function main(): Promise<void> {
   const a = args();
   console.log(`machine: ${machine()}`);
-  console.log(`RELENG_ROOT inside the workspace, ${a.nxignore ? 'in .nxignore (nx does not hash it)' : 'NOT in .nxignore (nx hashes every file under it)'}`);
   const results: SizeResult[] = [];
   try {
-    for (const size of a.sizes) results.push(await prepare(size, a.nxignore));
+    for (const size of a.sizes) results.push(await prepare(size));
     // No-op reps of every size interleaved per rep would mix page caches; each size runs its reps in a block.
     for (const r of results) noopReps(r, a.reps);
 
@@ -441,8 +429,9 @@ async function main(): Promise<void> {
       console.log(row('rsync -aH (3 rsyncs)', full.plainH));
       console.log(
         '  sync-staging includes nx startup and graph, the runtime inputs, rsync -H into a work copy, createrepo_c --update\n' +
-          '  with comps for every repo, modifyrepo_c, hardlink, the swap and the sync record; what the executors reported\n' +
-          '  (medians; the executor time includes waiting for the one staging lock the three tasks share, so they run one\n' +
+          '  for every repo (comps where configured), modifyrepo_c, hardlink, the swap and the sync record; what the\n' +
+          '  executors reported' +
+          ' (medians; the executor time includes waiting for the one staging lock the three tasks share, so they run one\n' +
           '  after the other; rsync and createrepo are summed over their parallel jobs):',
       );
       for (const p of PROJECTS) {
