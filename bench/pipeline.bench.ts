@@ -429,10 +429,9 @@ async function main(): Promise<void> {
       console.log(row('rsync -aH (3 rsyncs)', full.plainH));
       console.log(
         '  sync-staging includes nx startup and graph, the runtime inputs, rsync -H into a work copy, createrepo_c --update\n' +
-          '  for every repo (comps where configured), modifyrepo_c, hardlink, the swap and the sync record; what the\n' +
-          '  executors reported' +
-          ' (medians; the executor time includes waiting for the one staging lock the three tasks share, so they run one\n' +
-          '  after the other; rsync and createrepo are summed over their parallel jobs):',
+          '  for every repo (comps where configured), modifyrepo_c, hardlink, the swap and the sync record. What the\n' +
+          "  executors reported (medians; an executor's time includes waiting for the staging lock the three tasks share,\n" +
+          '  so they run one after the other; rsync and createrepo are summed over their parallel jobs):',
       );
       for (const p of PROJECTS) {
         const of = (k: keyof TaskTimes) => median(full.tasks.map((t) => t[p]?.[k] ?? NaN)).toFixed(1);
