@@ -8,7 +8,6 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { NxWorkspace } from '../test/helpers/nx-workspace';
-import { REPO_ROOT } from '../test/helpers/workspace';
 
 export interface Timed {
   ms: number;
@@ -49,20 +48,8 @@ export function ok(what: string, r: Timed): Timed {
 
 /** The nx CLI of this repository in `ws`, with the environment createNxWorkspace's nx() uses. */
 export function timedNx(ws: NxWorkspace, args: string[], env: Record<string, string> = {}): Timed {
-  return timed(process.execPath, [join(REPO_ROOT, 'node_modules/nx/dist/bin/nx.js'), ...args], {
-    cwd: ws.dir,
-    env: {
-      ...process.env,
-      RELENG_ROOT: ws.relengRoot,
-      NX_DAEMON: 'false',
-      NX_NO_CLOUD: 'true',
-      NX_TUI: 'false',
-      CI: 'true',
-      FORCE_COLOR: '0',
-      NX_SKIP_NX_CACHE: undefined,
-      ...env,
-    },
-  });
+  const { argv, env: nxEnv } = ws.command(args, env);
+  return timed(argv[0] as string, argv.slice(1), { cwd: ws.dir, env: nxEnv });
 }
 
 export const median = (xs: number[]): number => {

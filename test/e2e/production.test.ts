@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { run } from '../../tools/nx-releng/src/lib/exec';
 import { stageSandbox } from '../../tools/sandbox/sandbox';
-import { REPO_ROOT, readJsonFile, writeJsonFile } from '../helpers/workspace';
+import { readJsonFile, writeJsonFile } from '../helpers/workspace';
 import { stageLocalSource } from '../helpers/rpms';
 import type { NxWorkspace } from '../helpers/nx-workspace';
 import { openPipelineWorkspace, type PipelineWorkspace } from '../helpers/pipeline';
@@ -159,12 +159,8 @@ test('a production sync killed midway converges on rerun, and production never n
     );
   const sampler = sampleRepos(repos);
   // Kill the whole nx process group as soon as the new packages start landing in production.
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'node_modules/nx/dist/bin/nx.js'), 'run', 'Rocky-8:sync-prod', '--output-style=static'], {
-    cwd: ws.dir,
-    detached: true,
-    stdio: 'ignore',
-    env: { ...process.env, RELENG_ROOT: ws.relengRoot, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', CI: 'true' },
-  });
+  const syncProd = ws.command(['run', 'Rocky-8:sync-prod', '--output-style=static']);
+  const child = spawn(syncProd.argv[0] as string, syncProd.argv.slice(1), { cwd: ws.dir, detached: true, stdio: 'ignore', env: syncProd.env });
   const newPkg = join(prod, 'mirror/pub/rocky/8.10/BaseOS/x86_64/os/Packages/r/releng-hello-1.1-1.el8.x86_64.rpm');
   const deadline = Date.now() + 60_000;
   while (!existsSync(newPkg) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));

@@ -12,6 +12,8 @@ export interface NxWorkspace {
   dir: string;
   relengRoot: string;
   nx(args: string[], env?: Record<string, string>): { status: number; output: string };
+  /** The argv and environment nx() runs with, for callers that start nx themselves (to kill it, to time it). */
+  command(args: string[], env?: Record<string, string>): { argv: string[]; env: NodeJS.ProcessEnv };
   /** The same without blocking this process (needed when the test itself serves something nx talks to). */
   nxAsync(args: string[], env?: Record<string, string>): Promise<{ status: number; output: string }>;
   git(args: string[]): string;
@@ -60,6 +62,7 @@ export function createNxWorkspace(prefix = 'nx'): NxWorkspace {
     dir,
     relengRoot,
     git,
+    command: (args, env = {}) => ({ argv: [process.execPath, ...nxArgv(args)], env: nxEnv(env) }),
     nx(args, env = {}) {
       const r = spawnSync(process.execPath, nxArgv(args), {
         cwd: dir,
