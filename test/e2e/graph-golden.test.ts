@@ -24,6 +24,8 @@ import { REPO_ROOT, readJsonFile, writeJsonFile } from '../helpers/workspace';
 const GOLDEN_DIR = join(REPO_ROOT, 'test/golden');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 const CHANNELS = ['stable', 'beta', 'lookahead'];
+/** The Nx configuration of each channel (-c lh is the lookahead channel, as the bash RLREL=lh). */
+const CONFIGURATIONS = ['stable', 'beta', 'lh'];
 const COMPOSE_TARGETS = ['compose', 'housekeeping', 'sign', 'sync-prod', 'sync-staging', 'updateinfo', 'verify'];
 const STAGING_CHAIN = ['sign', 'sync-staging', 'updateinfo', 'verify'];
 /** The plugin's files stand for one line in the golden files; the test checks the list against the tree. */
@@ -132,7 +134,7 @@ for (const [project, kind, root] of [
     assert.deepEqual(Object.keys(shown.targets).sort(), COMPOSE_TARGETS);
     for (const [name, target] of Object.entries<any>(shown.targets)) {
       assert.ok(target.metadata?.description?.length > 10, `${project}:${name} has no description`);
-      assert.deepEqual(Object.keys(target.configurations ?? {}), CHANNELS, `${project}:${name} channels`);
+      assert.deepEqual(Object.keys(target.configurations ?? {}), CONFIGURATIONS, `${project}:${name} channels`);
     }
     matchGolden(`${project}.project.json`, shown);
   });

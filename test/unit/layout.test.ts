@@ -65,11 +65,17 @@ test('paths of Rocky 8 match the bash toolkit for every channel', () => {
       '/mnt/repos-staging/.releng/locks/mirror_pub_rocky--8.10-LookAhead.lock',
     ],
   ];
+  const channelLinks: Record<string, string | undefined> = {
+    stable: undefined,
+    beta: '/mnt/repos-staging/mirror/pub/rocky/8-BETA',
+    lookahead: '/mnt/repos-staging/mirror/pub/rocky/8-LookAhead',
+  };
   for (const [channel, link, staging, prod, lock] of rows) {
     const ch = channelRelease(rocky.release, channel as 'stable');
     assert.equal(composePaths(rocky, ch, roots).latestLink, link);
     assert.equal(stagingPaths(rocky, ch, roots).revisionDir, staging);
     assert.equal(stagingPaths(rocky, ch, roots).lockFile, lock);
+    assert.equal(stagingPaths(rocky, ch, roots).channelLink, channelLinks[channel]);
     assert.equal(productionPaths(rocky, ch, roots).revisionDir, prod);
   }
   assert.equal(composePaths(rocky, channelRelease(rocky.release, 'stable'), roots).localSource, '/mnt/koji/local/8/Rocky');
@@ -109,6 +115,7 @@ test('a 9 release with its own revision per channel, and a 10.1 release, need no
     const beta = channelRelease(r9.release, 'beta');
     assert.equal(composePaths(r9, beta, roots).latestLink, '/sb/mnt/compose/9-BETA/latest-Rocky-9');
     assert.equal(stagingPaths(r9, beta, roots).revisionDir, '/sb/mnt/repos-staging/mirror/pub/rocky/9.8-BETA');
+    assert.equal(stagingPaths(r9, beta, roots).channelLink, '/sb/mnt/repos-staging/mirror/pub/rocky/9-BETA');
     assert.equal(roots.moduleMetadata, '/sb/mnt/compose/9_metadata');
     const r10roots = resolveRoots(r10.common, r10.release);
     const ch10 = channelRelease(r10.release, 'stable');

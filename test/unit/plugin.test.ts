@@ -36,7 +36,7 @@ test('one project per compose, named like the latest link, with compose and sync
     assert.equal(sync.dependsOn, undefined);
     assert.equal(sync.cache, true);
     assert.deepEqual(sync.outputs, ['{workspaceRoot}/dist/releng/{projectName}/sync-staging']);
-    assert.deepEqual(Object.keys(sync.configurations ?? {}), ['stable', 'beta', 'lookahead']);
+    assert.deepEqual(Object.keys(sync.configurations ?? {}), ['stable', 'beta', 'lh']);
     assert.deepEqual(Object.keys(byName['Rocky-9']?.targets?.['sync-staging']?.configurations ?? {}), ['stable', 'beta']);
     const inputs = JSON.stringify(sync.inputs);
     for (const expected of [

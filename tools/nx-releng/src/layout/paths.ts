@@ -102,6 +102,8 @@ export interface StagingPaths {
   workDir: string;
   /** What the last passing verify of this project saw: the gate sync-prod checks. */
   verifyRecord: string;
+  /** Beta and lookahead: the category link to the revision dir (8-BETA -> 8.10-BETA); none for stable. */
+  channelLink?: string;
 }
 
 function slug(stub: string): string {
@@ -121,6 +123,7 @@ export function stagingPaths(model: ComposeModel, ch: ChannelRelease, roots: Roo
     syncRecord: posix.join(stateDir, 'state', slug(stub), revisionName, `${model.project}.sync-staging.json`),
     workDir: posix.join(stateDir, 'work', slug(stub), revisionName, model.project),
     verifyRecord: posix.join(stateDir, 'state', slug(stub), revisionName, `${model.project}.verify.json`),
+    channelLink: ch.channel === 'stable' ? undefined : posix.join(categoryDir, `${model.major}${ch.suffix}`),
   };
 }
 

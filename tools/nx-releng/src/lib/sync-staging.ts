@@ -1,5 +1,5 @@
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { lstat, mkdir, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { ComposeModel } from '../config/load';
 import type { Channel } from '../config/schema';
 import {
@@ -11,12 +11,14 @@ import {
   stagingPaths,
   type RepoDir,
   type Roots,
+  type StagingPaths,
 } from '../layout/paths';
 import { resolveLatestCompose, type ComposeRef } from './compose-ref';
 import { mapLimit } from './concurrency';
 import { createrepo, createrepoVersion, fixOpenSize, modifyrepoModules, stagingCreaterepoArgs } from './createrepo';
 import { RelengError } from './errors';
 import { requireTools, run } from './exec';
+import { replaceLatestLink } from './local-compose';
 import { withLock } from './lock';
 import { formatSeconds, type Log } from './log';
 import { SyncProgress } from './progress';
@@ -163,6 +165,16 @@ async function checkDestination(target: string): Promise<void> {
   }
 }
 
+/**
+ * How a channel's staging tree follows its compose. Stable is the GA install tree that update syncs add to:
+ * nothing is deleted and the installer files are never overwritten (sync-to-staging.sh). Beta and lookahead
+ * trees mirror their compose, installer included, deleting what it no longer has
+ * (beta-release-sync-to-staging.sh, lh-release-sync-to-staging.sh).
+ */
+function rsyncMode(channel: Channel): { delete: boolean; excludes: readonly string[] } {
+  return channel === 'stable' ? { delete: false, excludes: STAGING_EXCLUDES } : { delete: true, excludes: [] };
+}
+
 /** Only the settings that shape what a sync writes: a change to, say, the file-list roots must not re-sync. */
 function configHashOf(req: SyncStagingRequest): string {
   const { model, channel, roots } = req;
@@ -213,7 +225,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
       const s = await rsync({
         src: join(compose.composeDir, 'compose', unit.rel),
         dest: join(target, unit.rel),
-        excludes: STAGING_EXCLUDES,
+        ...rsyncMode(channel),
         chown: model.common.owner,
         dryRun: true,
       });
@@ -226,11 +238,13 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
 
   const groups = await groupfiles(model, compose, repos);
   await checkDestination(target);
+  await checkChannelLink(sp);
   const subtrees = units.map((u) => u.rel.split('/')[0] as string).filter((v, i, a) => a.indexOf(v) === i);
   return withLock(sp.lockFile, `${model.project}:sync-staging`, model.common.lockTimeoutSeconds, log, async () => {
     const configHash = configHashOf(req);
     const reason = await syncNeeded(await readSyncRecord(sp.syncRecord), compose, configHash, target);
     if (!reason) {
+      await pointChannelLink(sp, log);
       log.info(`${model.project}: staging ${target} already holds ${compose.composeId}; nothing to sync`);
       return { ...base, outcome: 'up-to-date', files: 0, bytes: 0, seconds: (Date.now() - started) / 1000 };
     }
@@ -248,7 +262,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
         const s = await rsync({
           src: join(compose.composeDir, 'compose', unit.rel),
           dest: join(work, unit.rel),
-          excludes: STAGING_EXCLUDES,
+          ...rsyncMode(channel),
           chown: model.common.owner,
         });
         progress.unitDone(unit.rel, { files: s.filesTransferred, bytes: s.bytesTransferred }, Date.now() - t0);
@@ -264,6 +278,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
       // Identical files across this project's repos share one inode; metadata files are rewritten in place later.
       await run('hardlink', ['-q', '-x', '.*\\.xml.*', '-x', '.*\\.treeinfo', '-x', '.*\\.discinfo', ...subtrees.map((s) => join(work, s))]);
       await swapIntoPlace(work, target, subtrees);
+      await pointChannelLink(sp, log);
       await writeRecord(sp.syncRecord, {
         version: 1,
         project: model.project,
@@ -281,6 +296,24 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
       await rm(work, { recursive: true, force: true });
     }
   });
+}
+
+/** A channel link path that holds something else than a link is refused before anything is touched. */
+async function checkChannelLink(sp: StagingPaths): Promise<void> {
+  if (!sp.channelLink) return;
+  const st = await lstat(sp.channelLink).catch(() => undefined);
+  if (st && !st.isSymbolicLink()) {
+    throw new RelengError(`${sp.channelLink} must be a symbolic link to ${sp.revisionName}, but it is a ${st.isDirectory() ? 'directory' : 'file'}; move it away first`);
+  }
+}
+
+/** 8-BETA -> 8.10-BETA, as the beta and lookahead scripts leave it; replaced atomically, never followed into. */
+async function pointChannelLink(sp: StagingPaths, log: Log): Promise<void> {
+  if (!sp.channelLink) return;
+  const name = basename(sp.channelLink);
+  if ((await readlink(sp.channelLink).catch(() => undefined)) === sp.revisionName) return;
+  await replaceLatestLink(dirname(sp.channelLink), name, sp.revisionName);
+  log.info(`  ${sp.channelLink} -> ${sp.revisionName}`);
 }
 
 /**

@@ -38,11 +38,14 @@ export function stateInput(step: string, model: ComposeModel) {
   return { runtime: `node tools/nx-releng/bin/releng-state.js ${step} ${model.project}` };
 }
 
-/** Channels are Nx configurations (-c beta), only those the release configures. */
+/** The Nx configuration of each channel: the bash scripts' RLREL names (-c beta, -c lh). */
+export const CHANNEL_CONFIGURATIONS: Record<Channel, string> = { stable: 'stable', beta: 'beta', lookahead: 'lh' };
+
+/** Channels are Nx configurations, only those the release configures. */
 function channelConfigurations(model: ComposeModel): Record<string, { channel: Channel }> {
   const configs: Record<string, { channel: Channel }> = {};
   for (const channel of CHANNELS) {
-    if (model.release.channels[channel]) configs[channel] = { channel };
+    if (model.release.channels[channel]) configs[CHANNEL_CONFIGURATIONS[channel]] = { channel };
   }
   return configs;
 }

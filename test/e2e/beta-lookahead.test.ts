@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { stageSandbox } from '../../tools/sandbox/sandbox';
+import { repoquery } from '../helpers/dnf';
+import { createNxWorkspace, taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
+import { assertSameTree, snapshotTree } from '../helpers/tree-snapshot';
+
+/**
+ * The beta and lookahead channels end to end (beta-release-sync-to-staging.sh, lh-release-sync-to-staging.sh):
+ * `-c beta` / `-c lh` compose into 8-BETA / 8-LookAhead, staging is 8.10-BETA / 8.10-LookAhead with the
+ * 8-BETA / 8-LookAhead links, and the sync mirrors the compose (installer files included, deletions
+ * included), unlike a stable update sync. Production refuses both.
+ */
+
+let ws: NxWorkspace;
+let category: string;
+let extrasSource: string;
+
+function runOk(args: string[]): string {
+  const r = ws.nx([...args, '--output-style=static']);
+  assert.equal(r.status, 0, `nx ${args.join(' ')} failed:\n${r.output}`);
+  return r.output;
+}
+
+/** The x86_64 RPM files of a staging repo, by file name. */
+function packages(repo: string): string[] {
+  const dir = join(repo, 'Packages');
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.rpm'))
+    .map((f) => f.split('/').pop() as string)
+    .sort();
+}
+
+before(async () => {
+  ws = createNxWorkspace('e2e-beta');
+  category = join(ws.relengRoot, 'mnt/repos-staging/mirror/pub/rocky');
+  await stageSandbox(ws.relengRoot, { shorts: ['Extras'] });
+  extrasSource = join(ws.relengRoot, 'mnt/koji/local/8/Extras');
+  for (const root of ['8-BETA', '8-LookAhead']) mkdirSync(join(ws.relengRoot, 'mnt/compose', root), { recursive: true });
+});
+
+after(() => ws?.dispose());
+
+test('-c beta: 8-BETA compose to 8.10-BETA with the installer files and the 8-BETA link', async () => {
+  // A second package in extras, removed before the next beta compose below.
+  const plusRpm = readdirSync(join(extrasSource, 'plus')).find((f) => f.endsWith('.noarch.rpm'));
+  assert.ok(plusRpm, 'the sandbox has a noarch plus package');
+  copyFileSync(join(extrasSource, 'plus', plusRpm), join(extrasSource, 'extras', plusRpm));
+  runOk(['run', 'Extras-8:compose', '-c', 'beta', '--backend=local', '--skip-nx-cache']);
+  const out = runOk(['run', 'Extras-8:sync-staging', '-c', 'beta']);
+  assert.equal(taskOutcomes(out, 'sync-staging')['Extras-8'], 'synced');
+  const os = join(category, '8.10-BETA/extras/x86_64/os');
+  assert.equal(readlinkSync(join(category, '8-BETA')), '8.10-BETA');
+  // A beta tree is a whole install tree: what a stable update sync leaves alone is copied.
+  for (const f of ['.treeinfo', '.discinfo', 'media.repo']) assert.ok(existsSync(join(os, f)), `${f} in ${os}`);
+  assert.deepEqual(await repoquery({ extras: os }, { arch: 'x86_64' }), ['releng-extras-0:1.0-1.el8.noarch', 'releng-plus-0:1.0-1.el8.noarch']);
+
+  rmSync(join(extrasSource, 'extras', plusRpm));
+  runOk(['run', 'Extras-8:compose', '-c', 'beta', '--backend=local', '--skip-nx-cache']);
+  assert.equal(taskOutcomes(runOk(['run', 'Extras-8:sync-staging', '-c', 'beta']), 'sync-staging')['Extras-8'], 'synced');
+  // Deleted from the compose, deleted from beta staging: the package and its repodata entry.
+  assert.deepEqual(packages(os), ['releng-extras-1.0-1.el8.noarch.rpm']);
+  assert.deepEqual(await repoquery({ extras: os }, { arch: 'x86_64' }), ['releng-extras-0:1.0-1.el8.noarch']);
+  assert.equal(existsSync(join(category, '8.10-RC2')), false, 'beta never writes the stable revision dir');
+});
+
+test('-c lh: a directory where 8-LookAhead belongs is refused before staging is touched', async () => {
+  runOk(['run', 'Extras-8:compose', '-c', 'lh', '--backend=local', '--skip-nx-cache']);
+  mkdirSync(join(category, '8-LookAhead/keep'), { recursive: true });
+  const before = await snapshotTree(category);
+  const r = ws.nx(['run', 'Extras-8:sync-staging', '-c', 'lh', '--output-style=static']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.output, /mirror\/pub\/rocky\/8-LookAhead must be a symbolic link to 8\.10-LookAhead, but it is a directory/);
+  assertSameTree(await snapshotTree(category), before, 'staging after the refused sync');
+  assert.equal(existsSync(join(category, '8.10-LookAhead')), false);
+});
+
+test('-c lh: 8-LookAhead points at 8.10-LookAhead, and a link pointing elsewhere is corrected', () => {
+  rmSync(join(category, '8-LookAhead'), { recursive: true });
+  assert.equal(taskOutcomes(runOk(['run', 'Extras-8:sync-staging', '-c', 'lh']), 'sync-staging')['Extras-8'], 'synced');
+  assert.equal(readlinkSync(join(category, '8-LookAhead')), '8.10-LookAhead');
+  assert.ok(existsSync(join(category, '8.10-LookAhead/extras/x86_64/os/repodata/repomd.xml')));
+
+  rmSync(join(category, '8-LookAhead'));
+  symlinkSync('8.9-LookAhead', join(category, '8-LookAhead'));
+  const out = runOk(['run', 'Extras-8:sync-staging', '-c', 'lh', '--skip-nx-cache']);
+  assert.equal(taskOutcomes(out, 'sync-staging')['Extras-8'], 'up-to-date');
+  assert.ok(lstatSync(join(category, '8-LookAhead')).isSymbolicLink());
+  assert.equal(readlinkSync(join(category, '8-LookAhead')), '8.10-LookAhead');
+});
+
+test('production refuses beta and lookahead, and leaves production untouched', () => {
+  const production = join(ws.relengRoot, 'mnt/repos-production');
+  for (const [config, channel] of [['beta', 'beta'], ['lh', 'lookahead']] as const) {
+    const r = ws.nx(['run', 'Extras-8:sync-prod', '-c', config, '--output-style=static']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.output, new RegExp(`Extras-8: ${channel} never reaches production; only stable staging is synced`));
+  }
+  assert.equal(existsSync(join(production, 'mirror/pub/rocky/8.10')), false);
+});
