@@ -124,6 +124,30 @@ const signingSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+/** The placeholders a torrent comment may use: 8.10 gives {revision} 8.10, {major} 8, {minor} 10. */
+export const TORRENT_COMMENT_PLACEHOLDERS = ['revision', 'major', 'minor'] as const;
+
+/** gen-torrents.sh: one torrent per release image set, written into an rtorrent watch directory. */
+const torrentsSchema = z.strictObject({
+  /** Announce URLs: the first is `announce`, each one a tier of `announce-list` (mktorrent -a per URL). */
+  trackers: z
+    .array(z.string().regex(/^(udp|https?|wss?):\/\/[^\s,]+$/, 'must be a udp://, http(s):// or ws(s):// announce URL without spaces or commas'))
+    .min(1)
+    .refine((l) => new Set(l).size === l.length, 'lists a tracker twice'),
+  /** The torrent comment, the release notes URL, e.g. https://docs.rockylinux.org/release_notes/{major}_{minor}/ */
+  comment: z
+    .string()
+    .regex(/^https?:\/\/\S+$/, 'must be an http(s) URL')
+    .refine(
+      (c) => [...c.matchAll(/\{([^}]*)\}/g)].every((m) => (TORRENT_COMMENT_PLACEHOLDERS as readonly string[]).includes(m[1] ?? '')),
+      `may only use the placeholders ${TORRENT_COMMENT_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`,
+    ),
+  /** Where each image's directory of links to the staging files is made (rtorrent's download dir: what it seeds). */
+  downloadDir: absolutePath,
+  /** Where each .torrent is written (rtorrent's watch/start dir, so seeding starts on its own). */
+  watchDir: absolutePath,
+});
+
 export const releaseSchema = z.strictObject({
   $schema: z.string().optional(),
   revision,
@@ -150,6 +174,8 @@ export const releaseSchema = z.strictObject({
   signing: signingSchema,
   /** Which repositories each repository's dependencies may come from (empanadas' repoclosure map). */
   repoclosure: z.record(safeName, z.array(safeName)),
+  /** Torrents of the release images (gen-torrents.sh); without this block no compose has a torrents target. */
+  torrents: torrentsSchema.optional(),
 });
 
 /** pungi's phase names (pungi/phases/__init__.py PHASES_NAMES), plus productimg, still accepted with a warning. */
@@ -258,3 +284,4 @@ export type PungiConfig = z.infer<typeof pungiSchema>;
 export type ChannelConfig = z.infer<typeof channelSchema>;
 export type SigningConfig = z.infer<typeof signingSchema>;
 export type ErrataConfig = z.infer<typeof errataSchema>;
+export type TorrentsConfig = z.infer<typeof torrentsSchema>;

@@ -146,6 +146,39 @@ export function composeTargets(model: ComposeModel): Record<string, TargetConfig
           `(never one a latest link points at or one matching a keep pattern)`,
       },
     },
+    ...torrentsTarget(model, configurations),
+  };
+}
+
+/**
+ * Torrents of the release images (gen-torrents.sh) belong to the compose whose variants make ISOs (release.json
+ * isoTypes: Rocky-8's BaseOS), when release.json configures them: the images are that compose's, and its
+ * revision and arches name them.
+ */
+export function makesTorrents(model: ComposeModel): boolean {
+  return !!model.release.torrents && model.compose.kind === 'base' && model.compose.variants.some((v) => model.release.isoTypes.includes(v));
+}
+
+function torrentsTarget(model: ComposeModel, configurations: Record<string, { channel: Channel }>): Record<string, TargetConfiguration> {
+  if (!makesTorrents(model)) return {};
+  return {
+    torrents: {
+      executor: `${PLUGIN_NAME}:torrents`,
+      // Deliberately no dependsOn: it is run by hand after the minor release sync has put the ISOs into staging,
+      // as the SOP runs gen-torrents; sync-staging does not bring ISOs, so depending on it would only start an
+      // unrelated sync. It reads staging and writes outside the workspace, so it always runs (never cached); a
+      // torrent that already exists is left alone.
+      cache: false,
+      inputs: baseInputs(model),
+      outputs: manifestOutput('torrents'),
+      options: { channel: 'stable' },
+      configurations,
+      metadata: {
+        description:
+          `Make a torrent of each ${model.major} release image set in staging isos/ (boot, minimal, dvd1, dvd per arch) ` +
+          `into the watch dir of releases/${model.major}/release.json; existing torrents are left alone; stable only`,
+      },
+    },
   };
 }
 

@@ -1,0 +1,18 @@
+import type { PromiseExecutor } from '@nx/devkit';
+import { makeTorrents } from '../../lib/torrents';
+import { runStep } from '../run-step';
+import type { TorrentsExecutorSchema } from './schema';
+
+const torrentsExecutor: PromiseExecutor<TorrentsExecutorSchema> = (options, context) =>
+  runStep('torrents', context, async ({ model, roots, log, relengRoot }) => {
+    const r = await makeTorrents({ model, roots, log, relengRoot, channel: options.channel ?? 'stable' });
+    const made = r.torrents.filter((t) => t.outcome === 'made').length;
+    const n = (count: number) => `${count} torrent${count === 1 ? '' : 's'}`;
+    const { seconds, ...manifest } = r;
+    return {
+      manifest,
+      summary: `made ${n(made)}, ${r.torrents.length - made} already there and left alone (${r.watchDir}, ${seconds.toFixed(1)}s)`,
+    };
+  });
+
+export default torrentsExecutor;

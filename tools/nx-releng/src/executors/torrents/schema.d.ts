@@ -1,0 +1,5 @@
+import type { Channel } from '../../config/schema';
+
+export interface TorrentsExecutorSchema {
+  channel: Channel;
+}
