@@ -156,8 +156,8 @@ test('nx shows the target on the ISO compose only, with its description', () => 
 });
 
 test('beta and lookahead are refused before anything is read or made', () => {
-  for (const channel of ['beta', 'lookahead']) {
-    const out = runFails(['run', 'Rocky-8:torrents', '-c', channel]);
+  for (const [config, channel] of [['beta', 'beta'], ['lh', 'lookahead']]) {
+    const out = runFails(['run', 'Rocky-8:torrents', '-c', config as string]);
     assert.match(out, new RegExp(`Rocky-8:torrents FAILED: torrents are made of stable releases only; channel '${channel}' is refused`));
   }
   assert.ok(!existsSync(join(ws.relengRoot, 'opt')));

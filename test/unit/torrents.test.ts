@@ -106,7 +106,7 @@ test('the shipped release.json configures gen-torrents\' trackers, comment and r
   assert.equal(target.dependsOn, undefined);
   assert.equal(target.cache, false);
   assert.deepEqual(target.outputs, ['{workspaceRoot}/dist/releng/{projectName}/torrents']);
-  assert.deepEqual(Object.keys(target.configurations ?? {}), ['stable', 'beta', 'lookahead']);
+  assert.deepEqual(Object.keys(target.configurations ?? {}), ['stable', 'beta', 'lh']);
   assert.match(String(target.metadata?.description), /^Make a torrent of each 8 release image set in staging isos\//);
   for (const m of models.filter((x) => x.project !== 'Rocky-8')) assert.equal(composeTargets(m).torrents, undefined, m.project);
   // Without a torrents block, no compose has the target.
