@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { join } from 'node:path';
 import { type NxWorkspace, createNxWorkspace } from '../helpers/nx-workspace';
-import { readJsonFile, writeJsonFile } from '../helpers/workspace';
+import { readJsonFile } from '../helpers/workspace';
 
 /**
  * The generators through the real nx CLI: what they write is read by the plugin at once (no daemon, no cache
@@ -11,12 +11,6 @@ import { readJsonFile, writeJsonFile } from '../helpers/workspace';
 let ws: NxWorkspace;
 before(() => {
   ws = createNxWorkspace('generators');
-  // A SIG's repositories are declared in the release like any other (the generator refuses unknown ones).
-  const file = join(ws.dir, 'releases/8/release.json');
-  const release = readJsonFile<any>(file);
-  release.plainRepos.push('cloud');
-  release.repoclosure.cloud = ['BaseOS', 'AppStream'];
-  writeJsonFile(file, release);
 });
 after(() => ws?.dispose());
 
@@ -28,7 +22,8 @@ const projects = (): string[] => {
 };
 
 test('nx g repo adds a SIG compose that nx show projects lists at once, tagged kind:sig', () => {
-  const args = ['g', '@nx-releng/plugin:repo', '--major=8', '--short=cloud', '--kind=sig', '--variants=cloud',
+  // A SIG's repositories are its own (compose/<major>/<sig>/<arch>/<repo>): release.json is not touched.
+  const args = ['g', '@nx-releng/plugin:repo', '--major=8', '--short=cloud', '--kind=sig', '--variants=cloud-common',
     '--backend=local', '--description=Cloud SIG', '--no-interactive'];
   const r = ws.nx(args);
   assert.equal(r.status, 0, r.output);
@@ -41,6 +36,7 @@ test('nx g repo adds a SIG compose that nx show projects lists at once, tagged k
   assert.equal(project.root, 'releases/8/SIG-cloud');
   assert.ok(project.tags.includes('kind:sig'), JSON.stringify(project.tags));
   assert.ok(project.targets['sync-staging']);
+  assert.equal(ws.git(['status', '--porcelain', '--', 'releases/8/release.json']), '');
 
   const again = ws.nx(args);
   assert.equal(again.status, 0, again.output);
@@ -49,10 +45,10 @@ test('nx g repo adds a SIG compose that nx show projects lists at once, tagged k
 });
 
 test('nx g repo refuses an unknown repository and writes nothing', () => {
-  const r = ws.nx(['g', '@nx-releng/plugin:repo', '--major=8', '--short=SIG-nope', '--variants=nope', '--backend=local', '--no-interactive']);
+  const r = ws.nx(['g', '@nx-releng/plugin:repo', '--major=8', '--short=Nope', '--variants=nope', '--backend=local', '--no-interactive']);
   assert.notEqual(r.status, 0, r.output);
   assert.match(r.output, /unknown repository 'nope'; allowed/);
-  assert.equal(ws.git(['status', '--porcelain', '--', 'releases/8/SIG-nope']), '');
+  assert.equal(ws.git(['status', '--porcelain', '--', 'releases/8/Nope']), '');
 });
 
 test('nx g release: -RC2 -> -RC3, --to=8.10 read as text (not 8.1), --to=minor, lower refused', () => {

@@ -28,6 +28,10 @@ const CHANNELS = ['stable', 'beta', 'lookahead'];
 const CONFIGURATIONS = ['stable', 'beta', 'lh'];
 const COMPOSE_TARGETS = ['compose', 'housekeeping', 'sign', 'sync-prod', 'sync-staging', 'updateinfo', 'verify'];
 const STAGING_CHAIN = ['sign', 'sync-staging', 'updateinfo', 'verify'];
+/** A SIG: stable only, and no updateinfo or sign (its repodata is published as composed). */
+const SIG_CHANNELS = ['stable'];
+const SIG_TARGETS = ['compose', 'housekeeping', 'sync-prod', 'sync-staging', 'verify'];
+const SIG_CHAIN = ['sync-staging', 'verify'];
 /** The plugin's files stand for one line in the golden files; the test checks the list against the tree. */
 const PLUGIN_FILES = '<every file matching PLUGIN_SOURCE_INPUTS (tools/nx-releng/{src/**,bin/**,*.json})>';
 const SIG = { kind: 'sig', description: 'The Cloud SIG (a SIG of the golden test)', variants: ['plus'], backend: 'local' };
@@ -130,11 +134,12 @@ for (const [project, kind, root] of [
     assert.deepEqual(shown.tags, ['type:compose', 'major:8', `kind:${kind}`]);
     assert.equal(shown.metadata.releng.major, '8');
     assert.equal(shown.metadata.releng.kind, kind);
-    assert.deepEqual(shown.metadata.releng.channels, CHANNELS);
-    assert.deepEqual(Object.keys(shown.targets).sort(), COMPOSE_TARGETS);
+    const channels = kind === 'sig' ? SIG_CHANNELS : CHANNELS;
+    assert.deepEqual(shown.metadata.releng.channels, channels);
+    assert.deepEqual(Object.keys(shown.targets).sort(), kind === 'sig' ? SIG_TARGETS : COMPOSE_TARGETS);
     for (const [name, target] of Object.entries<any>(shown.targets)) {
       assert.ok(target.metadata?.description?.length > 10, `${project}:${name} has no description`);
-      assert.deepEqual(Object.keys(target.configurations ?? {}), CONFIGURATIONS, `${project}:${name} channels`);
+      assert.deepEqual(Object.keys(target.configurations ?? {}), kind === 'sig' ? SIG_CHANNELS : CONFIGURATIONS, `${project}:${name} configurations`);
     }
     matchGolden(`${project}.project.json`, shown);
   });
@@ -275,7 +280,8 @@ test('ci-examples: their base lines and nx commands run: every compose before th
     nxOk([...args, `--graph=${graphFile}`]);
     return Object.keys(readJsonFile<any>(graphFile).tasks.tasks).sort();
   };
-  const chain = (projects: string[]) => projects.flatMap((p) => STAGING_CHAIN.map((t) => `${p}:${t}`)).sort();
+  const chain = (projects: string[]) =>
+    projects.flatMap((p) => (p.startsWith('SIG-') ? SIG_CHAIN : STAGING_CHAIN).map((t) => `${p}:${t}`)).sort();
 
   // No tag yet: both pipelines fall back to the empty tree, and every compose's staging chain is affected.
   const first = resolveBase(glLine, tag);

@@ -113,11 +113,16 @@ test('repo: a pungi compose gets its pungi config; the other pungi settings keep
     repoGenerator(tree, { major: '8', short: 'SIG-cloud', variants: 'plus', pungiConfig: 'etc/sig-cloud.conf' }),
     /releases\/8\/SIG-cloud\/compose\.json: invalid configuration\n {2}field pungi\.config: must be an absolute path/,
   );
+  // A SIG compose has no compose metadata to stage (its sync copies compose/<major>/<sig> only).
+  await assert.rejects(
+    repoGenerator(tree, { major: '8', short: 'SIG-cloud', variants: 'plus', pungiConfig: '/etc/pungi-sig/cloud.conf', syncMetadata: true }),
+    /releases\/8\/SIG-cloud\/compose\.json: field syncMetadata: a SIG compose has no compose metadata to stage; remove it/,
+  );
   assert.deepEqual(writes, []);
-  await repoGenerator(tree, { major: '8', short: 'SIG-cloud', variants: 'plus', pungiConfig: '/etc/pungi-sig/cloud.conf', syncMetadata: true });
+  await repoGenerator(tree, { major: '8', short: 'SIG-cloud', variants: 'plus', pungiConfig: '/etc/pungi-sig/cloud.conf' });
   assert.equal(
     text(tree, 'releases/8/SIG-cloud/compose.json'),
-    '{\n  "kind": "sig",\n  "variants": ["plus"],\n  "backend": "pungi",\n  "pungi": { "config": "/etc/pungi-sig/cloud.conf" },\n  "syncMetadata": true\n}\n',
+    '{\n  "kind": "sig",\n  "variants": ["plus"],\n  "backend": "pungi",\n  "pungi": { "config": "/etc/pungi-sig/cloud.conf" }\n}\n',
   );
   const model = models8(tree).find((m) => m.project === 'SIG-cloud-8');
   assert.equal(model?.compose.pungi?.config, '/etc/pungi-sig/cloud.conf');
@@ -198,9 +203,9 @@ test('repo: an unknown major is refused with the majors that exist', async () =>
 test('repo: an unknown repository is refused, naming the allowed ones', async () => {
   const { tree, writes } = seededTree();
   await assert.rejects(
-    repoGenerator(tree, { major: '8', short: 'cloud', kind: 'sig', variants: 'extras,cloud', backend: 'local' }),
+    repoGenerator(tree, { major: '8', short: 'Cloud', variants: 'extras,cloud', backend: 'local' }),
     new RegExp(
-      "releases/8/SIG-cloud/compose\\.json: field variants\\.1: unknown repository 'cloud'; allowed " +
+      "releases/8/Cloud/compose\\.json: field variants\\.1: unknown repository 'cloud'; allowed " +
         '\\(compsRepos and plainRepos of releases/8/release\\.json\\): BaseOS, AppStream, HighAvailability, ' +
         'ResilientStorage, PowerTools, RT, NFV, extras, devel, plus',
     ),

@@ -112,6 +112,10 @@ function checkCrossLayer(model: ComposeModel): void {
         `(or set "backend": "local")`,
     );
   }
+  if (compose.kind === 'sig' || model.short.startsWith('SIG-')) {
+    checkSig(model);
+    return;
+  }
   const known = new Set([...release.compsRepos, ...release.plainRepos]);
   for (const [i, variant] of compose.variants.entries()) {
     if (!known.has(variant)) {
@@ -128,6 +132,38 @@ function checkCrossLayer(model: ComposeModel): void {
           `list the repositories its dependencies may come from, e.g. "${variant}": ["BaseOS"]`,
       );
     }
+  }
+}
+
+/**
+ * A SIG compose: its directory is SIG-<name> (the latest link is latest-SIG-<name>-<major>, the compose and mirror
+ * dirs are <major>/<name>), and its variants are the SIG's own repositories (compose/<major>/<name>/<arch>/<repo>),
+ * not repositories of release.json: adding a SIG is adding its compose.json alone.
+ */
+function checkSig(model: ComposeModel): void {
+  const { compose, files, short } = model;
+  if (compose.kind !== 'sig') {
+    throw new RelengError(
+      `${files.compose}: field kind: '${compose.kind}', but a compose directory named SIG-* is a SIG; set "kind": "sig" ` +
+        `or rename the directory`,
+    );
+  }
+  if (!/^SIG-[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(short)) {
+    throw new RelengError(
+      `${files.compose}: a SIG compose (kind sig) must be in a directory named SIG-<name>, e.g. releases/${model.major}/SIG-cloud ` +
+        `(its latest link is latest-SIG-<name>-${model.major}); got '${short}'`,
+    );
+  }
+  for (const [i, repo] of compose.variants.entries()) {
+    if (repo.endsWith('-debug') && compose.variants.includes(repo.slice(0, -'-debug'.length))) {
+      throw new RelengError(
+        `${files.compose}: field variants.${i}: '${repo}' is the debug tree of '${repo.slice(0, -'-debug'.length)}' ` +
+          `(<arch>/<repo>-debug); list only the repository`,
+      );
+    }
+  }
+  if (compose.syncMetadata) {
+    throw new RelengError(`${files.compose}: field syncMetadata: a SIG compose has no compose metadata to stage; remove it`);
   }
 }
 

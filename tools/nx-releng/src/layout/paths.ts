@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import type { ComposeModel } from '../config/load';
-import type { Channel, CommonConfig, ErrataConfig, ReleaseConfig, SigningConfig } from '../config/schema';
+import { CHANNELS, type Channel, type CommonConfig, type ErrataConfig, type ReleaseConfig, type SigningConfig } from '../config/schema';
 import type { SignerConfig } from '../lib/sign';
 import type { AdvisorySource } from '../lib/updateinfo';
 import { RelengError } from '../lib/errors';
@@ -79,6 +79,7 @@ export interface ComposePaths {
 }
 
 export function composePaths(model: ComposeModel, ch: ChannelRelease, roots: Roots): ComposePaths {
+  if (model.compose.kind === 'sig') sigMajorDir(model, ch); // refuses a channel SIGs do not have
   const composeRoot = posix.join(roots.compose, `${model.major}${ch.composeSuffix}`);
   return {
     composeRoot,
@@ -88,7 +89,7 @@ export function composePaths(model: ComposeModel, ch: ChannelRelease, roots: Roo
 }
 
 export interface StagingPaths {
-  /** 8.10-RC2 */
+  /** 8.10-RC2; for a SIG the major (its repos live in <sig stub>/<major>/<sig>) */
   revisionName: string;
   /** /mnt/repos-staging/mirror/pub/rocky */
   categoryDir: string;
@@ -112,7 +113,7 @@ function slug(stub: string): string {
 
 export function stagingPaths(model: ComposeModel, ch: ChannelRelease, roots: Roots): StagingPaths {
   const stub = model.compose.kind === 'sig' ? model.common.stubs.sig : model.common.stubs.category;
-  const revisionName = `${ch.revision}${ch.suffix}`;
+  const revisionName = model.compose.kind === 'sig' ? sigMajorDir(model, ch) : `${ch.revision}${ch.suffix}`;
   const categoryDir = posix.join(roots.staging, stub);
   const stateDir = posix.join(roots.staging, '.releng');
   return {
@@ -128,7 +129,7 @@ export function stagingPaths(model: ComposeModel, ch: ChannelRelease, roots: Roo
 }
 
 export interface ProductionPaths {
-  /** 8.10 */
+  /** 8.10; for a SIG the major */
   revisionName: string;
   categoryDir: string;
   /** /mnt/repos-production/mirror/pub/rocky/8.10 */
@@ -143,7 +144,8 @@ export interface ProductionPaths {
 
 export function productionPaths(model: ComposeModel, ch: ChannelRelease, roots: Roots): ProductionPaths {
   const stub = model.compose.kind === 'sig' ? model.common.stubs.sig : model.common.stubs.category;
-  const revisionName = productionRevisionName(`${ch.revision}${ch.suffix}`);
+  const revisionName =
+    model.compose.kind === 'sig' ? sigMajorDir(model, ch) : productionRevisionName(`${ch.revision}${ch.suffix}`);
   const categoryDir = posix.join(roots.production, stub);
   const stateDir = posix.join(roots.staging, '.releng', 'production');
   return {
@@ -213,4 +215,59 @@ export function parseRepoPath(path: string): RepoDir {
   const [variant, arch, kind] = parts as [string, string, string];
   if (arch === 'source') return { variant, arch, kind: 'source', path };
   return { variant, arch, kind: kind === 'debug' ? 'debug' : 'os', path };
+}
+
+/*
+ * SIG composes (kind sig). A SIG compose is laid out the empanadas way, compose/<major>/<sig>/<arch>/<repo>,
+ * <arch>/<repo>-debug and source/<repo>, and published as <stub>/<major>/<sig>/ in staging and production, with no
+ * revision dir (sync-to-staging-sig.sh, sync-to-prod-sig.sh). Its "revision dir" is therefore <stub>/<major>, the
+ * dir its repo paths are relative to (cloud/x86_64/cloud-common), and the SIG's own subtree is <sig>.
+ */
+
+export const SIG_PREFIX = 'SIG-';
+
+/** The SIG's name, as in compose/<major>/<sig> and mirror/pub/sig/<major>/<sig>: SIG-cloud -> cloud. */
+export function sigName(model: Pick<ComposeModel, 'short'>): string {
+  return model.short.startsWith(SIG_PREFIX) ? model.short.slice(SIG_PREFIX.length) : model.short;
+}
+
+/** The channels a project runs on: a SIG has only stable (the SIG scripts know no beta or lookahead). */
+export function projectChannels(model: ComposeModel): Channel[] {
+  return CHANNELS.filter((c) => model.release.channels[c] && (model.compose.kind !== 'sig' || c === 'stable'));
+}
+
+function sigMajorDir(model: ComposeModel, ch: ChannelRelease): string {
+  if (ch.channel !== 'stable') {
+    throw new RelengError(
+      `${model.project}: SIG composes have only the stable channel (mirror/pub/sig/<major>/<sig> has no ${ch.channel} tree); ` +
+        `refusing channel ${ch.channel}`,
+    );
+  }
+  return model.major;
+}
+
+/** Where a SIG repo sits below the SIG dir: os repos in <arch>/<repo>, debug in <arch>/<repo>-debug, source/<repo>. */
+export function sigRepoDirs(sig: string, repo: string, arches: readonly string[]): RepoDir[] {
+  const dirs: RepoDir[] = [];
+  for (const arch of arches) {
+    dirs.push({ variant: repo, arch, kind: 'os', path: `${sig}/${arch}/${repo}` });
+    dirs.push({ variant: repo, arch, kind: 'debug', path: `${sig}/${arch}/${repo}-debug` });
+  }
+  dirs.push({ variant: repo, arch: 'source', kind: 'source', path: `${sig}/source/${repo}` });
+  return dirs;
+}
+
+/** A SIG repo path as recorded (cloud/x86_64/cloud-common-debug) back to its repo, arch and kind. */
+export function parseSigRepoPath(path: string, repos: readonly string[]): RepoDir {
+  const [, arch, dir] = path.split('/') as [string, string, string];
+  if (arch === 'source') return { variant: dir, arch, kind: 'source', path };
+  const debugOf = dir.endsWith('-debug') ? dir.slice(0, -'-debug'.length) : undefined;
+  // A repo may itself end in -debug; it is a debug tree only when its base name is a configured repo and it is not.
+  if (debugOf !== undefined && repos.includes(debugOf) && !repos.includes(dir)) return { variant: debugOf, arch, kind: 'debug', path };
+  return { variant: dir, arch, kind: 'os', path };
+}
+
+/** A recorded repo path of this project, base or SIG layout. */
+export function projectRepoPath(model: ComposeModel, path: string): RepoDir {
+  return model.compose.kind === 'sig' ? parseSigRepoPath(path, model.compose.variants) : parseRepoPath(path);
 }

@@ -213,7 +213,7 @@ export async function linkOrCopy(src: string, dest: string): Promise<void> {
 }
 
 /** Creates <targetDir>/<base>.<respin> with the first free respin (a DOOMED compose also uses one up). */
-async function makeComposeDir(targetDir: string, idFor: (respin: number) => string): Promise<{ id: string; dir: string; respin: number }> {
+export async function makeComposeDir(targetDir: string, idFor: (respin: number) => string): Promise<{ id: string; dir: string; respin: number }> {
   for (let respin = 0; respin < 10000; respin++) {
     const id = idFor(respin);
     const dir = join(targetDir, id);
@@ -322,7 +322,7 @@ export function rpmsMapFor(plans: Array<Pick<VariantPlan, 'variant' | 'placement
   return rpms;
 }
 
-async function listVariantRpms(srcDir: string, variant: string, allowEmpty: boolean): Promise<{ files: string[]; comps?: string }> {
+export async function listVariantRpms(srcDir: string, variant: string, allowEmpty: boolean): Promise<{ files: string[]; comps?: string }> {
   const dir = join(srcDir, variant);
   let entries: string[];
   try {

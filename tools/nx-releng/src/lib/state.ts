@@ -2,8 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadComposeModel } from '../config/load';
-import { CHANNELS } from '../config/schema';
-import { channelRelease, composePaths, parseRepoPath, resolveRoots, stagingPaths } from '../layout/paths';
+import { channelRelease, composePaths, projectChannels, projectRepoPath, resolveRoots, stagingPaths } from '../layout/paths';
 import { inspectLatestLink } from './compose-ref';
 import { RelengError } from './errors';
 import { treeDigest } from './tree-digest';
@@ -25,8 +24,7 @@ export async function syncStagingState(workspaceRoot: string, project: string, r
   const model = projectModel(workspaceRoot, project);
   const roots = resolveRoots(model.common, model.release, relengRoot);
   const lines: string[] = [];
-  for (const channel of CHANNELS) {
-    if (!model.release.channels[channel]) continue;
+  for (const channel of projectChannels(model)) {
     const ch = channelRelease(model.release, channel);
     const seen = await inspectLatestLink(composePaths(model, ch, roots).latestLink);
     if (seen.problem) {
@@ -51,8 +49,7 @@ export async function verifyState(workspaceRoot: string, project: string, releng
   const model = projectModel(workspaceRoot, project);
   const roots = resolveRoots(model.common, model.release, relengRoot);
   const lines: string[] = [];
-  for (const channel of CHANNELS) {
-    if (!model.release.channels[channel]) continue;
+  for (const channel of projectChannels(model)) {
     const sp = stagingPaths(model, channelRelease(model.release, channel), roots);
     const record = await readSyncRecord(sp.syncRecord);
     if (!record) {
@@ -60,8 +57,10 @@ export async function verifyState(workspaceRoot: string, project: string, releng
       continue;
     }
     const deps = createHash('sha256');
-    for (const repo of record.repos.map(parseRepoPath).filter((r) => r.kind === 'os')) {
-      for (const dep of model.release.repoclosure[repo.variant] ?? []) {
+    for (const repo of record.repos.map((p) => projectRepoPath(model, p)).filter((r) => r.kind === 'os')) {
+      // A SIG's repos are checked without repoclosure (see lib/sig.ts): they have no dependency repos.
+      const depRepos = model.compose.kind === 'sig' ? [] : model.release.repoclosure[repo.variant] ?? [];
+      for (const dep of depRepos) {
         const repomd = join(sp.revisionDir, dep, repo.arch, 'os', 'repodata', 'repomd.xml');
         deps.update(repomd).update(await readFile(repomd).catch(() => 'missing'));
       }

@@ -10,8 +10,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../config/load';
-import { CHANNELS, type Channel } from '../config/schema';
-import { channelRelease, composePaths, productionPaths, resolveRoots, stagingPaths } from '../layout/paths';
+import type { Channel } from '../config/schema';
+import { channelRelease, composePaths, productionPaths, projectChannels, resolveRoots, stagingPaths } from '../layout/paths';
 import type { ChangeKind, ChangeReport } from './compose-diff';
 import { inspectLatestLink } from './compose-ref';
 import { errorMessage } from './errors';
@@ -208,8 +208,7 @@ export function summarizeChanges(report: ChangeReport): ChangesSummary {
 async function gatherRows(model: ComposeModel, req: GatherRequest): Promise<StatusRow[]> {
   const roots = resolveRoots(model.common, model.release, req.relengRoot);
   const rows: StatusRow[] = [];
-  for (const channel of CHANNELS) {
-    if (!model.release.channels[channel]) continue;
+  for (const channel of projectChannels(model)) {
     const ch = channelRelease(model.release, channel, model.files.release);
     const sp = stagingPaths(model, ch, roots);
     const synced = await readSyncRecord(sp.syncRecord);

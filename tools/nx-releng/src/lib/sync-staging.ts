@@ -33,6 +33,7 @@ import {
   type SyncRecord,
 } from './sync-record';
 import { isDir, isFile } from './fs-checks';
+import { syncSigStaging } from './sig';
 
 export interface SyncStagingRequest {
   model: ComposeModel;
@@ -148,7 +149,7 @@ async function regenerateRepodata(
 }
 
 /** The staging dir must be a directory or creatable as one, checked before anything is touched. */
-async function checkDestination(target: string): Promise<void> {
+export async function checkDestination(target: string): Promise<void> {
   let dir = target;
   for (;;) {
     try {
@@ -201,6 +202,8 @@ export async function syncNeeded(record: SyncRecord | undefined, compose: Compos
 }
 
 export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingResult> {
+  // A SIG is synced as sync-to-staging-sig.sh does it (with delete, repodata as composed): see lib/sig.ts.
+  if (req.model.compose.kind === 'sig') return syncSigStaging(req);
   const started = Date.now();
   const { model, channel, roots, log } = req;
   const ch = channelRelease(model.release, channel, model.files.release);
@@ -321,7 +324,7 @@ async function pointChannelLink(sp: StagingPaths, log: Log): Promise<void> {
  * rsync and createrepo replace files rather than write into them) and each subtree is swapped in by rename
  * once everything succeeded. A failure leaves the published tree as it was.
  */
-async function prepareWorkTree(target: string, workDir: string, subtrees: readonly string[]): Promise<void> {
+export async function prepareWorkTree(target: string, workDir: string, subtrees: readonly string[]): Promise<void> {
   await rm(workDir, { recursive: true, force: true }); // leftovers of a killed run
   await mkdir(workDir, { recursive: true });
   await mkdir(target, { recursive: true });
@@ -334,14 +337,14 @@ async function prepareWorkTree(target: string, workDir: string, subtrees: readon
  * A run killed between the two renames of a swap left the old subtree in the work dir: put it back. Done before
  * the work dir is cleaned (and outside the clean-up of a failed run), so a published subtree is never deleted.
  */
-async function restoreInterruptedSwap(target: string, workDir: string, subtrees: readonly string[]): Promise<void> {
+export async function restoreInterruptedSwap(target: string, workDir: string, subtrees: readonly string[]): Promise<void> {
   for (const sub of subtrees) {
     const old = join(workDir, `.old-${sub}`);
     if ((await isDir(old)) && !(await isDir(join(target, sub)))) await rename(old, join(target, sub));
   }
 }
 
-async function swapIntoPlace(work: string, target: string, subtrees: readonly string[]): Promise<void> {
+export async function swapIntoPlace(work: string, target: string, subtrees: readonly string[]): Promise<void> {
   for (const sub of subtrees) {
     const old = join(work, `.old-${sub}`);
     const hadOld = await isDir(join(target, sub));
@@ -357,7 +360,7 @@ async function swapIntoPlace(work: string, target: string, subtrees: readonly st
   }
 }
 
-function totals(stats: readonly RsyncStats[]): { files: number; bytes: number } {
+export function totals(stats: readonly RsyncStats[]): { files: number; bytes: number } {
   return {
     files: stats.reduce((n, s) => n + s.filesTransferred, 0),
     bytes: stats.reduce((n, s) => n + s.bytesTransferred, 0),

@@ -48,8 +48,12 @@ export function closureReposFor(map: RepoclosureMap, repo: string, dirOf: (repo:
 }
 
 export interface VerifyRepoOptions {
-  /** Exported public key file (armoured) the repo's repomd.xml.asc must verify against. */
+  /** Exported public key file (armoured) the repo's repomd.xml.asc must verify against; unused when unsigned. */
   publicKey: string;
+  /** The repo carries no repomd.xml.asc by design (SIG repos): no signature checks, dnf loads it without repo_gpgcheck. */
+  unsigned?: boolean;
+  /** false: no repoclosure (the repo's dependencies are not among the repos at hand, as for a SIG). Default true. */
+  repoclosure?: boolean;
   /** Base arch of the repo (x86_64, aarch64...); repoclosure is skipped for `src`/`source`. */
   arch: string;
   /** Dependency repos for repoclosure: repo id → repository root. */
@@ -157,8 +161,10 @@ async function dnfChecks(repoDir: string, opts: VerifyRepoOptions): Promise<stri
   const work = await prepareDnfDir();
   try {
     const base = dnfArgsBase(work, opts.releasever ?? 'releng');
-    const keyUrl = pathToFileURL(resolve(opts.publicKey)).href;
     // 1. dnf loads the repository with repo_gpgcheck=1 (librepo verifies repomd.xml.asc with the key).
+    const gpg = opts.unsigned
+      ? [`--setopt=${id}.repo_gpgcheck=0`]
+      : [`--setopt=${id}.repo_gpgcheck=1`, `--setopt=${id}.gpgkey=${pathToFileURL(resolve(opts.publicKey)).href}`];
     const load = await run(
       'dnf',
       [
@@ -166,19 +172,19 @@ async function dnfChecks(repoDir: string, opts: VerifyRepoOptions): Promise<stri
         '--noplugins',
         `--repofrompath=${id},${resolve(repoDir)}`,
         `--repo=${id}`,
-        `--setopt=${id}.repo_gpgcheck=1`,
+        ...gpg,
         `--setopt=${id}.gpgcheck=0`,
-        `--setopt=${id}.gpgkey=${keyUrl}`,
         `--setopt=${id}.skip_if_unavailable=0`,
         'makecache',
       ],
       { allowFailure: true, env: { LC_ALL: 'C' } },
     );
     if (load.exitCode !== 0) {
-      problems.push(`dnf cannot load the repository with repo_gpgcheck=1: ${dnfError(load.stderr || load.stdout)}`);
+      const how = opts.unsigned ? '' : ' with repo_gpgcheck=1';
+      problems.push(`dnf cannot load the repository${how}: ${dnfError(load.stderr || load.stdout)}`);
     }
     // 2. repoclosure for the arch against the dependency repos.
-    if (opts.arch !== 'src' && opts.arch !== 'source') {
+    if (opts.repoclosure !== false && opts.arch !== 'src' && opts.arch !== 'source') {
       const arches = opts.closureArches ?? DEFAULT_CLOSURE_ARCHES[opts.arch] ?? [opts.arch, 'noarch'];
       const repoArgs: string[] = [];
       for (const [cid, dir] of [[id, repoDir] as const, ...Object.entries(closure)]) {
@@ -250,7 +256,7 @@ export async function verifyRepo(repoDir: string, opts: VerifyRepoOptions): Prom
   const ascPath = `${mdPath}.asc`;
   let ascTime: number | undefined;
   try {
-    ascTime = (await stat(ascPath)).mtimeMs;
+    if (!opts.unsigned) ascTime = (await stat(ascPath)).mtimeMs;
   } catch {
     problems.push(`${ascPath} is missing (repomd.xml is not signed)`);
   }

@@ -4,7 +4,7 @@ import type { ComposeModel } from '../config/load';
 import type { Channel } from '../config/schema';
 import {
   channelRelease,
-  parseRepoPath,
+  projectRepoPath,
   resolveErrataSource,
   resolveSigner,
   stagingPaths,
@@ -51,7 +51,7 @@ async function stagedRepos(req: StagingStepRequest): Promise<StagedRepos> {
       `${req.model.project}: ${sp.revisionDir} has no record of a completed sync-staging (${sp.syncRecord}); run sync-staging first`,
     );
   }
-  return { sp, repos: record.repos.map(parseRepoPath), composeId: record.composeId };
+  return { sp, repos: record.repos.map((p) => projectRepoPath(req.model, p)), composeId: record.composeId };
 }
 
 function locked<T>(req: StagingStepRequest, sp: StagingPaths, step: string, fn: () => Promise<T>): Promise<T> {
@@ -139,9 +139,11 @@ export interface VerifyRecord {
 export async function verifyStaging(req: StagingStepRequest): Promise<VerifyRecord> {
   const { model, log } = req;
   const { sp, repos, composeId } = await stagedRepos(req);
+  // SIG repos are neither signed nor closed over the distribution's repos here (see plugin/targets.ts sigTargets).
+  const sig = model.compose.kind === 'sig';
   const publicKey = resolveSigner(model.release.signing, req.relengRoot).publicKey as string;
   try {
-    await stat(publicKey);
+    if (!sig) await stat(publicKey);
   } catch {
     throw new RelengError(`${model.files.release}: field signing.publicKey: ${publicKey} does not exist`);
   }
@@ -150,13 +152,15 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
   const paths = repos.map((r) => r.path);
   const digest = await treeDigest(sp.revisionDir, paths);
   const reports: RepoReport[] = await mapLimit(repos, 2, async (repo) => {
-    const deps = repo.kind === 'os' ? model.release.repoclosure[repo.variant] ?? [] : [];
+    const deps = repo.kind === 'os' && !sig ? model.release.repoclosure[repo.variant] ?? [] : [];
     const closureRepos = Object.fromEntries(deps.map((dep) => [dep, join(sp.revisionDir, dep, repo.arch, 'os')] as const));
     const report = await verifyRepo(join(sp.revisionDir, repo.path), {
       publicKey,
       arch: repo.arch,
       closureRepos,
       name: repo.path,
+      unsigned: sig,
+      repoclosure: !sig,
       // repoclosure of debug and source trees is not meaningful: their dependencies live in the os trees.
       skipDnf: repo.kind !== 'os',
     });

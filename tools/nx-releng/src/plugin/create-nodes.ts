@@ -1,6 +1,6 @@
 import type { CreateNodes, CreateNodesResult } from '@nx/devkit';
 import { COMMON_FILE, COMPOSE_GLOB, loadComposeModels, type ComposeModel } from '../config/load';
-import { CHANNELS } from '../config/schema';
+import { projectChannels } from '../layout/paths';
 import { MIRROR_PROJECT, composeTargets, mirrorTargets, projectTags } from './targets';
 
 /**
@@ -26,7 +26,7 @@ function composeProject(model: ComposeModel): CreateNodesResult {
             short: model.short,
             kind: model.compose.kind,
             backend: model.compose.backend,
-            channels: CHANNELS.filter((c) => model.release.channels[c]),
+            channels: projectChannels(model),
           },
         },
       },

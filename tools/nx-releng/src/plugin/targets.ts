@@ -1,6 +1,7 @@
 import type { TargetConfiguration } from '@nx/devkit';
 import type { ComposeModel } from '../config/load';
-import { CHANNELS, type Channel } from '../config/schema';
+import type { Channel } from '../config/schema';
+import { projectChannels, sigName } from '../layout/paths';
 
 /**
  * The target factory: release model in, Nx targets out. Pure, so the graph is table-tested without Nx.
@@ -44,9 +45,7 @@ export const CHANNEL_CONFIGURATIONS: Record<Channel, string> = { stable: 'stable
 /** Channels are Nx configurations, only those the release configures. */
 function channelConfigurations(model: ComposeModel): Record<string, { channel: Channel }> {
   const configs: Record<string, { channel: Channel }> = {};
-  for (const channel of CHANNELS) {
-    if (model.release.channels[channel]) configs[CHANNEL_CONFIGURATIONS[channel]] = { channel };
-  }
+  for (const channel of projectChannels(model)) configs[CHANNEL_CONFIGURATIONS[channel]] = { channel };
   return configs;
 }
 
@@ -58,6 +57,48 @@ function manifestOutput(step: string): string[] {
 const AFTER_DEPENDENCIES = { dependentTasksOutputFiles: '**/manifest.json', transitive: false };
 
 export function composeTargets(model: ComposeModel): Record<string, TargetConfiguration> {
+  return model.compose.kind === 'sig' ? sigTargets(model, baseComposeTargets(model)) : baseComposeTargets(model);
+}
+
+/**
+ * A SIG's targets differ from a base compose's in the staging chain: no updateinfo and no sign (the SIG scripts do
+ * neither: SIG packages carry their SIG's signatures, errata are the distribution's, and the repodata is published
+ * as the SIG compose made it), so verify follows sync-staging directly and checks what it can without a signature:
+ * every file repomd.xml and primary name, and that dnf loads each repo. Verify still gates sync-prod.
+ */
+function sigTargets(model: ComposeModel, targets: Record<string, TargetConfiguration>): Record<string, TargetConfiguration> {
+  const rest = { ...targets };
+  delete rest['updateinfo'];
+  delete rest['sign'];
+  const sig = sigName(model);
+  const stub = model.common.stubs.sig;
+  return {
+    ...rest,
+    'sync-staging': {
+      ...rest['sync-staging'],
+      metadata: {
+        description:
+          `rsync compose/${model.major}/${sig} of latest-${model.short}-${model.major} to ${stub}/${model.major}/${sig} in staging ` +
+          `with delete (repodata as composed)`,
+      },
+    },
+    verify: {
+      ...rest['verify'],
+      dependsOn: ['sync-staging'],
+      metadata: {
+        description: `Vet ${model.project} in staging: checksums of every file repomd.xml and primary name, dnf loads each repo (SIG repodata is not signed)`,
+      },
+    },
+    'sync-prod': {
+      ...rest['sync-prod'],
+      metadata: {
+        description: `Copy verified ${stub}/${model.major}/${sig} from staging to production (packages first, repodata last, deletions after)`,
+      },
+    },
+  };
+}
+
+function baseComposeTargets(model: ComposeModel): Record<string, TargetConfiguration> {
   const configurations = channelConfigurations(model);
   // updateinfo and sign are cached on what the step before them produced (its manifest: which compose, which
   // updateinfo files), so an unchanged repo skips them. What could change behind their back is caught by

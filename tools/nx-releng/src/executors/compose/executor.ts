@@ -6,6 +6,10 @@ import { compareComposes, summarizeReport, writeChangeReport } from '../../lib/c
 import { inspectLatestLink } from '../../lib/compose-ref';
 import { RelengError } from '../../lib/errors';
 import { createLocalCompose } from '../../lib/local-compose';
+import { createLocalSigCompose } from '../../lib/local-sig-compose';
+import type { ComposeModel } from '../../config/load';
+import { sigName, type ComposePaths } from '../../layout/paths';
+import type { Log } from '../../lib/log';
 import { composeLabel, planPungiRun, runPungi } from '../../lib/pungi';
 import { runStep } from '../run-step';
 import type { ComposeExecutorSchema } from './schema';
@@ -33,6 +37,8 @@ const composeExecutor: PromiseExecutor<ComposeExecutorSchema> = (options, contex
       const plan = planPungiRun({ model, channel: ch, paths, kind, relengRoot });
       log.info(`${model.project}: pungi ${kind} compose with ${plan.config} into ${paths.composeRoot}`);
       made = await runPungi(plan, { latestLink: paths.latestLink, allowIncomplete, log });
+    } else if (model.compose.kind === 'sig') {
+      made = await localSigCompose(model, kind, paths, ch.revision, options.date, log);
     } else {
       log.info(`${model.project}: local ${kind} compose from ${paths.localSource} into ${paths.composeRoot}`);
       made = await createLocalCompose({
@@ -87,4 +93,24 @@ function composeDate(date: string | number | undefined): string | undefined {
   const text = String(date);
   if (!/^\d{8}$/.test(text)) throw new RelengError(`--date must be YYYYMMDD, got '${text}'`);
   return text;
+}
+
+/** A SIG compose of the local backend: the empanadas layout compose/<major>/<sig>/<arch>/<repo> (lib/local-sig-compose.ts). */
+function localSigCompose(model: ComposeModel, kind: string, paths: ComposePaths, version: string, date: string | number | undefined, log: Log) {
+  if (kind !== 'update') {
+    throw new RelengError(`${model.project}: a SIG compose is an update of its repositories; --kind=${kind} is for base composes`);
+  }
+  log.info(`${model.project}: local SIG compose from ${paths.localSource} into ${paths.composeRoot} (compose/${model.major}/${sigName(model)})`);
+  return createLocalSigCompose({
+    targetDir: paths.composeRoot,
+    srcDir: paths.localSource,
+    short: model.short,
+    sig: sigName(model),
+    major: model.major,
+    version,
+    repos: model.compose.variants,
+    arches: model.release.arches,
+    date: composeDate(date),
+    latestLinkName: paths.latestLink.split('/').pop() as string,
+  });
 }

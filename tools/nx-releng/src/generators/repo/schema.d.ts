@@ -5,7 +5,7 @@ export interface RepoGeneratorSchema {
   short: string;
   /** base: a distribution compose; sig: a SIG compose. Default: sig when short starts with SIG-, else base. */
   kind?: 'base' | 'sig';
-  /** Comma-separated top dirs of the compose (repositories of release.json), e.g. "extras,plus". */
+  /** Comma-separated top dirs of the compose (repositories of release.json), e.g. "extras,plus"; a SIG's own repos. */
   variants: string | string[];
   /** How `compose` makes the compose. Default pungi. */
   backend?: 'pungi' | 'local';
