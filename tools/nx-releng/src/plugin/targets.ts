@@ -94,7 +94,8 @@ export function composeTargets(model: ComposeModel): Record<string, TargetConfig
       inputs: [...baseInputs(model), stateInput('sync-staging', model)],
       outputs: manifestOutput('sync-staging'),
       options: { channel: 'stable' },
-      configurations,
+      // -c minor-release: the GA sync of a produce compose (ISOs, kickstart trees, .treeinfo, links), stable only.
+      configurations: { ...configurations, 'minor-release': { channel: 'stable', minorRelease: true } },
       metadata: {
         description: `rsync latest-${model.short}-${model.major} into the staging revision dir and regenerate its repodata`,
       },
