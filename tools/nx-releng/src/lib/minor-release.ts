@@ -79,6 +79,9 @@ export async function planMinorRelease(
   log: Log,
 ): Promise<MinorReleasePlan> {
   const { release } = model;
+  if (model.compose.kind !== 'base') {
+    throw new RelengError(`${model.project}: a minor release is made of the distribution's composes (kind base), not of a ${model.compose.kind} compose`);
+  }
   if (ch.channel !== 'stable') {
     throw new RelengError(
       `${model.project}: a minor release syncs the stable channel, not ${ch.channel} (${sp.revisionDir}); ` +

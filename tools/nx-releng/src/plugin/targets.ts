@@ -94,8 +94,10 @@ export function composeTargets(model: ComposeModel): Record<string, TargetConfig
       inputs: [...baseInputs(model), stateInput('sync-staging', model)],
       outputs: manifestOutput('sync-staging'),
       options: { channel: 'stable' },
-      // -c minor-release: the GA sync of a produce compose (ISOs, kickstart trees, .treeinfo, links), stable only.
-      configurations: { ...configurations, 'minor-release': { channel: 'stable', minorRelease: true } },
+      // -c minor-release: the GA sync of a produce compose (ISOs, kickstart trees, .treeinfo, links), stable only;
+      // the distribution's composes only (SIGs have no minor release of their own).
+      configurations:
+        model.compose.kind === 'base' ? { ...configurations, 'minor-release': { channel: 'stable', minorRelease: true } } : configurations,
       metadata: {
         description: `rsync latest-${model.short}-${model.major} into the staging revision dir and regenerate its repodata`,
       },
