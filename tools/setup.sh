@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up this machine and runs one of the two jobs of the README:
-#   tools/setup.sh sandbox [DIR]   build real composes from test RPMs and sync them to staging under DIR
+#   tools/setup.sh sandbox [--minor-release] [DIR]   build real composes from test RPMs and sync them to staging under DIR
+#                                    (--minor-release: produce composes with ISOs and the GA sync, -c minor-release)
 #   tools/setup.sh test            run every test
 # Installs only what is missing: system packages (apt-get on Debian/Ubuntu, dnf on EL), then npm ci.
 set -euo pipefail
@@ -74,7 +75,7 @@ job="${1:-}"
 case "$job" in
   sandbox | test) ;;
   *)
-    echo "usage: tools/setup.sh sandbox [DIR] | test" >&2
+    echo "usage: tools/setup.sh sandbox [--minor-release] [DIR] | test" >&2
     exit 2
     ;;
 esac

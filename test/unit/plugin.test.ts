@@ -36,8 +36,12 @@ test('one project per compose, named like the latest link, with compose and sync
     assert.equal(sync.dependsOn, undefined);
     assert.equal(sync.cache, true);
     assert.deepEqual(sync.outputs, ['{workspaceRoot}/dist/releng/{projectName}/sync-staging']);
-    assert.deepEqual(Object.keys(sync.configurations ?? {}), ['stable', 'beta', 'lh']);
-    assert.deepEqual(Object.keys(byName['Rocky-9']?.targets?.['sync-staging']?.configurations ?? {}), ['stable', 'beta']);
+    assert.deepEqual(Object.keys(sync.configurations ?? {}), ['stable', 'beta', 'lh', 'minor-release']);
+    assert.deepEqual(sync.configurations?.['minor-release'], { channel: 'stable', minorRelease: true });
+    assert.deepEqual(Object.keys(byName['Rocky-9']?.targets?.['sync-staging']?.configurations ?? {}), ['stable', 'beta', 'minor-release']);
+    // SIGs are stable only and have no minor release of their own; other targets have the channels only.
+    assert.deepEqual(Object.keys(byName['SIG-cloud-9']?.targets?.['sync-staging']?.configurations ?? {}), ['stable']);
+    assert.deepEqual(Object.keys(rocky8.targets?.['verify']?.configurations ?? {}), ['stable', 'beta', 'lh']);
     const inputs = JSON.stringify(sync.inputs);
     for (const expected of [
       '{workspaceRoot}/releases/common.json',

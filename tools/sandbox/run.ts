@@ -8,10 +8,19 @@ import { setupSandboxSigning, startErrataServer, stopSandboxAgent, writeSandboxE
  * The main job on the built-in sandbox, all under one RELENG_ROOT: stage real RPMs as compose inputs, make the
  * composes with the local backend, `nx run-many -t sync-staging`, then the vetting chain (`-t verify`: errata
  * from a local Apollo-shaped server, signatures with a throwaway key), then the push (`-t sync-prod filelist`).
- *   node -r @swc-node/register tools/sandbox/run.ts [DIR]   (default: ./sandbox)
+ *   node -r @swc-node/register tools/sandbox/run.ts [--minor-release] [DIR]   (default: ./sandbox)
+ * --minor-release makes produce composes (with small ISOs) and syncs them with `-c minor-release` (the GA sync:
+ * isos/, kickstart trees, .treeinfo, links) instead of the daily update composes and sync.
  */
 const workspace = resolve(__dirname, '..', '..');
-const relengRoot = resolve(process.argv[2] ?? join(workspace, 'sandbox'));
+const args = process.argv.slice(2);
+const minorRelease = args.includes('--minor-release');
+const unknown = args.filter((a) => a.startsWith('-') && a !== '--minor-release');
+if (unknown.length) {
+  console.error(`unknown option ${unknown.join(' ')}; usage: run.ts [--minor-release] [DIR]`);
+  process.exit(2);
+}
+const relengRoot = resolve(args.find((a) => !a.startsWith('-')) ?? join(workspace, 'sandbox'));
 
 function nx(args: string[], env: Record<string, string> = {}): Promise<void> {
   console.log(`\n$ RELENG_ROOT=${relengRoot} npx nx ${args.join(' ')}`);
@@ -33,8 +42,13 @@ async function main(): Promise<void> {
   await writeSandboxErrata(join(relengRoot, 'errata'));
   const errata = await startErrataServer(join(relengRoot, 'errata'));
   try {
-    await nx(['run-many', '-t', 'compose', '--backend=local', '--output-style=static']);
-    await nx(['run-many', '-t', 'sync-staging', '--output-style=static']);
+    if (minorRelease) {
+      await nx(['run-many', '-t', 'compose', '--backend=local', '--kind=produce', '--output-style=static']);
+      await nx(['run-many', '-t', 'sync-staging', '-c', 'minor-release', '--output-style=static']);
+    } else {
+      await nx(['run-many', '-t', 'compose', '--backend=local', '--output-style=static']);
+      await nx(['run-many', '-t', 'sync-staging', '--output-style=static']);
+    }
     await nx(['run-many', '-t', 'verify', '--output-style=static'], { RELENG_ERRATA_URL: errata.url });
     await nx(['run-many', '-t', 'sync-prod', 'filelist', '--output-style=static']);
   } finally {
@@ -48,6 +62,7 @@ async function main(): Promise<void> {
   console.log(`production tree: ${join(production, '8.10')}`);
   console.log(`file lists:      ${join(production, 'fullfiletimelist-rocky')} (and at the production root, mirror/pub/sig)`);
   console.log(`repositories:    ${repos.sort().join(', ')}`);
+  if (minorRelease) console.log(`ISOs:            ${join(staging, 'isos')} (check: cd ${join(staging, 'isos/x86_64')} && sha256sum -c CHECKSUM)`);
   console.log(`try: dnf --repofrompath=baseos,${join(staging, 'BaseOS/x86_64/os')} --repo=baseos repoquery`);
 }
 

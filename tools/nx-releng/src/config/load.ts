@@ -92,6 +92,17 @@ function checkRelease(major: string, releaseFile: string, release: ReleaseConfig
       }
     }
   }
+  for (const [tree, added] of Object.entries(release.treeinfoVariants)) {
+    for (const [i, repo] of [tree, ...added].entries()) {
+      if (!release.compsRepos.includes(repo)) {
+        const field = i === 0 ? `treeinfoVariants.${tree}` : `treeinfoVariants.${tree}.${i - 1}`;
+        throw new RelengError(
+          `${releaseFile}: field ${field}: '${repo}' is not a comps repository; ` +
+            `a .treeinfo names os and kickstart trees, which only compsRepos have (${release.compsRepos.join(', ')})`,
+        );
+      }
+    }
+  }
   for (const [i, repo] of release.modularRepos.entries()) {
     if (!known.has(repo)) {
       throw new RelengError(

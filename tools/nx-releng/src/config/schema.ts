@@ -167,7 +167,13 @@ export const releaseSchema = z.strictObject({
   modularRepos: z.array(safeName),
   /** Symlinks made in a minor release: key is the directory, value the link name (NFV -> nfv). */
   linkRepos: z.record(safeName, safeName),
+  /** Variants whose <Variant>/<arch>/iso/*.iso a minor release publishes in isos/<arch>/ (BaseOS, Minimal). */
   isoTypes: z.array(safeName),
+  /**
+   * Minor release: the install tree's .treeinfo also lists these variants (the bash treeinfoModder), e.g.
+   * { "BaseOS": ["AppStream"] }: BaseOS/<arch>/{os,kickstart}/.treeinfo gain [variant-AppStream].
+   */
+  treeinfoVariants: z.record(safeName, z.array(safeName)).default({}),
   /** Where the hand-maintained modules.yaml files live: <dir>/<arch>/<Repo>-modules.yaml. */
   moduleMetadataDir: absolutePath,
   errata: errataSchema,

@@ -162,8 +162,9 @@ export interface RepoDir {
   variant: string;
   /** x86_64, aarch64, or 'source' */
   arch: string;
-  kind: 'os' | 'debug' | 'source';
-  /** BaseOS/x86_64/os, BaseOS/x86_64/debug/tree, BaseOS/source/tree */
+  /** kickstart: the frozen copy of a comps repo's os tree a minor release makes (never regenerated). */
+  kind: 'os' | 'debug' | 'source' | 'kickstart';
+  /** BaseOS/x86_64/os, BaseOS/x86_64/debug/tree, BaseOS/source/tree, BaseOS/x86_64/kickstart */
   path: string;
 }
 
@@ -209,12 +210,12 @@ export function resolveErrataSource(errata: ErrataConfig, relengRoot?: string, e
   return { type: 'http', baseUrl: errataUrl || source.baseUrl, productSlug: source.productSlug };
 }
 
-/** The repo of a staging repo path, and its arch: BaseOS/x86_64/os -> BaseOS, x86_64. */
+/** The repo of a staging repo path, and its arch: BaseOS/x86_64/os -> BaseOS, x86_64, os. */
 export function parseRepoPath(path: string): RepoDir {
   const parts = path.split('/');
   const [variant, arch, kind] = parts as [string, string, string];
   if (arch === 'source') return { variant, arch, kind: 'source', path };
-  return { variant, arch, kind: kind === 'debug' ? 'debug' : 'os', path };
+  return { variant, arch, kind: kind === 'debug' ? 'debug' : kind === 'kickstart' ? 'kickstart' : 'os', path };
 }
 
 /*

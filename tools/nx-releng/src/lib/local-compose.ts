@@ -1,8 +1,11 @@
 /**
- * A pungi-shaped UPDATE compose (no ISOs) built from local RPMs instead of Koji, following the recipe in
+ * A pungi-shaped compose built from local RPMs instead of Koji, following the recipe in
  * shared/reference/pungi-compose.md §7: same directory layout, package lists, createrepo_c calls, per-tree files,
  * productmd metadata, STATUS lifecycle and latest link, so everything downstream (staging sync, errata, signing)
  * cannot tell it from a real pungi-koji run.
+ *
+ * An update compose has no ISOs; given `isoTypes` (a produce compose) it also makes small real ISOs with xorriso,
+ * named and placed as pungi does (see localIsoPlan).
  *
  * Input layout: <srcDir>/<Variant>/*.rpm (binary, debuginfo/debugsource and source RPMs) + optional comps.xml.
  */
@@ -23,7 +26,7 @@ import {
 } from './productmd';
 import { nevra, readRpmHeaders, type RpmHeader, srpmNevra } from './rpm-header';
 import { mapLimit } from './concurrency';
-import { run } from './exec';
+import { requireTools, run } from './exec';
 
 export type ReleaseType = 'ga' | 'updates' | 'updates-testing' | 'eus' | 'aus' | 'els' | 'tus' | 'e4s' | 'fast';
 export type ComposeType = 'production' | 'nightly' | 'test' | 'ci' | 'development';
@@ -56,6 +59,8 @@ export interface LocalComposeOptions {
   allowEmptyVariant?: boolean;
   /** Concurrent createrepo_c runs (default 3; each already uses 3 workers). */
   createrepoConcurrency?: number;
+  /** A produce compose: release.json isoTypes, whose ISOs are made (see localIsoPlan). Absent: no ISOs. */
+  isoTypes?: string[];
 }
 
 export interface LocalComposeResult {
@@ -66,6 +71,8 @@ export interface LocalComposeResult {
   latestLink: string;
   /** Distinct input RPM files that went into the compose (a noarch RPM counts once). */
   rpmCount: number;
+  /** Compose-relative paths of the ISOs made (produce only). */
+  isos: string[];
 }
 
 const COMPOSE_TYPE_SUFFIX: Record<ComposeType, string> = {
@@ -243,6 +250,74 @@ export async function replaceLatestLink(targetDir: string, name: string, compose
   return linkPath;
 }
 
+/** One ISO of a produce compose, in <dir>/<name> (compose-relative). */
+export interface LocalIso {
+  /** The ISO-type variant whose iso dir holds it: BaseOS, Minimal. */
+  isoType: string;
+  arch: string;
+  /** BaseOS/x86_64/iso */
+  dir: string;
+  /** Rocky-8.10-x86_64-dvd1.iso */
+  name: string;
+  /** The os tree whose .treeinfo, .discinfo, media.repo, Packages and repodata go on it (compose-relative). */
+  tree: string;
+  /** Whether it carries the tree's packages and repodata (dvd, minimal) or only the tree files (boot). */
+  withPackages: boolean;
+  volumeId: string;
+}
+
+/**
+ * The ISOs pungi makes for Rocky (reference pungi-compose.md: `Rocky-8.8-aarch64-boot.iso`, `…-dvd1.iso` in
+ * BaseOS/<arch>/iso, the minimal ISO in Minimal/<arch>/iso): an ISO-type variant the compose has gets boot and
+ * dvd1; one it does not have (Minimal, a tree variant with no repo) gets `<type lower-cased>`. Only the compose
+ * that has an ISO-type variant makes ISOs (Rocky, not Extras or devel). Their content is a tiny stand-in for
+ * the installer: the first ISO-type variant's os tree files and packages, no boot loader.
+ */
+export function localIsoPlan(short: string, version: string, variants: readonly string[], isoTypes: readonly string[], arches: readonly string[]): LocalIso[] {
+  const source = isoTypes.find((t) => variants.includes(t));
+  if (!source) return [];
+  const isos: LocalIso[] = [];
+  for (const arch of arches) {
+    // Volume ids as pungi's images.json shows them: dots to dashes (Rocky-8-8-aarch64-dvd), at most 32 characters.
+    const volid = (kind: string) => `${short}-${version.replace(/\./g, '-')}-${arch}-${kind}`.slice(0, 32);
+    for (const isoType of isoTypes) {
+      const dir = `${isoType}/${arch}/iso`;
+      const tree = composePaths.osTree(source, arch);
+      const kinds = variants.includes(isoType)
+        ? [
+            { kind: 'boot', withPackages: false, vol: 'dvd' },
+            { kind: 'dvd1', withPackages: true, vol: 'dvd' },
+          ]
+        : [{ kind: isoType.toLowerCase(), withPackages: true, vol: isoType.toLowerCase() }];
+      for (const k of kinds) {
+        isos.push({ isoType, arch, dir, name: `${short}-${version}-${arch}-${k.kind}.iso`, tree, withPackages: k.withPackages, volumeId: volid(k.vol) });
+      }
+    }
+  }
+  return isos;
+}
+
+/** Makes one bootless ISO with xorriso (written beside, then renamed in). */
+async function makeLocalIso(compose: string, iso: LocalIso): Promise<void> {
+  const dir = join(compose, iso.dir);
+  await mkdir(dir, { recursive: true });
+  const tree = join(compose, iso.tree);
+  const variant = iso.tree.split('/')[0] as string;
+  const maps: string[] = [];
+  for (const f of ['.treeinfo', '.discinfo', 'media.repo']) maps.push('-map', join(tree, f), `/${f}`);
+  if (iso.withPackages) {
+    for (const d of ['Packages', 'repodata']) maps.push('-map', join(tree, d), `/${variant}/${d}`);
+  }
+  const tmp = join(dir, `.${iso.name}.tmp-${process.pid}`);
+  try {
+    await run('xorriso', ['-no_rc', '-outdev', tmp, '-volid', iso.volumeId, '-joliet', 'on', ...maps]);
+    await rename(tmp, join(dir, iso.name));
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new RelengError(`cannot make ${iso.dir}/${iso.name} with xorriso: ${errorMessage(err)}`);
+  }
+}
+
 interface Placement {
   header: RpmHeader;
   /** Compose-relative path of the linked file. */
@@ -353,6 +428,8 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
   if (arches.length === 0) throw new RelengError('no arches configured');
   if (arches.some((a) => a === 'src' || a === 'noarch')) throw new RelengError(`arches must be binary arches: ${arches.join(', ')}`);
   if (!/^[^/]+$/.test(opts.latestLinkName)) throw new RelengError(`invalid latest link name '${opts.latestLinkName}'`);
+  const isoPlan = opts.isoTypes ? localIsoPlan(opts.short, opts.version, variants, opts.isoTypes, arches) : [];
+  if (isoPlan.length) await requireTools(['xorriso']);
   try {
     if (!(await stat(targetDir)).isDirectory()) throw new Error('not a directory');
   } catch (err) {
@@ -496,6 +573,10 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
       }
     }
 
+    // createiso: after the trees are complete, as pungi's createiso phase runs after createrepo.
+    for (const iso of isoPlan) await makeLocalIso(compose, iso);
+    if (isoPlan.length) await log(`Made ${isoPlan.length} ISO(s) with xorriso: ${isoPlan.map((i) => i.name).join(' ')}`);
+
     // Metadata written at the end, like pungi's write_compose_info.
     await writeModulesMetadata(join(compose, 'metadata/modules.json'), {
       header: { type: 'productmd.modules', version: '1.2' },
@@ -508,7 +589,11 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
         name: v,
         type: 'variant',
         arches: [...arches].sort(),
-        paths: variantPaths(v, arches),
+        paths: {
+          ...variantPaths(v, arches),
+          // A produce compose names its iso dirs (pungi: "isos": {"x86_64": "BaseOS/x86_64/iso"}).
+          ...(isoPlan.some((i) => i.isoType === v) ? { isos: Object.fromEntries(arches.map((a) => [a, `${v}/${a}/iso`])) } : {}),
+        },
       };
     }
     await writeComposeInfo(join(compose, 'metadata/composeinfo.json'), composeInfo);
@@ -527,5 +612,5 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
 
   // Only a finished compose moves the link (pungi: after write_status("FINISHED")).
   const latestLink = await replaceLatestLink(targetDir, opts.latestLinkName, composeId);
-  return { composeId, composeDir, status: 'FINISHED', latestLink, rpmCount };
+  return { composeId, composeDir, status: 'FINISHED', latestLink, rpmCount, isos: isoPlan.map((i) => `${i.dir}/${i.name}`) };
 }

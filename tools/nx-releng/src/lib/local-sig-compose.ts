@@ -168,5 +168,5 @@ export async function createLocalSigCompose(opts: LocalSigComposeOptions): Promi
     throw new RelengError(`compose ${composeId} DOOMED: ${errorMessage(err)}`);
   }
   const latestLink = await replaceLatestLink(opts.targetDir, opts.latestLinkName, composeId);
-  return { composeId, composeDir, status: 'FINISHED', latestLink, rpmCount };
+  return { composeId, composeDir, status: 'FINISHED', latestLink, rpmCount, isos: [] };
 }

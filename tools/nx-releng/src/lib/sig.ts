@@ -132,6 +132,7 @@ export async function syncSigStaging(req: SyncStagingRequest): Promise<SyncStagi
     composeDir: compose.composeDir,
     stagingDir: join(target, sig),
     repos: repos.length,
+    minorRelease: false, // SIGs have no minor release
   };
   const copy = (dest: string, dryRun = false) =>
     rsync({ src: source, dest, delete: true, chown: model.common.owner, dryRun });

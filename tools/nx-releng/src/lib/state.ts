@@ -34,7 +34,8 @@ export async function syncStagingState(workspaceRoot: string, project: string, r
     }
     const record = await readSyncRecord(stagingPaths(model, ch, roots).syncRecord);
     const intact = record && !(await destinationDrift(record));
-    const staging = intact ? `ok ${record.composeId}` : `unknown ${randomUUID()}`;
+    // Whether a minor release was applied too: after a daily sync, a minor-release sync of the same compose has work.
+    const staging = intact ? `ok ${record.composeId}${record.minorRelease ? ` minor ${record.minorRelease}` : ''}` : `unknown ${randomUUID()}`;
     lines.push(`${channel}: compose=${seen.composeDir} ${seen.composeId ?? '-'} ${seen.status ?? '-'} staging=${staging}`);
   }
   return lines.join('\n');

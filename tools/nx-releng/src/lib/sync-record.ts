@@ -22,6 +22,8 @@ export interface SyncRecord {
   dirs: Record<string, string>;
   /** Repositories (relative) whose repodata/repomd.xml must exist. */
   repos: string[];
+  /** Set by a minor-release sync: the hash of the minor release settings it applied (lib/minor-release). */
+  minorRelease?: string;
 }
 
 export function hashConfig(value: unknown): string {

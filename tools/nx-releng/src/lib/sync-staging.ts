@@ -34,6 +34,16 @@ import {
 } from './sync-record';
 import { isDir, isFile } from './fs-checks';
 import { syncSigStaging } from './sig';
+import {
+  MINOR_RELEASE_EXCLUDES,
+  MINOR_RELEASE_TOOLS,
+  buildMinorRelease,
+  kickstartRepos,
+  minorReleaseSubtrees,
+  planMinorRelease,
+  publishMinorReleaseLinks,
+  type MinorReleasePlan,
+} from './minor-release';
 
 export interface SyncStagingRequest {
   model: ComposeModel;
@@ -41,6 +51,8 @@ export interface SyncStagingRequest {
   roots: Roots;
   dryRun?: boolean;
   allowIncomplete?: boolean;
+  /** A minor (GA) release: the install tree, ISOs, kickstart trees, .treeinfo and links too (lib/minor-release). */
+  minorRelease?: boolean;
   log: Log;
 }
 
@@ -50,6 +62,8 @@ export interface SyncStagingResult {
   composeId: string;
   composeDir: string;
   stagingDir: string;
+  /** Whether staging holds a minor release of this compose (its manifest changes, so sign runs on kickstart/). */
+  minorRelease: boolean;
   /** synced: work was done; up-to-date: the record matched; dry-run: nothing was changed. */
   outcome: 'synced' | 'up-to-date' | 'dry-run';
   files: number;
@@ -168,12 +182,14 @@ export async function checkDestination(target: string): Promise<void> {
 
 /**
  * How a channel's staging tree follows its compose. Stable is the GA install tree that update syncs add to:
- * nothing is deleted and the installer files are never overwritten (sync-to-staging.sh). Beta and lookahead
- * trees mirror their compose, installer included, deleting what it no longer has
- * (beta-release-sync-to-staging.sh, lh-release-sync-to-staging.sh).
+ * nothing is deleted and the installer files are never overwritten (sync-to-staging.sh), except by the minor
+ * release that lays the install tree down. Beta and lookahead trees mirror their compose, installer included,
+ * deleting what it no longer has (beta-release-sync-to-staging.sh, lh-release-sync-to-staging.sh). The ISO dirs
+ * of a compose never land inside a variant: the minor release publishes ISOs in isos/<arch>.
  */
-function rsyncMode(channel: Channel): { delete: boolean; excludes: readonly string[] } {
-  return channel === 'stable' ? { delete: false, excludes: STAGING_EXCLUDES } : { delete: true, excludes: [] };
+function rsyncMode(channel: Channel, minorRelease: boolean): { delete: boolean; excludes: readonly string[] } {
+  if (channel !== 'stable') return { delete: true, excludes: MINOR_RELEASE_EXCLUDES };
+  return { delete: false, excludes: minorRelease ? MINOR_RELEASE_EXCLUDES : STAGING_EXCLUDES };
 }
 
 /** Only the settings that shape what a sync writes: a change to, say, the file-list roots must not re-sync. */
@@ -192,12 +208,31 @@ function configHashOf(req: SyncStagingRequest): string {
   });
 }
 
+/**
+ * What a minor release of this config writes on top of a daily sync, recorded apart: a daily sync after a minor
+ * release of the same compose has nothing to do (verify's dependsOn runs one), a minor release after a daily sync
+ * does.
+ */
+function minorHashOf(req: SyncStagingRequest): string | undefined {
+  const { release } = req.model;
+  return req.minorRelease ? hashConfig([configHashOf(req), release.isoTypes, release.linkRepos, release.treeinfoVariants]) : undefined;
+}
+
 /** Why the staging tree needs a sync, or undefined when the last sync's record still holds. */
-export async function syncNeeded(record: SyncRecord | undefined, compose: ComposeRef, configHash: string, target: string) {
+export async function syncNeeded(
+  record: SyncRecord | undefined,
+  compose: ComposeRef,
+  configHash: string,
+  target: string,
+  minorHash?: string,
+) {
   if (!record) return 'no record of a previous sync';
   if (record.composeId !== compose.composeId) return `new compose ${compose.composeId} (staging has ${record.composeId})`;
   if (record.configHash !== configHash) return 'the release configuration changed';
   if (record.destination !== target) return 'the staging directory changed';
+  if (minorHash && record.minorRelease !== minorHash) {
+    return record.minorRelease ? 'the minor release configuration changed' : `no minor release of ${compose.composeId} yet`;
+  }
   return destinationDrift(record);
 }
 
@@ -210,8 +245,10 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
   const cp = composePaths(model, ch, roots);
   const sp = stagingPaths(model, ch, roots);
   const compose = await resolveLatestCompose(cp.latestLink, req.allowIncomplete);
-  await requireTools(SYNC_STAGING_TOOLS);
+  await requireTools(req.minorRelease ? [...SYNC_STAGING_TOOLS, ...MINOR_RELEASE_TOOLS] : SYNC_STAGING_TOOLS);
   const { units, repos } = await planFromCompose(model, compose);
+  const minor: MinorReleasePlan | undefined = req.minorRelease ? await planMinorRelease(model, ch, compose, sp, log) : undefined;
+  const mode = rsyncMode(channel, !!minor);
   const target = sp.revisionDir;
   const base = {
     project: model.project,
@@ -228,7 +265,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
       const s = await rsync({
         src: join(compose.composeDir, 'compose', unit.rel),
         dest: join(target, unit.rel),
-        ...rsyncMode(channel),
+        ...mode,
         chown: model.common.owner,
         dryRun: true,
       });
@@ -236,20 +273,29 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
       return s;
     });
     for (const repo of repos) log.info(`  would regenerate repodata of ${repo.path}`);
-    return { ...base, outcome: 'dry-run', ...totals(stats), seconds: (Date.now() - started) / 1000 };
+    if (minor) {
+      for (const d of minor.isoDirs) log.info(`  would publish ${d.isos.join(', ')} in isos/${d.arch}`);
+      for (const r of minor.kickstart) log.info(`  would freeze ${r.path}`);
+    }
+    return { ...base, minorRelease: !!minor, outcome: 'dry-run', ...totals(stats), seconds: (Date.now() - started) / 1000 };
   }
 
   const groups = await groupfiles(model, compose, repos);
   await checkDestination(target);
   await checkChannelLink(sp);
-  const subtrees = units.map((u) => u.rel.split('/')[0] as string).filter((v, i, a) => a.indexOf(v) === i);
+  const subtrees = [...units.map((u) => u.rel.split('/')[0] as string), ...(minor ? minorReleaseSubtrees(minor) : [])].filter(
+    (v, i, a) => a.indexOf(v) === i,
+  );
   return withLock(sp.lockFile, `${model.project}:sync-staging`, model.common.lockTimeoutSeconds, log, async () => {
     const configHash = configHashOf(req);
-    const reason = await syncNeeded(await readSyncRecord(sp.syncRecord), compose, configHash, target);
+    const minorHash = minorHashOf(req);
+    const record = await readSyncRecord(sp.syncRecord);
+    const reason = await syncNeeded(record, compose, configHash, target, minorHash);
     if (!reason) {
       await pointChannelLink(sp, log);
       log.info(`${model.project}: staging ${target} already holds ${compose.composeId}; nothing to sync`);
-      return { ...base, outcome: 'up-to-date', files: 0, bytes: 0, seconds: (Date.now() - started) / 1000 };
+      const minorRelease = !!record?.minorRelease;
+      return { ...base, minorRelease, outcome: 'up-to-date', files: 0, bytes: 0, seconds: (Date.now() - started) / 1000 };
     }
     log.info(`${model.project}: syncing ${compose.composeId} -> ${target} (${reason})`);
     // The record goes first: a run killed from here on leaves no claim that staging is in sync.
@@ -265,7 +311,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
         const s = await rsync({
           src: join(compose.composeDir, 'compose', unit.rel),
           dest: join(work, unit.rel),
-          ...rsyncMode(channel),
+          ...mode,
           chown: model.common.owner,
         });
         progress.unitDone(unit.rel, { files: s.filesTransferred, bytes: s.bytesTransferred }, Date.now() - t0);
@@ -278,10 +324,14 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
         await regenerateRepodata(req, work, repo, groups.get(repo.path), version);
         log.info(`  [${++regenerated}/${repos.length}] ${repo.path}: repodata regenerated in ${formatSeconds(Date.now() - t0)}`);
       });
+      if (minor) await buildMinorRelease(minor, work, log);
+      // The kickstart trees of an earlier minor release are repos of the project too: signed and verified.
+      const recorded = [...repos, ...(await kickstartRepos(model, work))];
       // Identical files across this project's repos share one inode; metadata files are rewritten in place later.
       await run('hardlink', ['-q', '-x', '.*\\.xml.*', '-x', '.*\\.treeinfo', '-x', '.*\\.discinfo', ...subtrees.map((s) => join(work, s))]);
       await swapIntoPlace(work, target, subtrees);
       await pointChannelLink(sp, log);
+      if (minor) await publishMinorReleaseLinks(minor, log);
       await writeRecord(sp.syncRecord, {
         version: 1,
         project: model.project,
@@ -292,9 +342,10 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
         syncedAt: new Date().toISOString(),
         destination: target,
         dirs: await fingerprintDirs(target, subtrees),
-        repos: repos.map((r) => r.path),
+        repos: recorded.map((r) => r.path),
+        ...(minorHash ? { minorRelease: minorHash } : {}),
       });
-      return { ...base, outcome: 'synced', ...totals(stats), seconds: (Date.now() - started) / 1000 };
+      return { ...base, minorRelease: !!minorHash, outcome: 'synced', ...totals(stats), seconds: (Date.now() - started) / 1000 };
     } finally {
       await rm(work, { recursive: true, force: true });
     }

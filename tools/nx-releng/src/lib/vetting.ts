@@ -152,8 +152,10 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
   const paths = repos.map((r) => r.path);
   const digest = await treeDigest(sp.revisionDir, paths);
   const reports: RepoReport[] = await mapLimit(repos, 2, async (repo) => {
-    const deps = repo.kind === 'os' && !sig ? model.release.repoclosure[repo.variant] ?? [] : [];
-    const closureRepos = Object.fromEntries(deps.map((dep) => [dep, join(sp.revisionDir, dep, repo.arch, 'os')] as const));
+    // A kickstart tree (the frozen GA install tree) is closed over the other kickstart trees, an os tree over os.
+    const tree = repo.kind === 'os' || repo.kind === 'kickstart' ? repo.kind : undefined;
+    const deps = tree && !sig ? model.release.repoclosure[repo.variant] ?? [] : [];
+    const closureRepos = Object.fromEntries(deps.map((dep) => [dep, join(sp.revisionDir, dep, repo.arch, tree as string)] as const));
     const report = await verifyRepo(join(sp.revisionDir, repo.path), {
       publicKey,
       arch: repo.arch,
@@ -162,7 +164,7 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
       unsigned: sig,
       repoclosure: !sig,
       // repoclosure of debug and source trees is not meaningful: their dependencies live in the os trees.
-      skipDnf: repo.kind !== 'os',
+      skipDnf: !tree,
     });
     log.info(`  ${repo.path}: ${report.ok ? 'ok' : `${report.problems.length} problem(s)`}`);
     return report;

@@ -138,7 +138,10 @@ function baseComposeTargets(model: ComposeModel): Record<string, TargetConfigura
       inputs: [...baseInputs(model), stateInput('sync-staging', model)],
       outputs: manifestOutput('sync-staging'),
       options: { channel: 'stable' },
-      configurations,
+      // -c minor-release: the GA sync of a produce compose (ISOs, kickstart trees, .treeinfo, links), stable only;
+      // the distribution's composes only (SIGs have no minor release of their own).
+      configurations:
+        model.compose.kind === 'base' ? { ...configurations, 'minor-release': { channel: 'stable', minorRelease: true } } : configurations,
       metadata: {
         description: `rsync latest-${model.short}-${model.major} into the staging revision dir and regenerate its repodata`,
       },

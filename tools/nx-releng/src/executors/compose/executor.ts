@@ -53,6 +53,8 @@ const composeExecutor: PromiseExecutor<ComposeExecutorSchema> = (options, contex
         arches: model.release.arches,
         date: composeDate(options.date),
         latestLinkName: paths.latestLink.split('/').pop() as string,
+        // A produce compose makes the ISOs of release.json's isoTypes, as pungi's createiso does.
+        isoTypes: kind === 'produce' ? model.release.isoTypes : undefined,
       });
     }
 

@@ -13,11 +13,13 @@ const syncStagingExecutor: PromiseExecutor<SyncStagingExecutorSchema> = (options
       channel: options.channel ?? 'stable',
       dryRun: options.dryRun,
       allowIncomplete: options.allowIncomplete,
+      minorRelease: options.minorRelease,
     });
+    const kind = options.minorRelease ? 'minor release ' : '';
     const what =
       result.outcome === 'up-to-date'
         ? 'up to date, nothing synced'
-        : `${result.outcome}: ${result.files} files, ${formatBytes(result.bytes)}, ${result.repos} repos`;
+        : `${result.outcome}: ${kind}${result.files} files, ${formatBytes(result.bytes)}, ${result.repos} repos`;
     // The manifest describes what staging holds, not how this run went, so that an up-to-date run and the
     // run that synced leave the same manifest for the steps after it to hash.
     const { outcome, files, bytes, seconds, ...state } = result;

@@ -4,4 +4,5 @@ export interface SyncStagingExecutorSchema {
   channel: Channel;
   dryRun?: boolean;
   allowIncomplete?: boolean;
+  minorRelease?: boolean;
 }
