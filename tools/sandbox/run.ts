@@ -33,7 +33,8 @@ async function main(): Promise<void> {
   await writeSandboxErrata(join(relengRoot, 'errata'));
   const errata = await startErrataServer(join(relengRoot, 'errata'));
   try {
-    await nx(['run-many', '-t', 'compose', '--backend=local', '--output-style=static']);
+    // --skip-nx-cache: running the sandbox again makes new composes, even of unchanged RPMs.
+    await nx(['run-many', '-t', 'compose', '--backend=local', '--skip-nx-cache', '--output-style=static']);
     await nx(['run-many', '-t', 'sync-staging', '--output-style=static']);
     await nx(['run-many', '-t', 'verify', '--output-style=static'], { RELENG_ERRATA_URL: errata.url });
     await nx(['run-many', '-t', 'sync-prod', 'filelist', '--output-style=static']);
