@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -120,6 +121,19 @@ describe('composeInputState', () => {
     const s = await state(async () => assert.fail('koji was asked'), local);
     assert.ok(!s.lines.some((l) => l.startsWith('koji-tag')), s.lines.join('\n'));
   });
+});
+
+test('releng-state.js: a failure still prints a nonce, since Nx hashes stdout and ignores the exit code', () => {
+  const run = () =>
+    spawnSync(process.execPath, [join(REPO_ROOT, 'tools/nx-releng/bin/releng-state.js'), 'compose', 'Rocky-devel-8'], {
+      cwd: R, // no releases/ here
+      encoding: 'utf8',
+    });
+  const [a, b] = [run(), run()];
+  assert.equal(a.status, 1);
+  assert.match(a.stdout, /^state unknown [0-9a-f-]{36}\n$/);
+  assert.notEqual(a.stdout, b.stdout);
+  assert.equal(a.stderr, 'releases/common.json: cannot be read (ENOENT)\n');
 });
 
 describe('kojiListTagged (the koji CLI on PATH)', () => {

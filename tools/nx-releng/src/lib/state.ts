@@ -76,7 +76,8 @@ export async function verifyState(workspaceRoot: string, project: string, releng
 export async function composeState(workspaceRoot: string, project: string, relengRoot?: string): Promise<string> {
   const model = projectModel(workspaceRoot, project);
   const state = await composeInputState(model, relengRoot);
-  await writeComposeInputNote(workspaceRoot, model.project, state);
+  // The note only explains; a workspace it cannot be written to must not change what is hashed.
+  await writeComposeInputNote(workspaceRoot, model.project, state).catch(() => undefined);
   return state.lines.join('\n');
 }
 
