@@ -17,6 +17,7 @@ let ws: NxWorkspace;
 let R: string;
 let composeRoot: string;
 let argvLog: string;
+let taggedDir: string;
 
 const PUNGI_CONFIGS: Record<string, { file: string; short: string; variants: string[] }> = {
   'Rocky-8': {
@@ -36,6 +37,7 @@ async function compose(project: string, args: string[] = [], mode = 'normal') {
     PUNGI_STANDIN_ARGV_LOG: argvLog,
     PUNGI_STANDIN_SRC: join(R, 'mnt/koji/local/8', short),
     PUNGI_STANDIN_MODE: mode,
+    KOJI_STANDIN_TAGGED: taggedDir,
   });
   const calls = readFileSync(argvLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as string[]);
   return { ...r, calls };
@@ -49,6 +51,10 @@ before(async () => {
   R = ws.relengRoot;
   composeRoot = await stageSandbox(R, { shorts: ['Rocky', 'Rocky-devel'] });
   argvLog = join(ws.dir, 'pungi-argv.jsonl');
+  // What the koji stand-in answers for the tag both composes name (`koji list-tagged --latest --quiet <tag>`).
+  taggedDir = join(ws.dir, 'koji-tagged');
+  mkdirSync(taggedDir);
+  writeFileSync(join(taggedDir, 'dist-rocky8-compose'), 'releng-hello-1.0-1.el8  dist-rocky8-compose  releng\n');
   // The pungi-rocky checkout the compose.json files name (/etc/pungi-prod/*.conf), re-rooted like every path.
   mkdirSync(join(R, 'etc/pungi-prod'), { recursive: true });
   for (const { file, short, variants } of Object.values(PUNGI_CONFIGS)) {
@@ -114,7 +120,8 @@ test('--kind=produce runs the argv of produce-8.sh and makes a GA compose labell
 
 test('a DOOMED compose fails with its status and the tail of pungi.global.log; the latest link stays', async () => {
   const before = link('latest-Rocky-devel-8');
-  const r = await compose('Rocky-devel-8', [], 'DOOMED');
+  // --skip-nx-cache: the inputs did not change, and this run must reach pungi-koji.
+  const r = await compose('Rocky-devel-8', ['--skip-nx-cache'], 'DOOMED');
   assert.notEqual(r.status, 0);
   assert.equal(r.calls.length, 1);
   const doomed = `${composeRoot}/${before.replace(/\.0$/, '.1')}`;
@@ -131,7 +138,7 @@ test('a DOOMED compose fails with its status and the tail of pungi.global.log; t
 
 test('a compose left STARTED is refused even though pungi-koji exited 0', async () => {
   const before = link('latest-Rocky-devel-8');
-  const r = await compose('Rocky-devel-8', [], 'STARTED');
+  const r = await compose('Rocky-devel-8', ['--skip-nx-cache'], 'STARTED');
   assert.notEqual(r.status, 0);
   assert.match(r.output, /Rocky-devel-8:compose FAILED: compose \S+\/Rocky-devel-8\.10-updates-\d{8}\.2 has STATUS STARTED; only FINISHED is accepted/);
   assert.match(r.output, /last 20 lines of \S+pungi\.global\.log:\n/);
@@ -139,10 +146,10 @@ test('a compose left STARTED is refused even though pungi-koji exited 0', async 
 });
 
 test('FINISHED_INCOMPLETE is refused unless --allowIncomplete', async () => {
-  const refused = await compose('Rocky-devel-8', [], 'FINISHED_INCOMPLETE');
+  const refused = await compose('Rocky-devel-8', ['--skip-nx-cache'], 'FINISHED_INCOMPLETE');
   assert.notEqual(refused.status, 0);
   assert.match(refused.output, /has STATUS FINISHED_INCOMPLETE; only FINISHED is accepted \(FINISHED_INCOMPLETE is accepted with --allowIncomplete\)/);
-  const accepted = await compose('Rocky-devel-8', ['--allowIncomplete'], 'FINISHED_INCOMPLETE');
+  const accepted = await compose('Rocky-devel-8', ['--allowIncomplete', '--skip-nx-cache'], 'FINISHED_INCOMPLETE');
   assert.equal(accepted.status, 0, accepted.output);
   assert.match(accepted.output, /Rocky-devel-8\.10-updates-\d{8}\.4 FINISHED_INCOMPLETE/);
 });
@@ -151,7 +158,9 @@ test('a new compose with releng-hello 1.1 reports the upgrade in changes.md and 
   const produced = link('latest-Rocky-8');
   rmSync(join(R, 'mnt/koji/local/8/Rocky'), { recursive: true, force: true });
   await stageSandbox(R, { version: '1.1', shorts: ['Rocky'] });
+  writeFileSync(join(taggedDir, 'dist-rocky8-compose'), 'releng-hello-1.1-1.el8  dist-rocky8-compose  releng\n');
   const r = await compose('Rocky-8');
+  assert.doesNotMatch(r.output, /\[local cache\]/, 'a new build in the tag is a new compose');
   assert.equal(r.status, 0, r.output);
   assert.deepEqual(r.calls[0]?.slice(-4), ['--production', '--label', 'RC-8.10', '--print-output-dir']);
   assert.match(r.output, new RegExp(`changes since ${produced}: 0 added, 0 removed, 2 upgraded, 0 downgraded`));

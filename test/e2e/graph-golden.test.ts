@@ -158,6 +158,18 @@ for (const [project, kind, root] of [
     assert.deepEqual(inputs.runtime, [`node tools/nx-releng/bin/releng-state.js sync-staging ${project}`]);
     matchGolden(`${project}.sync-staging.inputs.json`, inputs);
   });
+
+  test(`${project} (${kind}): compose is cached on its config layers, the plugin, RELENG_ROOT and its runtime input`, () => {
+    const inputs = targetInputs(`${project}:compose`);
+    for (const f of ['releases/common.json', 'releases/8/release.json', `${root}/compose.json`]) {
+      assert.ok(inputs.files.includes(f), `${f} is not an input of ${project}:compose: ${inputs.files}`);
+    }
+    assertNoNpmInputs(inputs);
+    assert.ok(inputs.environment?.includes('RELENG_ROOT'), `${inputs.environment}`);
+    // The pungi config, the package set and the latest compose's STATUS: hashed when the task is, not here.
+    assert.deepEqual(inputs.runtime, [`node tools/nx-releng/bin/releng-state.js compose ${project}`]);
+    matchGolden(`${project}.compose.inputs.json`, inputs);
+  });
 }
 
 test('mirror: nx show project and filelist inputs match the golden files', () => {

@@ -141,7 +141,7 @@ test('beta never reaches production, and unverified staging is refused', async (
   assert.notEqual(r.status, 0);
   assert.match(r.output, /beta never reaches production/);
   // A new compose synced to staging but not yet verified.
-  await runOk(['run', 'Extras-8:compose', '--backend=local']);
+  await runOk(['run', 'Extras-8:compose', '--backend=local', '--skip-nx-cache']);
   await runOk(['run', 'Extras-8:sync-staging']);
   r = await nx(['run', 'Extras-8:sync-prod']);
   assert.notEqual(r.status, 0);

@@ -181,7 +181,7 @@ test('a package dropped from the next compose leaves staging and production; the
 test('a SIG compose without its <major>/<sig> dir is refused by name, and staging is left as it was', async () => {
   const sigStaging = join(staging, 'mirror/pub/sig');
   const before = await snapshotTree(sigStaging);
-  await runOk(['run', 'SIG-cloud-8:compose']);
+  await runOk(['run', 'SIG-cloud-8:compose', '--skip-nx-cache']); // a fresh compose to break
   const top = join(ws.relengRoot, 'mnt/compose/8/latest-SIG-cloud-8/compose/8');
   renameSync(join(top, 'cloud'), join(top, 'cloudy'));
   const r = await pipeline.nx(['run', 'SIG-cloud-8:sync-staging']);

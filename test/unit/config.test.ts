@@ -101,6 +101,12 @@ const BAD_INPUTS: Array<{ name: string; file: string; edit: (v: any) => void; er
     error: /field variants\.0: must be a plain name/,
   },
   {
+    name: 'koji tag that is not a plain name',
+    file: 'releases/8/Extras/compose.json',
+    edit: (v) => (v.pungi.tag = 'dist-rocky8 --help'),
+    error: /releases\/8\/Extras\/compose\.json: invalid configuration\n {2}field pungi\.tag: must be a plain name/,
+  },
+  {
     name: 'unknown backend',
     file: 'releases/8/Extras/compose.json',
     edit: (v) => (v.backend = 'mock'),

@@ -107,7 +107,7 @@ test('repo: a pungi compose gets its pungi config; the other pungi settings keep
   );
   await assert.rejects(
     repoGenerator(tree, { major: '8', short: 'SIG-cloud', variants: 'plus', backend: 'local', pungiConfig: '/etc/x.conf' }),
-    /--pungiConfig is for backend pungi/,
+    /--pungiConfig and --kojiTag are for backend pungi/,
   );
   await assert.rejects(
     repoGenerator(tree, { major: '8', short: 'SIG-cloud', variants: 'plus', pungiConfig: 'etc/sig-cloud.conf' }),
@@ -119,13 +119,25 @@ test('repo: a pungi compose gets its pungi config; the other pungi settings keep
     /releases\/8\/SIG-cloud\/compose\.json: field syncMetadata: a SIG compose has no compose metadata to stage; remove it/,
   );
   assert.deepEqual(writes, []);
-  await repoGenerator(tree, { major: '8', short: 'SIG-cloud', variants: 'plus', pungiConfig: '/etc/pungi-sig/cloud.conf' });
+  await assert.rejects(
+    repoGenerator(tree, { major: '8', short: 'SIG-cloud', variants: 'plus', pungiConfig: '/etc/x.conf', kojiTag: 'sig/cloud8' }),
+    /releases\/8\/SIG-cloud\/compose\.json: invalid configuration\n {2}field pungi\.tag: must be a plain name/,
+  );
+  assert.deepEqual(writes, []);
+  await repoGenerator(tree, {
+    major: '8',
+    short: 'SIG-cloud',
+    variants: 'plus',
+    pungiConfig: '/etc/pungi-sig/cloud.conf',
+    kojiTag: 'sig-cloud8-compose',
+  });
   assert.equal(
     text(tree, 'releases/8/SIG-cloud/compose.json'),
-    '{\n  "kind": "sig",\n  "variants": ["plus"],\n  "backend": "pungi",\n  "pungi": { "config": "/etc/pungi-sig/cloud.conf" }\n}\n',
+    '{\n  "kind": "sig",\n  "variants": ["plus"],\n  "backend": "pungi",\n  "pungi": { "config": "/etc/pungi-sig/cloud.conf", "tag": "sig-cloud8-compose" }\n}\n',
   );
   const model = models8(tree).find((m) => m.project === 'SIG-cloud-8');
   assert.equal(model?.compose.pungi?.config, '/etc/pungi-sig/cloud.conf');
+  assert.equal(model?.compose.pungi?.tag, 'sig-cloud8-compose');
 });
 
 test('repo: the kind follows a SIG- name, and a base compose may not be named SIG-', async () => {
@@ -167,6 +179,7 @@ test('repo: regenerating a shipped compose from its own content is a no-op', asy
     description: shipped.description,
     syncMetadata: shipped.syncMetadata,
     pungiConfig: shipped.pungi?.config,
+    kojiTag: shipped.pungi?.tag,
   });
   assert.deepEqual(writes, []);
 });

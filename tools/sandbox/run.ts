@@ -42,11 +42,12 @@ async function main(): Promise<void> {
   await writeSandboxErrata(join(relengRoot, 'errata'));
   const errata = await startErrataServer(join(relengRoot, 'errata'));
   try {
+    // --skip-nx-cache: running the sandbox again makes new composes, even of unchanged RPMs.
     if (minorRelease) {
-      await nx(['run-many', '-t', 'compose', '--backend=local', '--kind=produce', '--output-style=static']);
+      await nx(['run-many', '-t', 'compose', '--backend=local', '--kind=produce', '--skip-nx-cache', '--output-style=static']);
       await nx(['run-many', '-t', 'sync-staging', '-c', 'minor-release', '--output-style=static']);
     } else {
-      await nx(['run-many', '-t', 'compose', '--backend=local', '--output-style=static']);
+      await nx(['run-many', '-t', 'compose', '--backend=local', '--skip-nx-cache', '--output-style=static']);
       await nx(['run-many', '-t', 'sync-staging', '--output-style=static']);
     }
     await nx(['run-many', '-t', 'verify', '--output-style=static'], { RELENG_ERRATA_URL: errata.url });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Nx runtime input of the sync targets (see src/lib/state.ts). Nx runs it from the workspace root.
+// Nx runtime input of compose, sync-staging and verify (see src/lib/state.ts). Nx runs it from the workspace root.
 'use strict';
 const { join } = require('node:path');
 process.env.SWC_NODE_PROJECT = process.env.SWC_NODE_PROJECT || join(__dirname, '..', '..', '..', 'tsconfig.base.json');

@@ -245,6 +245,12 @@ const labelChoice = z.union([z.enum(LABEL_NAMES), z.literal(false)]);
 const pungiSchema = z.strictObject({
   /** pungi-koji --config: the pungi-rocky checkout's config, e.g. /etc/pungi-prod/r8.conf. */
   config: absolutePath.refine((p) => p.endsWith('.conf'), 'must be a pungi config file (*.conf)'),
+  /**
+   * The koji tag pungi gathers from (the config's pkgset_koji_tag), e.g. dist-rocky8-compose. Its latest builds
+   * (`koji list-tagged --latest --quiet <tag>`) fingerprint the package set, so an unchanged compose is skipped;
+   * without it the compose is never skipped.
+   */
+  tag: safeName.optional(),
   /** --production (the scripts' choice), --nightly or --test. */
   composeType: z.enum(['production', 'nightly', 'test']).default('production'),
   /** Label name per compose kind (--label <name>-<revision>); false gives --no-label (devel and SIG updates). */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { loadComposeModel } from '../config/load';
 import { channelRelease, composePaths, projectChannels, projectRepoPath, resolveRoots, stagingPaths } from '../layout/paths';
 import { inspectLatestLink } from './compose-ref';
+import { composeInputState, writeComposeInputNote } from './compose-state';
 import { RelengError } from './errors';
 import { treeDigest } from './tree-digest';
 import { destinationDrift, readSyncRecord } from './sync-record';
@@ -71,7 +72,20 @@ export async function verifyState(workspaceRoot: string, project: string, releng
   return lines.join('\n');
 }
 
-const STATES: Record<string, typeof syncStagingState> = { 'sync-staging': syncStagingState, verify: verifyState };
+/** The runtime input of compose (see compose-state.ts); its reasons are left for the executor to print. */
+export async function composeState(workspaceRoot: string, project: string, relengRoot?: string): Promise<string> {
+  const model = projectModel(workspaceRoot, project);
+  const state = await composeInputState(model, relengRoot);
+  // The note only explains; a workspace it cannot be written to must not change what is hashed.
+  await writeComposeInputNote(workspaceRoot, model.project, state).catch(() => undefined);
+  return state.lines.join('\n');
+}
+
+const STATES: Record<string, typeof syncStagingState> = {
+  'sync-staging': syncStagingState,
+  verify: verifyState,
+  compose: composeState,
+};
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [step, project] = argv;
@@ -80,6 +94,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.error(`usage: releng-state <${Object.keys(STATES).join('|')}> <project>`);
     return 2;
   }
-  console.log(await state(process.cwd(), project, process.env.RELENG_ROOT));
-  return 0;
+  try {
+    console.log(await state(process.cwd(), project, process.env.RELENG_ROOT));
+    return 0;
+  } catch (err) {
+    // Nx hashes stdout and ignores the exit code: without a nonce, a failed look would hash like the last one.
+    console.log(`state unknown ${randomUUID()}`);
+    throw err;
+  }
 }

@@ -33,7 +33,8 @@ function baseInputs(model: ComposeModel) {
 /**
  * Hashes what lives outside the workspace: the compose each latest link points at, and whether the
  * destination still matches what the last sync recorded (a nonce when it does not, so a destination changed
- * behind the tool's back is never a cache hit). See tools/nx-releng/src/lib/state.ts.
+ * behind the tool's back is never a cache hit). See tools/nx-releng/src/lib/state.ts. For compose: what the
+ * compose is made from (src/lib/compose-state.ts).
  */
 export function stateInput(step: string, model: ComposeModel) {
   return { runtime: `node tools/nx-releng/bin/releng-state.js ${step} ${model.project}` };
@@ -121,9 +122,12 @@ function baseComposeTargets(model: ComposeModel): Record<string, TargetConfigura
   return {
     compose: {
       executor: `${PLUGIN_NAME}:compose`,
-      // A compose reads the package set from outside the workspace; the executor always runs.
-      cache: false,
-      inputs: baseInputs(model),
+      // Skipped when nothing it is made from changed: the config layers here, and (runtime input, hashed once
+      // per task, never in graph creation) the pungi config, the koji tag's latest builds or the local RPMs, and
+      // whether the latest link still points at a FINISHED compose. --kind, --backend, --date and -c are
+      // options, which Nx hashes too. See src/lib/compose-state.ts.
+      cache: true,
+      inputs: [...baseInputs(model), stateInput('compose', model)],
       outputs: manifestOutput('compose'),
       options: { channel: 'stable' },
       configurations,

@@ -4,6 +4,7 @@ import type { PromiseExecutor } from '@nx/devkit';
 import { channelRelease, composePaths } from '../../layout/paths';
 import { compareComposes, summarizeReport, writeChangeReport } from '../../lib/compose-diff';
 import { inspectLatestLink } from '../../lib/compose-ref';
+import { takeComposeInputNote } from '../../lib/compose-state';
 import { RelengError } from '../../lib/errors';
 import { createLocalCompose } from '../../lib/local-compose';
 import { createLocalSigCompose } from '../../lib/local-sig-compose';
@@ -28,6 +29,11 @@ const composeExecutor: PromiseExecutor<ComposeExecutorSchema> = (options, contex
     const outDir = join(workspaceRoot, 'dist', 'releng', model.project, 'compose');
     // A report left by an earlier run must not pass for this one's if this one fails.
     await Promise.all(['changes.json', 'changes.md'].map((f) => rm(join(outDir, f), { force: true })));
+
+    // Why Nx could not skip this compose, as its runtime input found it (Nx shows nothing of that itself).
+    const hashed = await takeComposeInputNote(workspaceRoot, model.project);
+    for (const w of hashed?.warnings ?? []) log.warn(w);
+    for (const n of hashed?.notes ?? []) log.info(`not a cache hit: ${n}`);
 
     const prev = await inspectLatestLink(paths.latestLink);
     const previous = prev.composeDir ? { id: prev.composeId ?? prev.composeDir.split('/').pop()!, dir: prev.composeDir } : null;

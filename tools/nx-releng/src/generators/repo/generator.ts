@@ -40,9 +40,10 @@ function composeJson(options: RepoGeneratorSchema, kind: 'base' | 'sig'): Record
     if (!options.pungiConfig) {
       throw new RelengError(`backend pungi needs --pungiConfig=<absolute path of the pungi config, e.g. /etc/pungi-prod/r8.conf>`);
     }
-    json['pungi'] = { config: options.pungiConfig };
-  } else if (options.pungiConfig !== undefined) {
-    throw new RelengError(`--pungiConfig is for backend pungi; this compose's backend is ${backend}`);
+    // The koji tag fingerprints the package set, so that an unchanged compose is skipped.
+    json['pungi'] = options.kojiTag ? { config: options.pungiConfig, tag: options.kojiTag } : { config: options.pungiConfig };
+  } else if (options.pungiConfig !== undefined || options.kojiTag !== undefined) {
+    throw new RelengError(`--pungiConfig and --kojiTag are for backend pungi; this compose's backend is ${backend}`);
   }
   if (options.syncMetadata) json['syncMetadata'] = true;
   return json;

@@ -11,6 +11,8 @@ export interface RepoGeneratorSchema {
   backend?: 'pungi' | 'local';
   /** Absolute path of the pungi configuration (written as pungi.config; needed by backend pungi). */
   pungiConfig?: string;
+  /** The koji tag the pungi config gathers from (written as pungi.tag); without it the compose is never skipped. */
+  kojiTag?: string;
   /** Copy compose/metadata to staging (only the base distribution compose should). */
   syncMetadata?: boolean;
   description?: string;
