@@ -47,8 +47,17 @@ export interface StagedLists {
   readonly checksums: { rel: string; abs: string }[];
   /** The staged timelist up to its [Files] section: the checksum sections and [End] are appended to it. */
   readonly timelist: string;
-  /** The final file of a list (deferred lines take a fresh lstat: assemble after inner roots published). */
-  assemble(kind: 'timelist' | 'fullfilelist'): string;
+  /**
+   * The final content of a list (task output and deferred lines spliced in). Deferred lines take a fresh
+   * lstat: ask for an enclosing root's timelist after the inner roots have published.
+   */
+  content(kind: 'timelist' | 'fullfilelist'): ListContent;
+}
+
+export interface ListContent {
+  readonly size: number;
+  /** Calls each(bytes) on consecutive blocks until it returns false; the buffer is reused after each call. */
+  forEach(each: (bytes: Buffer) => boolean | void): void;
 }
 
 export function walkRoots(roots: readonly WalkRoot[], opts: WalkOptions): Promise<StagedLists[]>;

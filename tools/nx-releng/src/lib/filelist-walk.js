@@ -463,7 +463,7 @@ async function walkRoots(roots, opts) {
   return sinks.map((s) => new StagedLists(s, opts.timeField));
 }
 
-/** One root's staged lists; assemble() splices in the task output and the deferred lines. */
+/** One root's staged lists; content() gives a final list with the task output and deferred lines spliced in. */
 class StagedLists {
   constructor(sink, timeField) {
     this.timelist = sink.timelist.path;
@@ -476,50 +476,59 @@ class StagedLists {
   }
 
   /**
-   * The final list (the staged file itself when nothing is spliced in). Deferred lines are resolved now, so
-   * call this for an enclosing root's timelist only after the inner roots have published.
+   * The final content of a list as pieces (byte ranges of staged files, deferred lines), read on demand: it
+   * is compared with the published file and only written out when it differs. Deferred lines take a fresh
+   * lstat now, so ask for an enclosing root's timelist only after the inner roots have published.
    */
-  assemble(kind) {
+  content(kind) {
     const src = this[kind];
-    const inserts = this.inserts[kind];
-    if (inserts.length === 0) return src;
-    const dst = `${src}.final`;
-    const out = new OutFile(dst);
-    const fds = new Map();
-    const buf = Buffer.allocUnsafe(1 << 20);
-    const copy = (file, start, end) => {
-      let fd = fds.get(file);
-      if (fd === undefined) fds.set(file, (fd = fs.openSync(file, 'r')));
-      for (let pos = start; pos < end; ) {
-        const n = fs.readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
-        if (n === 0) throw new WalkError(`${file} is shorter than expected`);
-        out.writeBytes(buf.subarray(0, n));
-        pos += n;
-      }
-    };
-    try {
-      let pos = 0;
-      for (const ins of inserts) {
-        copy(src, pos, ins.offset);
-        pos = ins.offset;
-        if (ins.chunk !== undefined) copy(ins.chunk.path, ins.chunk.start, ins.chunk.end);
-        else {
-          const line = deferredLine(ins.deferred, this.timeField);
-          if (line !== undefined) {
-            out.write(line);
-            this.entries++;
-          }
+    const pieces = [];
+    let pos = 0;
+    for (const ins of this.inserts[kind]) {
+      pieces.push({ path: src, start: pos, end: ins.offset });
+      pos = ins.offset;
+      if (ins.chunk !== undefined) pieces.push(ins.chunk);
+      else {
+        const line = deferredLine(ins.deferred, this.timeField);
+        if (line !== undefined) {
+          pieces.push({ bytes: Buffer.from(line) });
+          this.entries++;
         }
       }
-      copy(src, pos, fs.statSync(src).size);
-      out.close();
-    } catch (err) {
-      out.close(true);
-      throw err;
+    }
+    pieces.push({ path: src, start: pos, end: fs.statSync(src).size });
+    return new ListContent(pieces);
+  }
+}
+
+class ListContent {
+  constructor(pieces) {
+    this.pieces = pieces;
+    this.size = pieces.reduce((n, p) => n + (p.bytes !== undefined ? p.bytes.length : p.end - p.start), 0);
+  }
+
+  /** Calls each(bytes) on consecutive blocks of the content until it returns false. The buffer is reused. */
+  forEach(each) {
+    const fds = new Map();
+    const buf = Buffer.allocUnsafe(1 << 20);
+    try {
+      for (const p of this.pieces) {
+        if (p.bytes !== undefined) {
+          if (each(p.bytes) === false) return;
+          continue;
+        }
+        let fd = fds.get(p.path);
+        if (fd === undefined) fds.set(p.path, (fd = fs.openSync(p.path, 'r')));
+        for (let pos = p.start; pos < p.end; ) {
+          const n = fs.readSync(fd, buf, 0, Math.min(buf.length, p.end - pos), pos);
+          if (n === 0) throw new WalkError(`${p.path} is shorter than expected`);
+          if (each(buf.subarray(0, n)) === false) return;
+          pos += n;
+        }
+      }
     } finally {
       for (const fd of fds.values()) fs.closeSync(fd);
     }
-    return dst;
   }
 }
 

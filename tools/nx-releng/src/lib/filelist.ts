@@ -31,7 +31,8 @@
  *  - ATOMIC, ALL-OR-NOTHING, ONLY-IF-CHANGED (Fedora's update-fullfiletimelist wrapper, §1.8). Every list of
  *    every root is generated into a private staging directory first (default: a new dir under os.tmpdir();
  *    must be outside all roots). If any root fails, nothing is published and the staging dir is removed.
- *    Then each list is compared byte for byte with the published file; only a different one is copied to
+ *    Then each list is compared byte for byte with the published file (straight from the staged pieces:
+ *    an unchanged list is never written out whole); only a different one is written to
  *    `.<name>.<random>.~tmp~` beside the target (mode 0644, fsync'ed) and renamed over it. An unchanged tree
  *    therefore leaves every published list untouched (bytes, inode, mtime): rsync quick-check clients
  *    (mirrorsync.sh) and content-hash clients (quick-fedora-mirror) both see "no change". Staging happens
@@ -67,7 +68,7 @@
  *    below the innermost root (e.g. 8.10/BaseOS/x86_64) and records them as tasks, remembering the byte
  *    offsets where their lines belong. Then `workers` worker threads (default CPUs-1, at most 3) start and
  *    take tasks from a shared counter, as does the main thread. Each thread appends its tasks' lines to its
- *    own chunk files; the chunks are spliced in at the offsets when a list is assembled. A subtree containing
+ *    own chunk files; the chunks are spliced in at the offsets when a list is read. A subtree containing
  *    a root is never split off, and the output is byte-identical to the serial walk (tested). The walk is
  *    plain JavaScript (filelist-walk.js) so a worker starts in ~20 ms instead of 0.2-0.4 s with the
  *    TypeScript loader. Workers lstat by absolute path (threads cannot chdir).
@@ -80,7 +81,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { RelengError } from './errors';
-import { WalkError, compareNames, walkRoots, type StagedLists, type WalkRoot } from './filelist-walk';
+import { WalkError, compareNames, walkRoots, type ListContent, type StagedLists, type WalkRoot } from './filelist-walk';
 
 export type ChecksumAlgorithm = 'sha1' | 'md5' | 'sha256' | 'sha512';
 /** create-filelist as deployed by Fedora since 2024 (pagure quick-fedora-mirror PR 86): four sections in this order. */
@@ -224,46 +225,40 @@ function removeStaleTemps(plan: Plan): void {
   }
 }
 
-function sameContent(staged: string, target: string): boolean {
-  let tst: fs.Stats;
+function sameContent(content: ListContent, target: string): boolean {
+  const st = fs.lstatSync(target, { throwIfNoEntry: false });
+  if (!st?.isFile() || st.size !== content.size) return false;
+  const fd = fs.openSync(target, 'r');
   try {
-    tst = fs.lstatSync(target);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-  if (!tst.isFile() || tst.size !== fs.statSync(staged).size) return false;
-  const a = fs.openSync(staged, 'r');
-  const b = fs.openSync(target, 'r');
-  try {
-    const ba = Buffer.allocUnsafe(1 << 20);
-    const bb = Buffer.allocUnsafe(1 << 20);
-    for (;;) {
-      const na = fs.readSync(a, ba, 0, ba.length, null);
-      let nb = 0;
-      while (nb < na) {
-        const n = fs.readSync(b, bb, nb, na - nb, null);
-        if (n === 0) break;
-        nb += n;
+    const other = Buffer.allocUnsafe(1 << 20);
+    let same = true;
+    content.forEach((bytes) => {
+      let n = 0;
+      while (n < bytes.length) {
+        const got = fs.readSync(fd, other, n, bytes.length - n, null);
+        if (got === 0) break;
+        n += got;
       }
-      if (na !== nb) return false;
-      if (na === 0) return fs.readSync(b, bb, 0, 1, null) === 0;
-      if (!ba.subarray(0, na).equals(bb.subarray(0, nb))) return false;
-    }
+      same = n === bytes.length && other.subarray(0, n).equals(bytes);
+      return same;
+    });
+    return same && fs.readSync(fd, other, 0, 1, null) === 0;
   } finally {
-    fs.closeSync(a);
-    fs.closeSync(b);
+    fs.closeSync(fd);
   }
 }
 
-function publish(staged: string, target: string, mode: number, owner: WriteFileListsOptions['owner']): void {
+/** Writes the content to a temp file beside the target (mode, owner, fsync) and renames it over the target. */
+function publish(content: ListContent, target: string, mode: number, owner: WriteFileListsOptions['owner']): void {
   const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.~tmp~`);
   try {
-    fs.copyFileSync(staged, tmp);
-    fs.chmodSync(tmp, mode);
-    if (owner) fs.chownSync(tmp, owner.uid, owner.gid);
-    const fd = fs.openSync(tmp, 'r+');
+    const fd = fs.openSync(tmp, 'wx', mode);
     try {
+      content.forEach((bytes) => {
+        for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+      });
+      fs.fchmodSync(fd, mode);
+      if (owner) fs.fchownSync(fd, owner.uid, owner.gid);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -352,14 +347,14 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
     for (const i of order) {
       const p = plans[i] as Plan;
       const list = lists[i] as StagedLists;
-      const fullfilelist = list.assemble('fullfilelist');
-      const timelist = list.assemble('timelist');
-      const targets: [string, string][] = [[p.fullName, fullfilelist], ...p.input.copies.map((c): [string, string] => [c, timelist]), [p.input.timelistName, timelist]];
-      const files = targets.map(([name, src]): FileListFile => {
+      const fullfilelist = list.content('fullfilelist');
+      const timelist = list.content('timelist');
+      const targets: [string, ListContent][] = [[p.fullName, fullfilelist], ...p.input.copies.map((c): [string, ListContent] => [c, timelist]), [p.input.timelistName, timelist]];
+      const files = targets.map(([name, content]): FileListFile => {
         const target = path.join(p.walk.dir, name);
-        const changed = !sameContent(src, target);
-        if (changed) publish(src, target, opts.fileMode ?? 0o644, opts.owner);
-        return { name, path: target, bytes: fs.statSync(src).size, changed };
+        const changed = !sameContent(content, target);
+        if (changed) publish(content, target, opts.fileMode ?? 0o644, opts.owner);
+        return { name, path: target, bytes: content.size, changed };
       });
       results[i] = {
         dir: p.input.dir,
