@@ -10,14 +10,15 @@
  *   find DIR -printf '%T@\t%y\t%s\t%p\n' > /dev/null             (one lstat per entry, one line out)
  *   writeFileLists([DIR]) with worker threads (default) and with workers: 0
  *   a bare Node walk: readdirSync + lstatSync per entry, no output (the floor for any Node walker)
- * on the large tree, and prints medians and ratios to find. writeFileLists runs in steady state (lists already
+ * on the large tree, and prints medians and ratios to find, and the 1-minute load average at each rep (other
+ * processes on the machine change every figure). writeFileLists runs in steady state (lists already
  * published, tree unchanged), i.e. generate both lists + checksums + compare, as a production re-run does.
  * Peak RSS is measured in child processes (one run each) for both tree sizes, to show memory does not
  * grow with the tree.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { writeFileLists, type FileListRoot, type WriteFileListsOptions } from '../tools/nx-releng/src/lib/filelist';
 import { genTree } from './gen-tree';
@@ -147,7 +148,9 @@ async function main(): Promise<void> {
   const par: number[] = [];
   const serial: number[] = [];
   const floor: number[] = [];
+  const load: number[] = [];
   for (let i = 0; i < a.reps; i++) {
+    load.push(loadavg()[0] as number);
     find.push(timeFind(big));
     par.push(await timeOurs(big, {}));
     serial.push(await timeOurs(big, { workers: 0 }));
@@ -156,7 +159,8 @@ async function main(): Promise<void> {
   const f = median(find);
   const row = (name: string, xs: number[]): string =>
     `${name.padEnd(46)} median ${median(xs).toFixed(0).padStart(6)} ms   min ${Math.min(...xs).toFixed(0).padStart(6)} ms   ratio to find ${(median(xs) / f).toFixed(2)}x`;
-  console.log(`tree: ${big} (${a.entries} entries), ${a.reps} reps, warm cache`);
+  console.log(`tree: ${big} (${a.entries} entries), ${a.reps} reps, warm cache, node ${process.version}`);
+  console.log(`1-minute load average at each rep: ${load.map((l) => l.toFixed(1)).join(' ')} (after: ${(loadavg()[0] as number).toFixed(1)})`);
   console.log(row("find -printf '%T@\\t%y\\t%s\\t%p\\n' > /dev/null", find));
   console.log(row('writeFileLists (default workers)', par));
   console.log(row('writeFileLists (workers: 0, single thread)', serial));

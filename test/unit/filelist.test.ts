@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { RelengError } from '../../tools/nx-releng/src/lib/errors';
 import { writeFileLists, type FileListRoot, type WriteFileListsOptions } from '../../tools/nx-releng/src/lib/filelist';
-import { compareNames, pyTime, sortNames } from '../../tools/nx-releng/src/lib/filelist-format';
+import { compareNames, pyTime, sortNames } from '../../tools/nx-releng/src/lib/filelist-walk';
 
 const scratch = fs.mkdtempSync(join(tmpdir(), 'filelist-test-'));
 after(() => fs.rmSync(scratch, { recursive: true, force: true }));
@@ -566,7 +566,7 @@ test('parallel walk (worker threads, spliced chunks) gives byte-identical lists'
   for (const [d, n] of [[prod, 'fullfiletimelist-rocky'], [prod, 'fullfilelist'], [rocky, 'fullfiletimelist-rocky'], [rocky, 'fullfilelist']] as const) {
     fs.copyFileSync(join(d, n), join(serial, `${d === prod ? 'outer' : 'inner'}-${n}`));
   }
-  for (const tuning of [{ splitLevel: 1, mainTakesTasks: false }, { splitLevel: 2, spawnAfterMs: 0 }, { splitLevel: 3 }]) {
+  for (const tuning of [{ splitLevel: 1, mainTakesTasks: false }, { splitLevel: 2 }, { splitLevel: 3 }]) {
     const res = await writeFileLists(roots(), quiet({ workers: 2, parallelTuning: tuning }));
     assert.deepEqual(res.map((r) => r.changed), [[], []], `split ${JSON.stringify(tuning)} changed nothing`);
     for (const [d, n] of [[prod, 'fullfiletimelist-rocky'], [prod, 'fullfilelist'], [rocky, 'fullfiletimelist-rocky'], [rocky, 'fullfilelist']] as const) {

@@ -31,7 +31,8 @@
  *  - ATOMIC, ALL-OR-NOTHING, ONLY-IF-CHANGED (Fedora's update-fullfiletimelist wrapper, §1.8). Every list of
  *    every root is generated into a private staging directory first (default: a new dir under os.tmpdir();
  *    must be outside all roots). If any root fails, nothing is published and the staging dir is removed.
- *    Then each list is compared byte for byte with the published file; only a different one is copied to
+ *    Then each list is compared byte for byte with the published file (straight from the staged pieces:
+ *    an unchanged list is never written out whole); only a different one is written to
  *    `.<name>.<random>.~tmp~` beside the target (mode 0644, fsync'ed) and renamed over it. An unchanged tree
  *    therefore leaves every published list untouched (bytes, inode, mtime): rsync quick-check clients
  *    (mirrorsync.sh) and content-hash clients (quick-fedora-mirror) both see "no change". Staging happens
@@ -65,33 +66,26 @@
  *  - PARALLEL WALK. The stat syscalls dominate (~85 % of the walk), so the only lever beyond that is more
  *    threads (and, on NFS/EFS, more requests in flight). The main walk stops at directories `splitLevel` (3)
  *    below the innermost root (e.g. 8.10/BaseOS/x86_64) and records them as tasks, remembering the byte
- *    offsets where their lines belong. The main thread then takes tasks from a shared counter; once it has
- *    spent 100 ms on them with tasks to spare, `workers` worker threads (default CPUs-1, at most 3) are
- *    started and take tasks too (booting one costs 0.2-0.4 s of CPU, more than small trees take). Each
- *    thread appends its tasks' lines to its own chunk files; the chunks are spliced in at the offsets. A
- *    subtree containing a root is never split off, and the output is byte-identical to the serial walk
- *    (tested). Workers use absolute paths (threads cannot chdir); the main thread switches to chdir-relative
- *    lstat only once every worker has loaded its modules (module resolution depends on the cwd).
+ *    offsets where their lines belong. Then `workers` worker threads (default CPUs-1, at most 3) start and
+ *    take tasks from a shared counter, as does the main thread. Each thread appends its tasks' lines to its
+ *    own chunk files; the chunks are spliced in at the offsets when a list is read. A subtree containing
+ *    a root is never split off, and the output is byte-identical to the serial walk (tested). The walk is
+ *    plain JavaScript (filelist-walk.js) so a worker starts in ~20 ms instead of 0.2-0.4 s with the
+ *    TypeScript loader. Workers lstat by absolute path (threads cannot chdir).
  *  - Names containing TAB or newline (or not valid UTF-8) cannot be represented in these formats (create-
  *    filelist would write corrupt lines); the run fails instead, naming the path.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { RelengError } from './errors';
-import {
-  ALL_CHECKSUM_ALGORITHMS,
-  TIMELIST_END,
-  checksumSectionHeader,
-  compareNames,
-  hashFile,
-  type ChecksumAlgorithm,
-} from './filelist-format';
-import { ChunkReader, runTasks, spliceFile, workersAvailable } from './filelist-parallel';
-import { OutFile, Sink, Walker, chunkPath, type Insert, type Task, type TaskSinkResult, type WalkRoot } from './filelist-walk';
+import { WalkError, compareNames, walkRoots, type ListContent, type StagedLists, type WalkRoot } from './filelist-walk';
 
-export type { ChecksumAlgorithm } from './filelist-format';
+export type ChecksumAlgorithm = 'sha1' | 'md5' | 'sha256' | 'sha512';
+/** create-filelist as deployed by Fedora since 2024 (pagure quick-fedora-mirror PR 86): four sections in this order. */
+const ALL_CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['sha1', 'md5', 'sha256', 'sha512'];
 
 export interface FileListRoot {
   /** Directory the lists describe and are published in (create-filelist -d). */
@@ -127,15 +121,14 @@ export interface WriteFileListsOptions {
   onWarning?: (msg: string) => void;
   /**
    * Worker threads for the parallel walk (in addition to the main thread). Default: CPUs - 1, at most 3.
-   * 0: single-threaded. Started only when the walk is long enough to gain from them (parallelTuning).
+   * 0: single-threaded.
    */
   workers?: number;
   /**
-   * Tuning / test seam for the parallel walk: split depth below each root (default 3); how long the main
-   * thread walks tasks alone before workers are started (default 100 ms, so small trees never pay for
-   * booting workers); whether the main thread also takes tasks (default true; false only for tests).
+   * Tuning / test seam for the parallel walk: split depth below each root (default 3); whether the main
+   * thread also takes tasks (default true; false only for tests).
    */
-  parallelTuning?: { splitLevel?: number; spawnAfterMs?: number; mainTakesTasks?: boolean };
+  parallelTuning?: { splitLevel?: number; mainTakesTasks?: boolean };
   /**
    * Test seam only: 'mtime' lists int(mtime) instead of int(max(mtime, ctime)), because tests cannot set
    * ctime. Production must keep the default ('max'), which the format requires.
@@ -173,12 +166,7 @@ const NAME_OK = /^[^/\0\t\n]+$/;
 
 interface Plan {
   input: FileListRoot;
-  index: number;
-  dir: string;
-  depth: number;
   fullName: string;
-  timelistName: string;
-  copies: string[];
   walk: WalkRoot;
 }
 
@@ -192,7 +180,7 @@ function isInside(parent: string, child: string): boolean {
 
 function planRoots(roots: readonly FileListRoot[]): Plan[] {
   if (roots.length === 0) throw new RelengError('writeFileLists: no roots given');
-  const plans: Plan[] = roots.map((r, index) => {
+  const plans: Plan[] = roots.map((r) => {
     const fullName = r.fullfilelistName ?? 'fullfilelist';
     const names = [fullName, r.timelistName, ...r.copies];
     for (const n of [...names, ...(r.skip ?? [])]) {
@@ -210,15 +198,10 @@ function planRoots(roots: readonly FileListRoot[]): Plan[] {
     const temp = new RegExp(`^\\.(?:${names.map(escapeRegExp).join('|')})\\.[0-9a-f]{12}\\.~tmp~$`);
     return {
       input: r,
-      index,
-      dir,
-      depth: 0,
       fullName,
-      timelistName: r.timelistName,
-      copies: [...r.copies],
       walk: {
-        index,
         dir,
+        depth: 0,
         ownNames: own,
         skip: new Set(r.skip ?? []),
         checksumNames: new Set(r.checksums === false ? [] : ['repomd.xml']),
@@ -228,8 +211,8 @@ function planRoots(roots: readonly FileListRoot[]): Plan[] {
   });
   for (const p of plans) {
     for (const q of plans) {
-      if (p !== q && p.dir === q.dir) throw new RelengError(`file list roots ${p.input.dir} and ${q.input.dir} are the same directory`);
-      if (isInside(q.dir, p.dir)) p.depth++;
+      if (p !== q && p.walk.dir === q.walk.dir) throw new RelengError(`file list roots ${p.input.dir} and ${q.input.dir} are the same directory`);
+      if (isInside(q.walk.dir, p.walk.dir)) p.walk.depth++;
     }
   }
   return plans;
@@ -237,51 +220,45 @@ function planRoots(roots: readonly FileListRoot[]): Plan[] {
 
 /** Removes our own temp files left at a root's top by an interrupted publication. */
 function removeStaleTemps(plan: Plan): void {
-  for (const name of fs.readdirSync(plan.dir)) {
-    if (plan.walk.isTempName(name)) fs.rmSync(path.join(plan.dir, name), { force: true });
+  for (const name of fs.readdirSync(plan.walk.dir)) {
+    if (plan.walk.isTempName(name)) fs.rmSync(path.join(plan.walk.dir, name), { force: true });
   }
 }
 
-function sameContent(staged: string, target: string): boolean {
-  let tst: fs.Stats;
+function sameContent(content: ListContent, target: string): boolean {
+  const st = fs.lstatSync(target, { throwIfNoEntry: false });
+  if (!st?.isFile() || st.size !== content.size) return false;
+  const fd = fs.openSync(target, 'r');
   try {
-    tst = fs.lstatSync(target);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-  if (!tst.isFile() || tst.size !== fs.statSync(staged).size) return false;
-  const a = fs.openSync(staged, 'r');
-  const b = fs.openSync(target, 'r');
-  try {
-    const ba = Buffer.allocUnsafe(1 << 20);
-    const bb = Buffer.allocUnsafe(1 << 20);
-    for (;;) {
-      const na = fs.readSync(a, ba, 0, ba.length, null);
-      let nb = 0;
-      while (nb < na) {
-        const n = fs.readSync(b, bb, nb, na - nb, null);
-        if (n === 0) break;
-        nb += n;
+    const other = Buffer.allocUnsafe(1 << 20);
+    let same = true;
+    content.forEach((bytes) => {
+      let n = 0;
+      while (n < bytes.length) {
+        const got = fs.readSync(fd, other, n, bytes.length - n, null);
+        if (got === 0) break;
+        n += got;
       }
-      if (na !== nb) return false;
-      if (na === 0) return fs.readSync(b, bb, 0, 1, null) === 0;
-      if (!ba.subarray(0, na).equals(bb.subarray(0, nb))) return false;
-    }
+      same = n === bytes.length && other.subarray(0, n).equals(bytes);
+      return same;
+    });
+    return same && fs.readSync(fd, other, 0, 1, null) === 0;
   } finally {
-    fs.closeSync(a);
-    fs.closeSync(b);
+    fs.closeSync(fd);
   }
 }
 
-function publish(staged: string, target: string, mode: number, owner: WriteFileListsOptions['owner']): void {
+/** Writes the content to a temp file beside the target (mode, owner, fsync) and renames it over the target. */
+function publish(content: ListContent, target: string, mode: number, owner: WriteFileListsOptions['owner']): void {
   const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.~tmp~`);
   try {
-    fs.copyFileSync(staged, tmp);
-    fs.chmodSync(tmp, mode);
-    if (owner) fs.chownSync(tmp, owner.uid, owner.gid);
-    const fd = fs.openSync(tmp, 'r+');
+    const fd = fs.openSync(tmp, 'wx', mode);
     try {
+      content.forEach((bytes) => {
+        for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+      });
+      fs.fchmodSync(fd, mode);
+      if (owner) fs.fchownSync(fd, owner.uid, owner.gid);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -293,41 +270,44 @@ function publish(staged: string, target: string, mode: number, owner: WriteFileL
   }
 }
 
-/** Appends the checksum sections and [End] to a sink's staged timelist. */
-function finishTimelist(sink: Sink, algs: readonly ChecksumAlgorithm[], cache: Map<string, Map<ChecksumAlgorithm, string> | null>, warn: (m: string) => void): number {
-  const entries = sink.checksums.sort((x, y) => compareNames(x.rel, y.rel));
-  const digests: (Map<ChecksumAlgorithm, string> | null)[] = entries.map((e) => {
-    let d = cache.get(e.abs);
-    if (d === undefined) {
-      const st = fs.statSync(e.abs, { throwIfNoEntry: false });
-      if (!st || !st.isFile()) {
-        warn(`not checksumming ${e.abs}: not a regular file`);
-        d = null;
-      } else {
-        try {
-          d = hashFile(e.abs, algs);
-        } catch (err) {
-          throw new RelengError(`cannot checksum ${e.abs}: ${(err as Error).message}`);
-        }
-      }
-      cache.set(e.abs, d);
+/** Digests of one file (following symlinks), read in 64 KiB blocks as create-filelist does; null if not a regular file. */
+function hashFile(absPath: string, algs: readonly ChecksumAlgorithm[]): string[] | null {
+  if (!fs.statSync(absPath, { throwIfNoEntry: false })?.isFile()) return null;
+  const hashes = algs.map((a) => createHash(a));
+  try {
+    const fd = fs.openSync(absPath, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(65536);
+      for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) for (const h of hashes) h.update(buf.subarray(0, n));
+    } finally {
+      fs.closeSync(fd);
     }
-    return d;
-  });
-  let count = 0;
-  for (const alg of algs) {
-    sink.timelist.write(checksumSectionHeader(alg));
-    count = 0;
-    entries.forEach((e, i) => {
-      const d = digests[i];
-      if (!d) return;
-      sink.timelist.write(`${d.get(alg) as string}\t${e.rel}\n`);
-      count++;
-    });
+  } catch (err) {
+    throw new RelengError(`cannot checksum ${absPath}: ${(err as Error).message}`);
   }
-  if (algs.length === 0) count = 0;
-  sink.timelist.write(TIMELIST_END);
-  return count;
+  return hashes.map((h) => h.digest('hex'));
+}
+
+/**
+ * Appends the checksum sections (sorted by path; create-filelist -c) and [End] to a staged timelist. Returns
+ * how many files each section lists. `cache`: digests by absolute path, shared by nested roots.
+ */
+function finishTimelist(list: StagedLists, algs: readonly ChecksumAlgorithm[], cache: Map<string, string[] | null>, warn: (m: string) => void): number {
+  const files = list.checksums
+    .sort((x, y) => compareNames(x.rel, y.rel))
+    .map((e) => {
+      let digests = cache.get(e.abs);
+      if (digests === undefined) {
+        digests = hashFile(e.abs, algs);
+        if (digests === null) warn(`not checksumming ${e.abs}: not a regular file`);
+        cache.set(e.abs, digests);
+      }
+      return { rel: e.rel, digests };
+    })
+    .filter((f): f is { rel: string; digests: string[] } => f.digests !== null);
+  const sections = algs.map((alg, i) => `\n[Checksums ${alg.toUpperCase()}]\n${files.map((f) => `${f.digests[i]}\t${f.rel}\n`).join('')}`);
+  fs.appendFileSync(list.timelist, `${sections.join('')}\n[End]\n`);
+  return algs.length > 0 ? files.length : 0;
 }
 
 /**
@@ -338,142 +318,57 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
   const plans = planRoots(roots);
   const algs = opts.checksumAlgorithms ?? ALL_CHECKSUM_ALGORITHMS;
   const warn = opts.onWarning ?? ((m: string) => void process.stderr.write(`${m}\n`));
-  const mode = opts.fileMode ?? 0o644;
-  const chdir = opts.chdir ?? true;
-  const timeField = opts.timeField ?? 'max';
-  const workers = workersAvailable() ? Math.max(0, Math.floor(opts.workers ?? Math.min(availableParallelism() - 1, 3))) : 0;
-  const splitLevel = opts.parallelTuning?.splitLevel ?? 3;
-
   const stagingParent = fs.realpathSync(opts.stagingDir ?? tmpdir());
   for (const p of plans) {
-    if (stagingParent === p.dir || isInside(p.dir, stagingParent)) {
-      throw new RelengError(`staging directory ${stagingParent} is inside file list root ${p.dir}; pass stagingDir outside the published tree`);
+    if (stagingParent === p.walk.dir || isInside(p.walk.dir, stagingParent)) {
+      throw new RelengError(`staging directory ${stagingParent} is inside file list root ${p.walk.dir}; pass stagingDir outside the published tree`);
     }
   }
   for (const p of plans) removeStaleTemps(p);
   const staging = fs.mkdtempSync(path.join(stagingParent, 'filelist-'));
-  const sinks: Sink[] = [];
   try {
-    for (const p of plans) {
-      sinks.push(new Sink(p.walk, new OutFile(path.join(staging, `${p.index}.timelist`)), new OutFile(path.join(staging, `${p.index}.fullfilelist`))));
-    }
-    const tasks: Task[] = [];
-    const walker = new Walker(new Map(sinks.map((s) => [s.root.dir, s])), {
-      chdir,
-      warn,
-      timeField,
-      split: workers > 0 ? { level: splitLevel, rootDirs: plans.map((p) => p.dir), tasks } : undefined,
-    });
-    const checksummed: number[] = [];
-    const staged = new Map<Sink, { tl: string; fl: string }>();
-    const taskParts = new Map<string, TaskSinkResult>();
-    const chunks = new ChunkReader();
-    try {
-      // Outermost roots first; inner roots are picked up by the enclosing walk.
-      for (;;) {
-        const next = plans.filter((p) => !(sinks[p.index] as Sink).visited).sort((a, b) => a.depth - b.depth)[0];
-        if (!next) break;
-        walker.walkRoot(sinks[next.index] as Sink);
-      }
-      if (tasks.length > 0) {
-        const checksumNames: Record<number, string[]> = {};
-        for (const p of plans) checksumNames[p.index] = [...p.walk.checksumNames];
-        const results = await runTasks(
-          { staging, tasks, checksumNames, timeField },
-          {
-            workers,
-            chdir,
-            warn,
-            spawnAfterMs: opts.parallelTuning?.spawnAfterMs ?? 100,
-            mainTakesTasks: opts.parallelTuning?.mainTakesTasks ?? true,
-          },
-        );
-        for (const r of results) {
-          for (const t of r.sinks) {
-            const sink = sinks[t.sink] as Sink;
-            sink.entries += t.entries;
-            sink.fullLines += t.fullLines;
-            sink.checksums.push(...t.checksums);
-            taskParts.set(`${r.id}.${t.sink}`, t);
-          }
-        }
-      }
-      const cache = new Map<string, Map<ChecksumAlgorithm, string> | null>();
-      for (const s of sinks) {
-        s.fullfilelist.close();
-        checksummed[s.root.index] = finishTimelist(s, algs, cache, warn);
-        s.timelist.close();
-        // Splice the task chunks in; deferred lines stay pending (offsets now in the spliced file).
-        const files = { tl: s.timelist.path, fl: s.fullfilelist.path };
-        const fillTask = (kind: 'tl' | 'fl') => (ins: Insert, out: OutFile): boolean => {
-          if (ins.task === undefined) return false;
-          const part = taskParts.get(`${ins.task}.${s.root.index}`);
-          if (part === undefined) throw new RelengError(`internal error: no output for file list task ${ins.task}`);
-          chunks.copy(out, chunkPath(staging, part.thread, s.root.index, kind), part[kind][0], part[kind][1]);
-          return true;
-        };
-        if (s.tlInserts.some((i) => i.task !== undefined)) {
-          files.tl = `${s.timelist.path}.spliced`;
-          s.tlInserts = spliceFile(s.timelist.path, files.tl, s.tlInserts, fillTask('tl'));
-          fs.rmSync(s.timelist.path);
-        }
-        if (s.flInserts.length > 0) {
-          files.fl = `${s.fullfilelist.path}.spliced`;
-          s.flInserts = spliceFile(s.fullfilelist.path, files.fl, s.flInserts, fillTask('fl'));
-          fs.rmSync(s.fullfilelist.path);
-        }
-        staged.set(s, files);
-      }
-    } catch (err) {
-      for (const s of sinks) {
-        s.timelist.abandon();
-        s.fullfilelist.abandon();
-      }
-      throw err;
-    } finally {
-      chunks.close();
-    }
-
+    const lists = await walkRoots(
+      plans.map((p) => p.walk),
+      {
+        staging,
+        chdir: opts.chdir ?? true,
+        warn,
+        timeField: opts.timeField ?? 'max',
+        workers: Math.max(0, Math.floor(opts.workers ?? Math.min(availableParallelism() - 1, 3))),
+        splitLevel: opts.parallelTuning?.splitLevel ?? 3,
+        mainTakesTasks: opts.parallelTuning?.mainTakesTasks ?? true,
+      },
+    );
+    const cache = new Map<string, string[] | null>();
+    const checksummed = lists.map((l) => finishTimelist(l, algs, cache, warn));
     // Publish innermost roots first, so deferred lines of enclosing roots see the published files.
+    const order = plans.map((p, i) => i).sort((a, b) => (plans[b] as Plan).walk.depth - (plans[a] as Plan).walk.depth);
     const results: FileListResult[] = new Array(plans.length);
-    for (const p of [...plans].sort((a, b) => b.depth - a.depth)) {
-      const sink = sinks[p.index] as Sink;
-      const files = staged.get(sink) as { tl: string; fl: string };
-      let timelist = files.tl;
-      if (sink.tlInserts.length > 0) {
-        const final = `${timelist}.final`;
-        spliceFile(timelist, final, sink.tlInserts, (ins, out) => {
-          const line = ins.deferred ? walker.resolveDeferred(ins.deferred) : undefined;
-          if (line !== undefined) {
-            out.write(line);
-            sink.entries++;
-          }
-          return true;
-        });
-        timelist = final;
-      }
-      const targets: [string, string][] = [
-        [p.fullName, files.fl],
-        ...p.copies.map((c): [string, string] => [c, timelist]),
-        [p.timelistName, timelist],
-      ];
-      const published: FileListFile[] = targets.map(([name, src]) => {
-        const target = path.join(p.dir, name);
-        const changed = !sameContent(src, target);
-        if (changed) publish(src, target, mode, opts.owner);
-        return { name, path: target, bytes: fs.statSync(src).size, changed };
+    for (const i of order) {
+      const p = plans[i] as Plan;
+      const list = lists[i] as StagedLists;
+      const fullfilelist = list.content('fullfilelist');
+      const timelist = list.content('timelist');
+      const targets: [string, ListContent][] = [[p.fullName, fullfilelist], ...p.input.copies.map((c): [string, ListContent] => [c, timelist]), [p.input.timelistName, timelist]];
+      const files = targets.map(([name, content]): FileListFile => {
+        const target = path.join(p.walk.dir, name);
+        const changed = !sameContent(content, target);
+        if (changed) publish(content, target, opts.fileMode ?? 0o644, opts.owner);
+        return { name, path: target, bytes: content.size, changed };
       });
-      results[p.index] = {
+      results[i] = {
         dir: p.input.dir,
-        realDir: p.dir,
-        entries: sink.entries,
-        fullfilelistLines: sink.fullLines,
-        checksummed: checksummed[p.index] ?? 0,
-        changed: published.filter((f) => f.changed).map((f) => f.name),
-        files: published,
+        realDir: p.walk.dir,
+        entries: list.entries,
+        fullfilelistLines: list.fullLines,
+        checksummed: checksummed[i] ?? 0,
+        changed: files.filter((f) => f.changed).map((f) => f.name),
+        files,
       };
     }
     return results;
+  } catch (err) {
+    throw err instanceof WalkError ? new RelengError(err.message) : err;
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }

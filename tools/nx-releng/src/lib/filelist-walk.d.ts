@@ -1,0 +1,63 @@
+// Types of filelist-walk.js (plain JavaScript so that worker threads load it without the TypeScript loader).
+
+/** A failure to report as is. */
+export class WalkError extends Error {}
+
+export function compareNames(a: string, b: string): number;
+export function sortNames(names: string[]): string[];
+export function pyTime(totalNs: bigint): number;
+
+export interface WalkRoot {
+  /** Real path, no trailing slash. */
+  dir: string;
+  /** How many other roots contain this one (roots are walked outermost first). */
+  depth: number;
+  /** Names this root publishes at its top (lists and copies): never listed by this root. */
+  ownNames: ReadonlySet<string>;
+  /** Further top-level names left out of this root's lists (create-filelist -S). */
+  skip: ReadonlySet<string>;
+  /** Basenames whose content is checksummed (create-filelist -c). */
+  checksumNames: ReadonlySet<string>;
+  /** Whether a top-level name is one of our publication temp files. */
+  isTempName(name: string): boolean;
+}
+
+export interface WalkOptions {
+  /** Directory for the staged files. */
+  staging: string;
+  /** lstat by name after chdir() into each directory (main thread only; the cwd is restored). */
+  chdir: boolean;
+  warn(msg: string): void;
+  /** Test seam: 'mtime' ignores ctime, which tests cannot set. */
+  timeField: 'max' | 'mtime';
+  /** Worker threads besides the main thread; 0: no split, one thread. */
+  workers: number;
+  /** Directories this many levels below the innermost root are walked as separate tasks. */
+  splitLevel: number;
+  /** false (tests only): leave every task to the workers. */
+  mainTakesTasks: boolean;
+}
+
+export interface StagedLists {
+  /** Lines in the timelist's [Files] section (deferred lines are counted when assembled). */
+  entries: number;
+  /** Lines in fullfilelist, including the leading '.'. */
+  fullLines: number;
+  /** The listed files whose content is checksummed, in walk order. */
+  readonly checksums: { rel: string; abs: string }[];
+  /** The staged timelist up to its [Files] section: the checksum sections and [End] are appended to it. */
+  readonly timelist: string;
+  /**
+   * The final content of a list (task output and deferred lines spliced in). Deferred lines take a fresh
+   * lstat: ask for an enclosing root's timelist after the inner roots have published.
+   */
+  content(kind: 'timelist' | 'fullfilelist'): ListContent;
+}
+
+export interface ListContent {
+  readonly size: number;
+  /** Calls each(bytes) on consecutive blocks until it returns false; the buffer is reused after each call. */
+  forEach(each: (bytes: Buffer) => boolean | void): void;
+}
+
+export function walkRoots(roots: readonly WalkRoot[], opts: WalkOptions): Promise<StagedLists[]>;
