@@ -16,13 +16,12 @@ import { channelRelease, composePaths, sigName, sigRepoDirs, stagingPaths, type 
 import { resolveLatestCompose, type ComposeRef } from './compose-ref';
 import { RelengError } from './errors';
 import { requireTools, run } from './exec';
-import { isDir, isFile } from './fs-checks';
+import { checkDestination, isDir, isFile } from './fs-checks';
 import { withLock } from './lock';
 import { SyncProgress } from './progress';
 import { rsync } from './rsync';
 import { fingerprintDirs, hashConfig, readSyncRecord, removeRecord, writeRecord } from './sync-record';
 import {
-  checkDestination,
   prepareWorkTree,
   restoreInterruptedSwap,
   swapIntoPlace,
@@ -144,7 +143,7 @@ export async function syncSigStaging(req: SyncStagingRequest): Promise<SyncStagi
     return { ...base, outcome: 'dry-run', ...totals([s]), seconds: (Date.now() - started) / 1000 };
   }
 
-  await checkDestination(target);
+  await checkDestination('staging', target, [sig]);
   return withLock(sp.lockFile, `${model.project}:sync-staging`, model.common.lockTimeoutSeconds, log, async () => {
     const configHash = sigConfigHash(req);
     const reason = await syncNeeded(await readSyncRecord(sp.syncRecord), compose, configHash, target);

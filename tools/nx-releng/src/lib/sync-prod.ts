@@ -12,7 +12,7 @@ import { rsync, type RsyncOptions } from './rsync';
 import { readRecord, removeRecord, writeRecord } from './sync-record';
 import { treeDigest } from './tree-digest';
 import { readVerifyRecord } from './vetting';
-import { exists } from './fs-checks';
+import { checkDestination, exists } from './fs-checks';
 
 /**
  * Staging to production for one compose project, in an order that never publishes repodata ahead of what it
@@ -106,6 +106,7 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
         }
         return { ...base, outcome: 'dry-run', files, bytes: 0 };
       }
+      await checkDestination('production', pp.revisionDir, subtrees);
       log.info(`${model.project}: syncing verified ${verified.composeId} ${sp.revisionDir} -> ${pp.revisionDir}`);
       await removeRecord(pp.syncRecord);
       const progress = await SyncProgress.of(log, sp.revisionDir, subtrees);

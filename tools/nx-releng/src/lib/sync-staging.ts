@@ -1,4 +1,4 @@
-import { lstat, mkdir, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readlink, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ComposeModel } from '../config/load';
 import type { Channel } from '../config/schema';
@@ -16,10 +16,11 @@ import {
 import { resolveLatestCompose, type ComposeRef } from './compose-ref';
 import { mapLimit } from './concurrency';
 import { createrepo, createrepoVersion, fixOpenSize, modifyrepoModules, stagingCreaterepoArgs } from './createrepo';
-import { RelengError } from './errors';
+import { errorMessage, RelengError } from './errors';
 import { requireTools, run } from './exec';
 import { replaceLatestLink } from './local-compose';
 import { withLock } from './lock';
+import { readComposeInfo, readRpmsMetadata } from './productmd';
 import { formatSeconds, type Log } from './log';
 import { SyncProgress } from './progress';
 import { STAGING_EXCLUDES, rsync, type RsyncStats } from './rsync';
@@ -32,7 +33,7 @@ import {
   writeRecord,
   type SyncRecord,
 } from './sync-record';
-import { isDir, isFile } from './fs-checks';
+import { checkDestination, isDir, isFile } from './fs-checks';
 import { syncSigStaging } from './sig';
 import {
   MINOR_RELEASE_EXCLUDES,
@@ -98,8 +99,29 @@ async function planFromCompose(model: ComposeModel, compose: ComposeRef): Promis
       if (await isDir(join(top, repo.path, 'repodata'))) repos.push(repo);
     }
   }
-  if (model.compose.syncMetadata && (await isDir(join(top, 'metadata')))) units.push({ rel: 'metadata' });
+  if (model.compose.syncMetadata && (await isDir(join(top, 'metadata')))) {
+    await checkMetadata(model, compose, join(top, 'metadata'));
+    units.push({ rel: 'metadata' });
+  }
   return { units, repos };
+}
+
+/** Compose metadata is published beside the repos: a corrupt composeinfo.json or rpms.json is refused, not copied. */
+async function checkMetadata(model: ComposeModel, compose: ComposeRef, dir: string): Promise<void> {
+  const files = [
+    { name: 'composeinfo.json', read: readComposeInfo },
+    { name: 'rpms.json', read: readRpmsMetadata },
+  ];
+  for (const { name, read } of files) {
+    if (!(await isFile(join(dir, name)))) continue;
+    try {
+      await read(join(dir, name));
+    } catch (err) {
+      throw new RelengError(
+        `compose ${compose.composeId} has unusable metadata, and ${model.files.compose} publishes it (syncMetadata): ${errorMessage(err)}`,
+      );
+    }
+  }
 }
 
 /** The bash "Removing all current repo data": the compose brings fresh repodata, createrepo --update merges. */
@@ -160,24 +182,6 @@ async function regenerateRepodata(
     else log.warn(`${repo.path}: module yaml not found at ${yaml}; the repo is published without modules`);
   }
   await fixOpenSize(join(repoDir, 'repodata', 'repomd.xml'));
-}
-
-/** The staging dir must be a directory or creatable as one, checked before anything is touched. */
-export async function checkDestination(target: string): Promise<void> {
-  let dir = target;
-  for (;;) {
-    try {
-      if ((await stat(dir)).isDirectory()) return;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(dir) !== dir) {
-        dir = dirname(dir); // missing: the sync creates it, if what is above it is a directory
-        continue;
-      }
-      throw new RelengError(`staging directory ${target} cannot be used: ${(err as Error).message}`);
-    }
-    throw new RelengError(`staging directory ${target} cannot be created: ${dir} is not a directory`);
-  }
 }
 
 /**
@@ -281,11 +285,11 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
   }
 
   const groups = await groupfiles(model, compose, repos);
-  await checkDestination(target);
-  await checkChannelLink(sp);
   const subtrees = [...units.map((u) => u.rel.split('/')[0] as string), ...(minor ? minorReleaseSubtrees(minor) : [])].filter(
     (v, i, a) => a.indexOf(v) === i,
   );
+  await checkDestination('staging', target, subtrees);
+  await checkChannelLink(sp);
   return withLock(sp.lockFile, `${model.project}:sync-staging`, model.common.lockTimeoutSeconds, log, async () => {
     const configHash = configHashOf(req);
     const minorHash = minorHashOf(req);

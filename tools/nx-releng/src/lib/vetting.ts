@@ -14,7 +14,7 @@ import {
 } from '../layout/paths';
 import { mapLimit } from './concurrency';
 import { fixOpenSize } from './createrepo';
-import { RelengError } from './errors';
+import { errorMessage, RelengError } from './errors';
 import { withLock } from './lock';
 import type { Log } from './log';
 import { checkSigner, signRepomd } from './sign';
@@ -112,7 +112,9 @@ export async function signStaging(req: StagingStepRequest): Promise<SignSummary>
   const { model, log } = req;
   const { sp, repos, composeId } = await stagedRepos(req);
   const signer = resolveSigner(model.release.signing, req.relengRoot);
-  await checkSigner(signer);
+  await checkSigner(signer).catch((err: unknown) => {
+    throw new RelengError(`${model.files.release}: field signing: ${errorMessage(err)}`);
+  });
   return locked(req, sp, 'sign', async () => {
     const summary: SignSummary = { composeId, signed: [], unchanged: [] };
     for (const repo of repos) {

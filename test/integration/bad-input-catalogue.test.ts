@@ -1,0 +1,598 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { access, chmod, constants, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { basename, delimiter, dirname, join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { loadAllComposeModels, type ComposeModel } from '../../tools/nx-releng/src/config/load';
+import { channelRelease, composePaths, productionPaths, resolveRoots, stagingPaths } from '../../tools/nx-releng/src/layout/paths';
+import { run } from '../../tools/nx-releng/src/lib/exec';
+import { replaceLatestLink } from '../../tools/nx-releng/src/lib/local-compose';
+import { openReleasedWorkspace, type ReleasedWorkspace } from '../helpers/released-workspace';
+import { assertSameTree, countFiles, snapshotTree, type CompareOptions, type TreeSnapshot } from '../helpers/tree-snapshot';
+
+/**
+ * The bad-input catalogue of issue #8: every case runs the real nx CLI on a workspace in the middle of a release
+ * (production holds release A, staging holds a verified release B, the latest links point at a newer compose C;
+ * see released-workspace.ts), with one thing wrong in a config layer, the compose, the staging state or a tool.
+ * Each must fail with a message naming the file, field or path and what is wrong, and leave the staging tree and
+ * the production tree exactly as they were: type, mode, owner, link count, inode, size, mtime and content of
+ * every entry. The state the tool keeps beside staging (.releng: records and locks) must keep its files too, except
+ * the records a failed sync deliberately drops ("staging is not known to be in sync"), listed per case.
+ * The workspace is set up once; each case undoes what it broke, and the trees are checked against the first
+ * snapshot after every case, so no case leans on another's leftovers.
+ */
+
+let w: ReleasedWorkspace;
+let chattr: { works: boolean; why: string } = { works: false, why: 'not probed' };
+let baseline: Trees;
+const models = new Map<string, ComposeModel>();
+
+interface Trees {
+  staging: TreeSnapshot;
+  production: TreeSnapshot;
+  /** <staging root>/.releng: sync and verify records, production records, locks, work dirs. */
+  state: TreeSnapshot;
+}
+
+async function snapTrees(): Promise<Trees> {
+  return {
+    staging: await snapshotTree(w.stagingRoot, { exclude: (rel) => rel === '.releng' }),
+    production: await snapshotTree(w.productionRoot),
+    state: await snapshotTree(join(w.stagingRoot, '.releng')),
+  };
+}
+
+/** A lock taken and released, or a work dir made and removed, moves the mtime of the dir that held it. */
+const STATE_DIRS: CompareOptions = { ignoreFields: (e) => (e.type === 'dir' ? ['mtimeNs'] : []) };
+/** Records a case dropped were written back by the runner: same content, new inode and mtime. */
+const STATE_RESTORED: CompareOptions = { ignoreFields: (e) => (e.type === 'dir' ? ['mtimeNs'] : ['ino', 'mtimeNs']) };
+
+function paths(project: string) {
+  const m = models.get(project);
+  assert.ok(m, `no project ${project}`);
+  const roots = resolveRoots(m.common, m.release, w.ws.relengRoot);
+  const ch = channelRelease(m.release, 'stable');
+  return { sp: stagingPaths(m, ch, roots), pp: productionPaths(m, ch, roots), cp: composePaths(m, ch, roots) };
+}
+
+/** Path relative to <staging root>/.releng, the key of the state snapshot. */
+const stateRel = (abs: string) => abs.slice(join(w.stagingRoot, '.releng').length + 1);
+const re = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+// --- what a case may do to the workspace, each returning its undo -------------------------------------------------
+
+type Undo = () => Promise<void>;
+interface Arranged {
+  undo?: Undo;
+  /** Extra environment for nx (PATH). */
+  env?: Record<string, string>;
+}
+
+/** Rewrites a workspace config file (parsed JSON through `edit`, or raw text). */
+async function editConfig(rel: string, edit: ((v: any) => void) | string): Promise<Undo> {
+  const file = join(w.ws.dir, rel);
+  const original = await readFile(file);
+  if (typeof edit === 'string') {
+    await writeFile(file, edit);
+  } else {
+    const value = JSON.parse(original.toString('utf8'));
+    edit(value);
+    await writeFile(file, `${JSON.stringify(value, null, 2)}\n`);
+  }
+  return () => writeFile(file, original);
+}
+
+/** Several undos as one, run in reverse. */
+const undoAll =
+  (...undos: Undo[]): Undo =>
+  async () => {
+    for (const u of undos.reverse()) await u();
+  };
+
+/** Moves a file or dir out of the trees (same file system: inode and mtime are kept) and back. */
+async function moveAside(path: string): Promise<Undo> {
+  const aside = join(w.ws.dir, 'aside', `${Date.now()}-${basename(path)}`);
+  await mkdir(dirname(aside), { recursive: true });
+  const parentMtime = (await lstat(dirname(path), { bigint: true })).mtimeNs;
+  await rename(path, aside);
+  return async () => {
+    await rename(aside, path);
+    await setMtimeNs(dirname(path), parentMtime);
+  };
+}
+
+/** Replaces a file by other content; the original (inode, mtime) is put back. */
+async function replaceFile(path: string, content: string): Promise<Undo> {
+  const back = await moveAside(path);
+  await writeFile(path, content);
+  return async () => {
+    await rm(path);
+    await back();
+  };
+}
+
+async function setMtimeNs(path: string, ns: bigint): Promise<void> {
+  const s = ns / 1_000_000_000n;
+  const frac = String(ns % 1_000_000_000n).padStart(9, '0');
+  await run('touch', ['-h', '-m', '-d', `@${s}.${frac}`, path]);
+}
+
+/** The compose the latest link of a project points at (compose C for Extras-8 and Rocky-8). */
+async function latestCompose(project: string): Promise<string> {
+  const link = paths(project).cp.latestLink;
+  return join(dirname(link), await readlink(link));
+}
+
+/** A PATH holding every program of the current PATH except `missing` (first one of a name wins, as in a lookup). */
+async function pathWithout(missing: string[]): Promise<Arranged> {
+  const bin = await mkdtemp(join(tmpdir(), 'releng-badinput-path-'));
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const name of names) {
+      if (missing.includes(name)) continue;
+      await symlink(join(dir, name), join(bin, name)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+    }
+  }
+  for (const tool of missing) await assert.rejects(access(join(bin, tool)), `${tool} is still on the PATH`);
+  return { env: { PATH: bin }, undo: () => rm(bin, { recursive: true, force: true }) };
+}
+
+async function which(tool: string): Promise<string> {
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    if (await access(join(dir, tool), constants.X_OK).then(() => true, () => false)) return join(dir, tool);
+  }
+  throw new Error(`${tool} is not installed`);
+}
+
+/**
+ * The only stand-in here: a wrapper first on PATH that answers --version like the real tool and fails any real
+ * work with the message and exit code the real tool gives on a full disk.
+ */
+async function failingTool(tool: string, stderr: string, exitCode: number): Promise<Arranged> {
+  const real = await which(tool);
+  const bin = await mkdtemp(join(tmpdir(), 'releng-badinput-tool-'));
+  await writeFile(
+    join(bin, tool),
+    `#!/bin/sh\nif [ "$1" = "--version" ]; then exec ${real} "$@"; fi\ncat >&2 <<'EOF'\n${stderr}\nEOF\nexit ${exitCode}\n`,
+  );
+  await chmod(join(bin, tool), 0o755);
+  return { env: { PATH: `${bin}${delimiter}${process.env.PATH}` }, undo: () => rm(bin, { recursive: true, force: true }) };
+}
+
+/** chattr +i (root ignores mode bits, not the immutable flag); -R for a whole tree. */
+async function immutable(path: string, recursive = false): Promise<Undo> {
+  await run('chattr', [...(recursive ? ['-R'] : []), '+i', path]);
+  return async () => void (await run('chattr', [...(recursive ? ['-R'] : []), '-i', path]));
+}
+
+/** Whether chattr +i makes a dir refuse writes to root here (not on every file system, not in every container). */
+async function probeChattr(dir: string): Promise<{ works: boolean; why: string }> {
+  const probe = join(dir, 'chattr-probe');
+  await mkdir(probe);
+  try {
+    const set = await run('chattr', ['+i', probe], { allowFailure: true }).catch((err: Error) => ({ exitCode: 1, stderr: err.message }));
+    if (set.exitCode !== 0) return { works: false, why: `chattr +i failed: ${set.stderr.trim()}` };
+    const write = await writeFile(join(probe, 'x'), 'x').then(() => 'written', (err: NodeJS.ErrnoException) => err.code);
+    return write === 'EPERM' ? { works: true, why: '' } : { works: false, why: `a write into an immutable dir gave ${write}` };
+  } finally {
+    await run('chattr', ['-i', probe], { allowFailure: true }).catch(() => undefined);
+    await rm(probe, { recursive: true, force: true });
+  }
+}
+
+/** A lock file held by a live process of this host (a `sleep` this test started), as another run leaves it. */
+async function liveLock(lockFile: string, owner: string): Promise<Undo> {
+  const holder: ChildProcess = spawn('sleep', ['600'], { stdio: 'ignore' });
+  await new Promise((resolve, reject) => holder.once('spawn', resolve).once('error', reject));
+  await mkdir(dirname(lockFile), { recursive: true });
+  await writeFile(lockFile, JSON.stringify({ pid: holder.pid, host: hostname(), owner, since: '2024-04-12T10:00:00.000Z' }));
+  return async () => {
+    await rm(lockFile);
+    holder.kill('SIGKILL');
+  };
+}
+
+const impatientLocks = () => editConfig('releases/common.json', (v) => (v.lockTimeoutSeconds = 0));
+
+// --- the catalogue ----------------------------------------------------------------------------------------------
+
+interface Case {
+  name: string;
+  /** nx arguments; --output-style=static is added. */
+  nx: string[];
+  arrange?: () => Promise<Arranged | Undo | void>;
+  /** What the output must say (the file, field or path, and what is wrong or allowed). */
+  error: () => RegExp;
+  /** Absolute paths of .releng records this failure removes by design; the runner puts them back afterwards. */
+  drops?: () => string[];
+  chattr?: boolean;
+}
+
+const SYNC_STAGING_DENY = 'only FINISHED composes are synced \\(FINISHED_INCOMPLETE is accepted with --allowIncomplete\\)';
+
+const CASES: Case[] = [
+  // common.json
+  {
+    name: 'common.json: a relative staging root',
+    nx: ['run', 'Extras-8:sync-staging'],
+    arrange: () => editConfig('releases/common.json', (v) => (v.roots.staging = 'mnt/repos-staging')),
+    error: () => /releases\/common\.json: invalid configuration\n\s+field roots\.staging: must be an absolute path/,
+  },
+  {
+    name: 'common.json: cut off in the middle (not JSON)',
+    nx: ['run', 'Rocky-8:sync-prod'],
+    arrange: () => editConfig('releases/common.json', '{ "roots": { "compose": "/mnt/compose",'),
+    error: () => /releases\/common\.json: is not valid JSON \(/,
+  },
+  {
+    name: 'common.json: the lock timeout given as text',
+    nx: ['run-many', '-t', 'sync-prod'],
+    arrange: () => editConfig('releases/common.json', (v) => (v.lockTimeoutSeconds = '1h')),
+    error: () => /releases\/common\.json: invalid configuration\n\s+field lockTimeoutSeconds: Invalid input: expected number, received string/,
+  },
+  {
+    name: 'common.json: a file-list root that climbs out of production',
+    nx: ['run', 'mirror:filelist'],
+    arrange: () => editConfig('releases/common.json', (v) => (v.fileLists[0].root = '../elsewhere')),
+    error: () => /releases\/common\.json: invalid configuration\n\s+field fileLists\.0\.root: must not contain "\.\." segments/,
+  },
+  // release.json
+  {
+    name: 'release.json: an arch that is not allowed',
+    nx: ['run', 'Rocky-8:sync-staging'],
+    arrange: () => editConfig('releases/8/release.json', (v) => (v.arches = ['x86_64', 'ppc64'])),
+    error: () => /releases\/8\/release\.json: invalid configuration\n\s+field arches\.1: Invalid option: expected one of "x86_64"\|"aarch64"/,
+  },
+  {
+    name: 'release.json: a revision of another major',
+    nx: ['run', 'Extras-8:sync-prod'],
+    arrange: () => editConfig('releases/8/release.json', (v) => (v.revision = '9.7')),
+    error: () => /releases\/8\/release\.json: field revision: '9\.7' does not belong to major 8/,
+  },
+  {
+    name: 'release.json: a compose repo without a repoclosure entry',
+    nx: ['run', 'Extras-8:verify'],
+    arrange: () => editConfig('releases/8/release.json', (v) => delete v.repoclosure.plus),
+    error: () => /releases\/8\/release\.json: field repoclosure: no entry for 'plus' \(variants\.1 of releases\/8\/Extras\/compose\.json\)/,
+  },
+  {
+    name: 'release.json: a public key that does not exist (verify)',
+    nx: ['run', 'Rocky-devel-8:verify', '--excludeTaskDependencies'],
+    arrange: () =>
+      editConfig('releases/8/release.json', (v) => (v.signing.publicKey = '/etc/pki/rpm-gpg/RPM-GPG-KEY-Rocky-8-missing')),
+    error: () =>
+      new RegExp(
+        `Rocky-devel-8:verify FAILED: releases/8/release\\.json: field signing\\.publicKey: ` +
+          `${re(w.ws.relengRoot)}/etc/pki/rpm-gpg/RPM-GPG-KEY-Rocky-8-missing does not exist`,
+      ),
+  },
+  {
+    name: 'release.json: a sign command that does not exist (sign)',
+    nx: ['run', 'Rocky-devel-8:sign', '--excludeTaskDependencies'],
+    arrange: () => editConfig('releases/8/release.json', (v) => (v.signing.command = ['/root/bin/sign-repo-8-missing.sh'])),
+    error: () =>
+      new RegExp(
+        `Rocky-devel-8:sign FAILED: releases/8/release\\.json: field signing: signing command ` +
+          `${re(w.ws.relengRoot)}/root/bin/sign-repo-8-missing\\.sh was not found \\(or is not executable\\)`,
+      ),
+  },
+  // compose.json
+  {
+    name: 'compose.json: a variant release.json does not list',
+    nx: ['run', 'Extras-8:sync-staging'],
+    arrange: () => editConfig('releases/8/Extras/compose.json', (v) => (v.variants = ['extras', 'Plus'])),
+    error: () =>
+      /releases\/8\/Extras\/compose\.json: field variants\.1: unknown repository 'Plus'; allowed \(compsRepos and plainRepos of releases\/8\/release\.json\): .*\bplus\b/,
+  },
+  {
+    name: 'compose.json: a misspelt key',
+    nx: ['run', 'Rocky-devel-8:sync-prod'],
+    arrange: () =>
+      editConfig('releases/8/Rocky-devel/compose.json', (v) => {
+        v.variant = v.variants;
+        delete v.variants;
+      }),
+    error: () =>
+      /releases\/8\/Rocky-devel\/compose\.json: invalid configuration\n\s+field variants: Invalid input: expected array, received undefined\n\s+field \(top level\): Unrecognized key: "variant"/,
+  },
+  {
+    name: 'compose.json: a compose of a major without release.json',
+    nx: ['run', 'Extras-8:sync-staging'],
+    arrange: async () => {
+      const dir = join(w.ws.dir, 'releases/7');
+      await mkdir(join(dir, 'Rocky'), { recursive: true });
+      await writeFile(join(dir, 'Rocky/compose.json'), '{ "kind": "base", "variants": ["BaseOS"], "backend": "local" }\n');
+      return () => rm(dir, { recursive: true });
+    },
+    error: () => /releases\/7\/release\.json: cannot be read \(ENOENT\)/,
+  },
+  // compose states
+  {
+    name: 'compose: no latest link',
+    nx: ['run', 'Extras-8:sync-staging'],
+    arrange: () => moveAside(paths('Extras-8').cp.latestLink),
+    error: () => new RegExp(`Extras-8:sync-staging FAILED: compose link ${re(paths('Extras-8').cp.latestLink)} does not exist`),
+  },
+  {
+    name: 'compose: a dangling latest link',
+    nx: ['run', 'Extras-8:sync-staging'],
+    arrange: async () => {
+      const link = paths('Extras-8').cp.latestLink;
+      const target = await readlink(link);
+      await replaceLatestLink(dirname(link), basename(link), 'Extras-8.10-updates-20990101.0');
+      return async () => void (await replaceLatestLink(dirname(link), basename(link), target));
+    },
+    error: () =>
+      new RegExp(
+        `compose link ${re(paths('Extras-8').cp.latestLink)} is dangling: it points at 'Extras-8\\.10-updates-20990101\\.0', which does not exist`,
+      ),
+  },
+  {
+    name: 'compose: STATUS DOOMED',
+    nx: ['run', 'Extras-8:sync-staging'],
+    arrange: async () => replaceFile(join(await latestCompose('Extras-8'), 'STATUS'), 'DOOMED\n'),
+    error: () => new RegExp(`compose ${re(w.composeRoot)}/Extras-8\\.10-updates-\\S+ has STATUS DOOMED; ${SYNC_STAGING_DENY}`),
+  },
+  {
+    name: 'compose: STATUS STARTED (pungi still running)',
+    nx: ['run', 'Rocky-8:sync-staging'],
+    arrange: async () => replaceFile(join(await latestCompose('Rocky-8'), 'STATUS'), 'STARTED\n'),
+    error: () => new RegExp(`compose ${re(w.composeRoot)}/Rocky-8\\.10-updates-\\S+ has STATUS STARTED; ${SYNC_STAGING_DENY}`),
+  },
+  {
+    name: 'compose: a variant dir missing',
+    nx: ['run', 'Extras-8:sync-staging'],
+    arrange: async () => moveAside(join(await latestCompose('Extras-8'), 'compose/plus')),
+    error: () =>
+      /Extras-8:sync-staging FAILED: compose Extras-8\.10-updates-\S+ has no compose\/plus directory, but releases\/8\/Extras\/compose\.json lists variant 'plus'/,
+  },
+  {
+    name: 'compose: a truncated rpms.json (the metadata Rocky-8 publishes)',
+    nx: ['run', 'Rocky-8:sync-staging'],
+    arrange: async () =>
+      replaceFile(join(await latestCompose('Rocky-8'), 'compose/metadata/rpms.json'), '{ "header": { "type": "productmd.rpms", "vers'),
+    error: () =>
+      /Rocky-8:sync-staging FAILED: compose Rocky-8\.10-updates-\S+ has unusable metadata, and releases\/8\/Rocky\/compose\.json publishes it \(syncMetadata\): \S+\/compose\/metadata\/rpms\.json: not valid JSON/,
+  },
+  {
+    name: 'compose: a composeinfo.json that is not one',
+    nx: ['run', 'Rocky-8:sync-staging'],
+    arrange: async () =>
+      replaceFile(
+        join(await latestCompose('Rocky-8'), 'compose/metadata/composeinfo.json'),
+        '{ "header": { "type": "productmd.images", "version": "1.2" }, "payload": {} }\n',
+      ),
+    error: () =>
+      /compose Rocky-8\.10-updates-\S+ has unusable metadata, .*: \S+\/compose\/metadata\/composeinfo\.json: header\.type is "productmd\.images", expected "productmd\.composeinfo"/,
+  },
+  {
+    name: 'compose: a comps repo without its comps file',
+    nx: ['run', 'Rocky-8:sync-staging'],
+    arrange: async () => moveAside(join(await latestCompose('Rocky-8'), 'work/aarch64/comps/comps-AppStream.aarch64.xml')),
+    error: () =>
+      /AppStream is a comps repo \(compsRepos in releases\/8\/release\.json\) but compose Rocky-8\.10-updates-\S+ has no \S+\/comps-AppStream\.aarch64\.xml; refusing to publish AppStream\/aarch64\/os without its groups/,
+  },
+  // staging states
+  {
+    name: 'staging: a package touched behind the tool\'s back before sync-prod',
+    nx: ['run', 'Extras-8:sync-prod'],
+    arrange: async () => {
+      const dir = join(w.stagingDir, 'extras/x86_64/os/Packages/r');
+      const rpm = join(dir, (await readdir(dir)).find((f) => f.endsWith('.rpm')) as string);
+      const mtime = (await lstat(rpm, { bigint: true })).mtimeNs;
+      await run('touch', ['-m', '-d', '@1700000000', rpm]);
+      return () => setMtimeNs(rpm, mtime);
+    },
+    error: () =>
+      new RegExp(
+        `Extras-8:sync-prod FAILED: Extras-8: ${re(w.stagingDir)} changed since it passed verify at \\S+; ` +
+          'run nx run Extras-8:verify again before syncing to production',
+      ),
+  },
+  {
+    name: 'staging: a package removed behind the tool\'s back before verify',
+    nx: ['run', 'Rocky-devel-8:verify', '--excludeTaskDependencies'],
+    arrange: () => moveAside(join(w.stagingDir, 'devel/x86_64/os/Packages/r/releng-devel-lib-1.0-1.el8.x86_64.rpm')),
+    error: () =>
+      new RegExp(
+        `Rocky-devel-8:verify FAILED: 1 of 5 repos failed verification:\\n\\s+devel/x86_64/os:\\n\\s+` +
+          `package releng-devel-lib-1\\.0-1\\.el8\\.x86_64: ${re(w.stagingDir)}/devel/x86_64/os/Packages/r/releng-devel-lib-1\\.0-1\\.el8\\.x86_64\\.rpm is missing`,
+      ),
+    // A failed verify withdraws the project's verify record: staging is no longer known to be good.
+    drops: () => [paths('Rocky-devel-8').sp.verifyRecord],
+  },
+  {
+    name: 'staging: no verify record',
+    nx: ['run', 'Rocky-8:sync-prod'],
+    arrange: () => moveAside(paths('Rocky-8').sp.verifyRecord),
+    error: () =>
+      new RegExp(
+        `Rocky-8:sync-prod FAILED: Rocky-8: ${re(w.stagingDir)} has no passing verify \\(${re(paths('Rocky-8').sp.verifyRecord)}\\); ` +
+          'run nx run Rocky-8:verify first',
+      ),
+  },
+  {
+    name: 'staging: a corrupt verify record',
+    nx: ['run', 'Rocky-devel-8:sync-prod'],
+    arrange: () => replaceFile(paths('Rocky-devel-8').sp.verifyRecord, '{ "version": 1, "project": "Rocky-dev'),
+    error: () => new RegExp(`Rocky-devel-8: ${re(w.stagingDir)} has no passing verify \\(${re(paths('Rocky-devel-8').sp.verifyRecord)}\\)`),
+  },
+  {
+    name: 'staging: the category path is a file',
+    nx: ['run', 'Extras-8:sync-staging'],
+    arrange: async () => {
+      const category = dirname(w.stagingDir);
+      const back = await moveAside(category);
+      await writeFile(category, 'not a directory\n');
+      return async () => {
+        await rm(category);
+        await back();
+      };
+    },
+    error: () =>
+      new RegExp(`staging directory ${re(w.stagingDir)} cannot be created: ${re(dirname(w.stagingDir))} is not a directory`),
+  },
+  {
+    name: 'staging: a stale lock held by a live process',
+    nx: ['run', 'Extras-8:sync-staging'],
+    arrange: async () => undoAll(await impatientLocks(), await liveLock(paths('Extras-8').sp.lockFile, 'Rocky-8:sync-staging')),
+    error: () =>
+      new RegExp(
+        `Extras-8:sync-staging FAILED: ${re(paths('Extras-8').sp.lockFile)} is held by Rocky-8:sync-staging ` +
+          `\\(pid \\d+ on ${re(hostname())} since 2024-04-12T10:00:00\\.000Z\\); gave up after 0s \\(lockTimeoutSeconds in releases/common\\.json\\)`,
+      ),
+  },
+  {
+    name: 'production: a stale lock held by a live process',
+    nx: ['run', 'Rocky-8:sync-prod'],
+    arrange: async () => undoAll(await impatientLocks(), await liveLock(paths('Rocky-8').pp.lockFile, 'Extras-8:sync-prod')),
+    error: () =>
+      new RegExp(
+        `Rocky-8:sync-prod FAILED: ${re(paths('Rocky-8').pp.lockFile)} is held by Extras-8:sync-prod \\(pid \\d+ .*\\); ` +
+          'gave up after 0s \\(lockTimeoutSeconds in releases/common\\.json\\)',
+      ),
+  },
+  // tools
+  {
+    name: 'tool: createrepo_c missing from PATH',
+    nx: ['run', 'Extras-8:sync-staging'],
+    arrange: () => pathWithout(['createrepo_c']),
+    error: () =>
+      /Extras-8:sync-staging FAILED: required tool 'createrepo_c' was not found on PATH: install it \(Debian: apt-get install createrepo-c; EL: dnf install createrepo_c\)/,
+  },
+  {
+    name: 'tool: rsync missing from PATH',
+    nx: ['run', 'Rocky-8:sync-prod'],
+    arrange: () => pathWithout(['rsync']),
+    error: () => /Rocky-8:sync-prod FAILED: required tool 'rsync' was not found on PATH: install it \(Debian: apt-get install rsync; EL: dnf install rsync\)/,
+  },
+  {
+    name: 'tool: hardlink missing from PATH',
+    // Alone: with its dependencies it would first run every sync-prod, which do not need hardlink.
+    nx: ['run', 'mirror:hardlink', '--excludeTaskDependencies'],
+    arrange: () => pathWithout(['hardlink']),
+    error: () => /mirror:hardlink FAILED: required tool 'hardlink' was not found on PATH: install it \(Debian: apt-get install util-linux;/,
+  },
+  {
+    name: 'tool: createrepo_c fails, disk full',
+    nx: ['run', 'Extras-8:sync-staging'],
+    arrange: () => failingTool('createrepo_c', 'C_CREATEREPOLIB: Critical: Cannot write primary.xml.gz: No space left on device', 1),
+    error: () =>
+      /Extras-8:sync-staging FAILED: createrepo_c --update \S+\/(extras|plus)\/\S+ .*failed with exit code 1:\nC_CREATEREPOLIB: Critical: Cannot write primary\.xml\.gz: No space left on device/,
+    drops: () => [paths('Extras-8').sp.syncRecord],
+  },
+  {
+    name: 'tool: rsync into the staging work copy fails, disk full',
+    nx: ['run', 'Rocky-8:sync-staging'],
+    arrange: () =>
+      failingTool(
+        'rsync',
+        'rsync: [receiver] write failed on "Packages/r/releng-hello-1.1-1.el8.x86_64.rpm": No space left on device (28)\n' +
+          'rsync error: error in file IO (code 11) at receiver.c(380) [receiver=3.2.7]',
+        11,
+      ),
+    error: () =>
+      /Rocky-8:sync-staging FAILED: rsync .* failed with exit code 11:\nrsync: \[receiver\] write failed on "\S+": No space left on device \(28\)/,
+    drops: () => [paths('Rocky-8').sp.syncRecord],
+  },
+  {
+    name: 'tool: rsync into production fails, disk full',
+    nx: ['run', 'Extras-8:sync-prod'],
+    arrange: () =>
+      failingTool(
+        'rsync',
+        'rsync: [receiver] write failed on "x86_64/os/Packages/r/releng-tools-1.0-1.el8.noarch.rpm": No space left on device (28)\n' +
+          'rsync error: error in file IO (code 11) at receiver.c(380) [receiver=3.2.7]',
+        11,
+      ),
+    error: () =>
+      new RegExp(
+        `Extras-8:sync-prod FAILED: rsync .* ${re(w.stagingDir)}/(extras|plus)/ ${re(w.productionDir)}/(extras|plus)/ failed with exit code 11:\\n` +
+          'rsync: \\[receiver\\] write failed on "\\S+": No space left on device \\(28\\)',
+      ),
+    // The production record goes before the first copy: production is not known to hold a release until a sync ends.
+    drops: () => [paths('Extras-8').pp.syncRecord],
+  },
+  {
+    name: 'permission: the staging revision dir is immutable',
+    nx: ['run', 'Extras-8:sync-staging'],
+    arrange: () => immutable(w.stagingDir),
+    error: () => new RegExp(`Extras-8:sync-staging FAILED: staging directory ${re(w.stagingDir)} is not writable \\(EPERM\\); nothing was changed`),
+    chattr: true,
+  },
+  {
+    name: 'permission: the production tree is immutable',
+    nx: ['run', 'Extras-8:sync-prod'],
+    arrange: () => immutable(w.productionDir, true),
+    error: () => new RegExp(`Extras-8:sync-prod FAILED: production directory ${re(w.productionDir)} is not writable \\(EPERM\\); nothing was changed`),
+    chattr: true,
+  },
+];
+
+before(async () => {
+  w = await openReleasedWorkspace('bad-input');
+  for (const m of loadAllComposeModels(w.ws.dir)) models.set(m.project, m);
+  chattr = await probeChattr(w.ws.dir);
+  baseline = await snapTrees();
+  // Both trees hold a release of every project, so every case has something to damage.
+  for (const sub of ['extras', 'plus', 'devel', 'BaseOS', 'AppStream', 'PowerTools']) {
+    assert.ok(countFiles(baseline.staging, `mirror/pub/rocky/8.10-RC2/${sub}/`) > 5, `staging ${sub}`);
+    assert.ok(countFiles(baseline.production, `mirror/pub/rocky/8.10/${sub}/`) > 5, `production ${sub}`);
+  }
+  assert.equal(baseline.production?.get('mirror/pub/rocky/fullfiletimelist-rocky')?.type, 'file', 'production has its file list');
+});
+
+after(async () => {
+  if (chattr.works && w) await run('chattr', ['-R', '-i', w.ws.relengRoot], { allowFailure: true }).catch(() => undefined);
+  await w?.close();
+});
+
+test('the catalogue covers every layer with at least 25 cases', () => {
+  assert.ok(CASES.length >= 25, `${CASES.length} cases`);
+  assert.equal(new Set(CASES.map((c) => c.name)).size, CASES.length, 'case names are unique');
+  const layers = new Set(CASES.map((c) => c.name.split(':')[0]));
+  for (const layer of ['common.json', 'release.json', 'compose.json', 'compose', 'staging', 'production', 'tool', 'permission']) {
+    assert.ok(layers.has(layer), `no case for ${layer}`);
+  }
+});
+
+for (const c of CASES) {
+  test(`bad input: ${c.name}`, async (t) => {
+    if (c.chattr && !chattr.works) {
+      t.skip(`chattr +i cannot make a dir read-only for root here (${chattr.why})`);
+      return;
+    }
+    const arranged = await c.arrange?.();
+    const { undo, env } = typeof arranged === 'function' ? { undo: arranged, env: undefined } : { ...arranged };
+    const saved = new Map<string, Buffer>();
+    try {
+      const before = await snapTrees();
+      for (const record of c.drops?.() ?? []) saved.set(record, await readFile(record));
+      const r = await w.ws.nxAsync([...c.nx, '--output-style=static'], { RELENG_ERRATA_URL: w.errata.url, ...env });
+      assert.notEqual(r.status, 0, `nx ${c.nx.join(' ')} succeeded:\n${r.output}`);
+      assert.match(r.output, c.error(), r.output);
+      assert.doesNotMatch(r.output, /^\s+at \S.*:\d+:\d+\)?$/m, 'a stack trace instead of a message');
+      const after = await snapTrees();
+      assertSameTree(after.staging, before.staging, `staging changed by a failed nx ${c.nx.join(' ')}`);
+      assertSameTree(after.production, before.production, `production changed by a failed nx ${c.nx.join(' ')}`);
+      const expectedState = new Map(before.state);
+      for (const record of saved.keys()) {
+        assert.ok(before.state?.has(stateRel(record)), `${record} existed before the run`);
+        assert.equal(after.state?.has(stateRel(record)), false, `${record} was not dropped`);
+        expectedState.delete(stateRel(record));
+      }
+      assertSameTree(after.state, expectedState, `.releng state changed by a failed nx ${c.nx.join(' ')}`, STATE_DIRS);
+    } finally {
+      for (const [record, bytes] of saved) await writeFile(record, bytes);
+      await undo?.();
+    }
+    // Undone: the next case starts from the release state the catalogue began with.
+    const now = await snapTrees();
+    assertSameTree(now.staging, baseline.staging, 'staging after the undo');
+    assertSameTree(now.production, baseline.production, 'production after the undo');
+    assertSameTree(now.state, baseline.state, '.releng state after the undo', STATE_RESTORED);
+  });
+}
