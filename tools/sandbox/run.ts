@@ -52,6 +52,8 @@ async function main(): Promise<void> {
     }
     await nx(['run-many', '-t', 'verify', '--output-style=static'], { RELENG_ERRATA_URL: errata.url });
     await nx(['run-many', '-t', 'sync-prod', 'filelist', '--output-style=static']);
+    // gen-torrents runs after the minor release sync, from the staging isos/ dir.
+    if (minorRelease) await nx(['run', 'Rocky-8:torrents', '--output-style=static']);
   } finally {
     await errata.close();
     await stopSandboxAgent(relengRoot);
@@ -63,7 +65,10 @@ async function main(): Promise<void> {
   console.log(`production tree: ${join(production, '8.10')}`);
   console.log(`file lists:      ${join(production, 'fullfiletimelist-rocky')} (and at the production root, mirror/pub/sig)`);
   console.log(`repositories:    ${repos.sort().join(', ')}`);
-  if (minorRelease) console.log(`ISOs:            ${join(staging, 'isos')} (check: cd ${join(staging, 'isos/x86_64')} && sha256sum -c CHECKSUM)`);
+  if (minorRelease) {
+    console.log(`ISOs:            ${join(staging, 'isos')} (check: cd ${join(staging, 'isos/x86_64')} && sha256sum -c CHECKSUM)`);
+    console.log(`torrents:        ${join(relengRoot, 'opt/rtorrent/watch/start')}`);
+  }
   console.log(`try: dnf --repofrompath=baseos,${join(staging, 'BaseOS/x86_64/os')} --repo=baseos repoquery`);
 }
 
