@@ -60,7 +60,10 @@ async function main(): Promise<void> {
   }
   const staging = join(relengRoot, 'mnt/repos-staging/mirror/pub/rocky/8.10-RC2');
   const production = join(relengRoot, 'mnt/repos-production/mirror/pub/rocky');
-  const repos = readdirSync(staging).filter((d) => existsSync(join(staging, d, 'x86_64/os/repodata/repomd.xml')));
+  // Repository dirs only: not the linkRepos links (nfv -> NFV) a minor release adds.
+  const repos = readdirSync(staging, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(staging, d.name, 'x86_64/os/repodata/repomd.xml')))
+    .map((d) => d.name);
   console.log(`\nstaging tree:    ${staging}`);
   console.log(`production tree: ${join(production, '8.10')}`);
   console.log(`file lists:      ${join(production, 'fullfiletimelist-rocky')} (and at the production root, mirror/pub/sig)`);
