@@ -318,7 +318,7 @@ async function makeLocalIso(compose: string, iso: LocalIso): Promise<void> {
   }
 }
 
-interface Placement {
+export interface Placement {
   header: RpmHeader;
   /** Compose-relative path of the linked file. */
   path: string;
@@ -334,16 +334,21 @@ interface VariantPlan {
   lists: Map<string, string[]>;
 }
 
+/** The compose-relative repo dirs of one variant (pungi's layout) or one SIG repo (empanadas' layout). */
+export interface RepoLayout {
+  os(arch: string): string;
+  debug(arch: string): string;
+  source(): string;
+}
+
 /**
  * Decides where each RPM goes: binary/debug RPMs to their arch (noarch to every arch), SRPMs to the source tree.
  * RPMs built for arches the compose does not have are left out.
  */
-export function planVariant(variant: string, arches: string[], headers: RpmHeader[]): Omit<VariantPlan, 'comps'> {
+export function planRepos(variant: string, arches: string[], headers: RpmHeader[], layout: RepoLayout): Omit<VariantPlan, 'comps'> {
   const lists = new Map<string, string[]>();
-  const repos: string[] = [];
-  for (const a of arches) repos.push(composePaths.osTree(variant, a), composePaths.debugTree(variant, a));
-  repos.push(composePaths.sourceTree(variant));
-  for (const r of repos) lists.set(r, []);
+  for (const a of arches) lists.set(layout.os(a), []).set(layout.debug(a), []);
+  lists.set(layout.source(), []);
 
   const placements: Placement[] = [];
   const place = (h: RpmHeader, repo: string, arch?: string) => {
@@ -353,16 +358,23 @@ export function planVariant(variant: string, arches: string[], headers: RpmHeade
     placements.push({ header: h, path: `${repo}/${rel}`, arch });
   };
   for (const h of headers) {
-    if (h.category === 'source') place(h, composePaths.sourceTree(variant));
+    if (h.category === 'source') place(h, layout.source());
     else {
       const targets = h.arch === 'noarch' ? arches : arches.filter((a) => a === h.arch);
-      for (const a of targets) {
-        place(h, h.category === 'debug' ? composePaths.debugTree(variant, a) : composePaths.osTree(variant, a), a);
-      }
+      for (const a of targets) place(h, h.category === 'debug' ? layout.debug(a) : layout.os(a), a);
     }
   }
   for (const l of lists.values()) l.sort();
   return { variant, placements, lists };
+}
+
+/** A variant of a pungi-shaped compose. */
+export function planVariant(variant: string, arches: string[], headers: RpmHeader[]): Omit<VariantPlan, 'comps'> {
+  return planRepos(variant, arches, headers, {
+    os: (a) => composePaths.osTree(variant, a),
+    debug: (a) => composePaths.debugTree(variant, a),
+    source: () => composePaths.sourceTree(variant),
+  });
 }
 
 /**

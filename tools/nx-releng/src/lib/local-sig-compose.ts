@@ -12,18 +12,18 @@
  * repos are plain repositories, not install trees.
  */
 import { appendFile, copyFile, mkdir, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { mapLimit } from './concurrency';
 import { createrepoVersion, pungiCreaterepoArgs } from './createrepo';
 import { RelengError, errorMessage } from './errors';
 import { run } from './exec';
 import {
   composeIdFor,
-  hashedDir,
   linkOrCopy,
   listVariantRpms,
   localDate,
   makeComposeDir,
+  planRepos,
   replaceLatestLink,
   rpmsMapFor,
   type ComposeType,
@@ -61,38 +61,13 @@ export const sigComposePaths = {
   source: (major: string, sig: string, repo: string) => `${major}/${sig}/source/${repo}`,
 };
 
-interface SigPlacement {
-  header: RpmHeader;
-  path: string;
-  arch?: string;
-}
-
 /** Where each RPM of one repo goes: binaries to <arch>/<repo> (noarch to every arch), debug to -debug, SRPMs to source. */
 export function planSigRepo(o: { major: string; sig: string; repo: string; arches: string[] }, headers: RpmHeader[]) {
-  const lists = new Map<string, string[]>();
-  for (const a of o.arches) {
-    lists.set(sigComposePaths.os(o.major, o.sig, a, o.repo), []);
-    lists.set(sigComposePaths.debug(o.major, o.sig, a, o.repo), []);
-  }
-  lists.set(sigComposePaths.source(o.major, o.sig, o.repo), []);
-  const placements: SigPlacement[] = [];
-  const place = (h: RpmHeader, dir: string, arch?: string) => {
-    const name = basename(h.file);
-    const rel = `Packages/${hashedDir(name)}/${name}`;
-    lists.get(dir)!.push(rel);
-    placements.push({ header: h, path: `${dir}/${rel}`, arch });
-  };
-  for (const h of headers) {
-    if (h.category === 'source') place(h, sigComposePaths.source(o.major, o.sig, o.repo));
-    else {
-      for (const a of h.arch === 'noarch' ? o.arches : o.arches.filter((x) => x === h.arch)) {
-        const dir = h.category === 'debug' ? sigComposePaths.debug(o.major, o.sig, a, o.repo) : sigComposePaths.os(o.major, o.sig, a, o.repo);
-        place(h, dir, a);
-      }
-    }
-  }
-  for (const l of lists.values()) l.sort();
-  return { variant: o.repo, placements, lists };
+  return planRepos(o.repo, o.arches, headers, {
+    os: (a) => sigComposePaths.os(o.major, o.sig, a, o.repo),
+    debug: (a) => sigComposePaths.debug(o.major, o.sig, a, o.repo),
+    source: () => sigComposePaths.source(o.major, o.sig, o.repo),
+  });
 }
 
 export async function createLocalSigCompose(opts: LocalSigComposeOptions): Promise<LocalComposeResult> {

@@ -9,7 +9,7 @@
  * dir swapped in by rename (a failure leaves staging as it was), and the sync record the runtime input reads, so
  * a SIG whose compose did not change is a cache hit.
  */
-import { readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../config/load';
 import { channelRelease, composePaths, sigName, sigRepoDirs, stagingPaths, type RepoDir } from '../layout/paths';
@@ -20,11 +20,9 @@ import { checkDestination, isDir, isFile } from './fs-checks';
 import { withLock } from './lock';
 import { SyncProgress } from './progress';
 import { rsync } from './rsync';
-import { fingerprintDirs, hashConfig, readSyncRecord, removeRecord, writeRecord } from './sync-record';
+import { fingerprintDirs, hashConfig, readSyncRecord, writeRecord } from './sync-record';
 import {
-  prepareWorkTree,
-  restoreInterruptedSwap,
-  swapIntoPlace,
+  inWorkCopy,
   syncNeeded,
   totals,
   type SyncStagingRequest,
@@ -152,33 +150,28 @@ export async function syncSigStaging(req: SyncStagingRequest): Promise<SyncStagi
       return { ...base, outcome: 'up-to-date', files: 0, bytes: 0, seconds: (Date.now() - started) / 1000 };
     }
     log.info(`${model.project}: syncing ${compose.composeId} -> ${join(target, sig)} with delete (${reason})`);
-    await removeRecord(sp.syncRecord);
-    await restoreInterruptedSwap(target, sp.workDir, [sig]);
-    try {
-      await prepareWorkTree(target, sp.workDir, [sig]);
+    const stats = await inWorkCopy(target, sp, [sig], async (work) => {
       const progress = await SyncProgress.of(log, join(source, '..'), [sig]);
       const t0 = Date.now();
-      const stats = await copy(join(sp.workDir, sig));
+      const stats = await copy(join(work, sig));
       progress.unitDone(sig, { files: stats.filesTransferred, bytes: stats.bytesTransferred }, Date.now() - t0);
       if (stats.deleted) log.info(`  ${sig}: ${stats.deleted} files no longer in the compose deleted`);
       // noarch packages of several arches share one inode; metadata keeps its own (as perform_hardlink).
-      await run('hardlink', ['-q', '-x', '.*\\.xml.*', join(sp.workDir, sig)]);
-      await swapIntoPlace(sp.workDir, target, [sig]);
-      await writeRecord(sp.syncRecord, {
-        version: 1,
-        project: model.project,
-        channel,
-        composeId: compose.composeId,
-        composeDir: compose.composeDir,
-        configHash,
-        syncedAt: new Date().toISOString(),
-        destination: target,
-        dirs: await fingerprintDirs(target, [sig]),
-        repos: repos.map((r) => r.path),
-      });
-      return { ...base, outcome: 'synced', ...totals([stats]), seconds: (Date.now() - started) / 1000 };
-    } finally {
-      await rm(sp.workDir, { recursive: true, force: true });
-    }
+      await run('hardlink', ['-q', '-x', '.*\\.xml.*', join(work, sig)]);
+      return stats;
+    });
+    await writeRecord(sp.syncRecord, {
+      version: 1,
+      project: model.project,
+      channel,
+      composeId: compose.composeId,
+      composeDir: compose.composeDir,
+      configHash,
+      syncedAt: new Date().toISOString(),
+      destination: target,
+      dirs: await fingerprintDirs(target, [sig]),
+      repos: repos.map((r) => r.path),
+    });
+    return { ...base, outcome: 'synced', ...totals([stats]), seconds: (Date.now() - started) / 1000 };
   });
 }

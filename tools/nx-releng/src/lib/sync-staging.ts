@@ -302,12 +302,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
       return { ...base, minorRelease, outcome: 'up-to-date', files: 0, bytes: 0, seconds: (Date.now() - started) / 1000 };
     }
     log.info(`${model.project}: syncing ${compose.composeId} -> ${target} (${reason})`);
-    // The record goes first: a run killed from here on leaves no claim that staging is in sync.
-    await removeRecord(sp.syncRecord);
-    await restoreInterruptedSwap(target, sp.workDir, subtrees);
-    const work = sp.workDir;
-    try {
-      await prepareWorkTree(target, work, subtrees);
+    const { stats, recorded } = await inWorkCopy(target, sp, subtrees, async (work) => {
       await clearRepodata(work, repos);
       const progress = await SyncProgress.of(log, join(compose.composeDir, 'compose'), units.map((u) => u.rel));
       const stats = await mapLimit(units, model.common.rsync.parallel, async (unit) => {
@@ -333,27 +328,48 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
       const recorded = [...repos, ...(await kickstartRepos(model, work))];
       // Identical files across this project's repos share one inode; metadata files are rewritten in place later.
       await run('hardlink', ['-q', '-x', '.*\\.xml.*', '-x', '.*\\.treeinfo', '-x', '.*\\.discinfo', ...subtrees.map((s) => join(work, s))]);
-      await swapIntoPlace(work, target, subtrees);
-      await pointChannelLink(sp, log);
-      if (minor) await publishMinorReleaseLinks(minor, log);
-      await writeRecord(sp.syncRecord, {
-        version: 1,
-        project: model.project,
-        channel,
-        composeId: compose.composeId,
-        composeDir: compose.composeDir,
-        configHash,
-        syncedAt: new Date().toISOString(),
-        destination: target,
-        dirs: await fingerprintDirs(target, subtrees),
-        repos: recorded.map((r) => r.path),
-        ...(minorHash ? { minorRelease: minorHash } : {}),
-      });
-      return { ...base, minorRelease: !!minorHash, outcome: 'synced', ...totals(stats), seconds: (Date.now() - started) / 1000 };
-    } finally {
-      await rm(work, { recursive: true, force: true });
-    }
+      return { stats, recorded };
+    });
+    await pointChannelLink(sp, log);
+    if (minor) await publishMinorReleaseLinks(minor, log);
+    await writeRecord(sp.syncRecord, {
+      version: 1,
+      project: model.project,
+      channel,
+      composeId: compose.composeId,
+      composeDir: compose.composeDir,
+      configHash,
+      syncedAt: new Date().toISOString(),
+      destination: target,
+      dirs: await fingerprintDirs(target, subtrees),
+      repos: recorded.map((r) => r.path),
+      ...(minorHash ? { minorRelease: minorHash } : {}),
+    });
+    return { ...base, minorRelease: !!minorHash, outcome: 'synced', ...totals(stats), seconds: (Date.now() - started) / 1000 };
   });
+}
+
+/**
+ * Staging is never half-changed: `build` works on a hard-linked copy of the project's subtrees (see
+ * prepareWorkTree), and each subtree is swapped in by rename once it succeeded. The sync record goes first: a run
+ * killed from here on leaves no claim that staging is in sync.
+ */
+export async function inWorkCopy<T>(
+  target: string,
+  sp: Pick<StagingPaths, 'workDir' | 'syncRecord'>,
+  subtrees: readonly string[],
+  build: (work: string) => Promise<T>,
+): Promise<T> {
+  await removeRecord(sp.syncRecord);
+  await restoreInterruptedSwap(target, sp.workDir, subtrees);
+  try {
+    await prepareWorkTree(target, sp.workDir, subtrees);
+    const result = await build(sp.workDir);
+    await swapIntoPlace(sp.workDir, target, subtrees);
+    return result;
+  } finally {
+    await rm(sp.workDir, { recursive: true, force: true });
+  }
 }
 
 /** A channel link path that holds something else than a link is refused before anything is touched. */
@@ -374,12 +390,8 @@ async function pointChannelLink(sp: StagingPaths, log: Log): Promise<void> {
   log.info(`  ${sp.channelLink} -> ${sp.revisionName}`);
 }
 
-/**
- * Staging is never half-changed: the sync works on a hard-linked copy of the project's subtrees (cheap, and
- * rsync and createrepo replace files rather than write into them) and each subtree is swapped in by rename
- * once everything succeeded. A failure leaves the published tree as it was.
- */
-export async function prepareWorkTree(target: string, workDir: string, subtrees: readonly string[]): Promise<void> {
+/** The work copy of inWorkCopy: hard links are cheap, and rsync and createrepo replace files rather than write into them. */
+async function prepareWorkTree(target: string, workDir: string, subtrees: readonly string[]): Promise<void> {
   await rm(workDir, { recursive: true, force: true }); // leftovers of a killed run
   await mkdir(workDir, { recursive: true });
   await mkdir(target, { recursive: true });
@@ -392,14 +404,14 @@ export async function prepareWorkTree(target: string, workDir: string, subtrees:
  * A run killed between the two renames of a swap left the old subtree in the work dir: put it back. Done before
  * the work dir is cleaned (and outside the clean-up of a failed run), so a published subtree is never deleted.
  */
-export async function restoreInterruptedSwap(target: string, workDir: string, subtrees: readonly string[]): Promise<void> {
+async function restoreInterruptedSwap(target: string, workDir: string, subtrees: readonly string[]): Promise<void> {
   for (const sub of subtrees) {
     const old = join(workDir, `.old-${sub}`);
     if ((await isDir(old)) && !(await isDir(join(target, sub)))) await rename(old, join(target, sub));
   }
 }
 
-export async function swapIntoPlace(work: string, target: string, subtrees: readonly string[]): Promise<void> {
+async function swapIntoPlace(work: string, target: string, subtrees: readonly string[]): Promise<void> {
   for (const sub of subtrees) {
     const old = join(work, `.old-${sub}`);
     const hadOld = await isDir(join(target, sub));
