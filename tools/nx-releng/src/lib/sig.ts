@@ -20,9 +20,10 @@ import { checkDestination, isDir, isFile } from './fs-checks';
 import { withLock } from './lock';
 import { SyncProgress } from './progress';
 import { rsync } from './rsync';
-import { fingerprintDirs, hashConfig, readSyncRecord, writeRecord } from './sync-record';
+import { hashConfig, readSyncRecord } from './sync-record';
 import {
   inWorkCopy,
+  recordSync,
   syncNeeded,
   totals,
   type SyncStagingRequest,
@@ -160,18 +161,7 @@ export async function syncSigStaging(req: SyncStagingRequest): Promise<SyncStagi
       await run('hardlink', ['-q', '-x', '.*\\.xml.*', join(work, sig)]);
       return stats;
     });
-    await writeRecord(sp.syncRecord, {
-      version: 1,
-      project: model.project,
-      channel,
-      composeId: compose.composeId,
-      composeDir: compose.composeDir,
-      configHash,
-      syncedAt: new Date().toISOString(),
-      destination: target,
-      dirs: await fingerprintDirs(target, [sig]),
-      repos: repos.map((r) => r.path),
-    });
+    await recordSync(req, sp, compose, { configHash, subtrees: [sig], repos });
     return { ...base, outcome: 'synced', ...totals([stats]), seconds: (Date.now() - started) / 1000 };
   });
 }

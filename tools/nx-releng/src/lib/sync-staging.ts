@@ -332,20 +332,30 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
     });
     await pointChannelLink(sp, log);
     if (minor) await publishMinorReleaseLinks(minor, log);
-    await writeRecord(sp.syncRecord, {
-      version: 1,
-      project: model.project,
-      channel,
-      composeId: compose.composeId,
-      composeDir: compose.composeDir,
-      configHash,
-      syncedAt: new Date().toISOString(),
-      destination: target,
-      dirs: await fingerprintDirs(target, subtrees),
-      repos: recorded.map((r) => r.path),
-      ...(minorHash ? { minorRelease: minorHash } : {}),
-    });
+    await recordSync(req, sp, compose, { configHash, subtrees, repos: recorded, minorRelease: minorHash });
     return { ...base, minorRelease: !!minorHash, outcome: 'synced', ...totals(stats), seconds: (Date.now() - started) / 1000 };
+  });
+}
+
+/** What a successful sync wrote: the record the runtime input and the next sync compare staging with. */
+export async function recordSync(
+  req: Pick<SyncStagingRequest, 'model' | 'channel'>,
+  sp: Pick<StagingPaths, 'revisionDir' | 'syncRecord'>,
+  compose: ComposeRef,
+  o: { configHash: string; subtrees: readonly string[]; repos: readonly RepoDir[]; minorRelease?: string },
+): Promise<void> {
+  await writeRecord(sp.syncRecord, {
+    version: 1,
+    project: req.model.project,
+    channel: req.channel,
+    composeId: compose.composeId,
+    composeDir: compose.composeDir,
+    configHash: o.configHash,
+    syncedAt: new Date().toISOString(),
+    destination: sp.revisionDir,
+    dirs: await fingerprintDirs(sp.revisionDir, o.subtrees),
+    repos: o.repos.map((r) => r.path),
+    ...(o.minorRelease ? { minorRelease: o.minorRelease } : {}),
   });
 }
 
