@@ -347,7 +347,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
         destination: target,
         dirs: await fingerprintDirs(target, subtrees),
         repos: recorded.map((r) => r.path),
-        ...(minorHash ? { minorRelease: minorHash } : {}),
+        ...(minor ? { minorRelease: minorHash, extraSubtrees: minorReleaseSubtrees(minor), links: minor.repoLinks } : {}),
       });
       return { ...base, minorRelease: !!minorHash, outcome: 'synced', ...totals(stats), seconds: (Date.now() - started) / 1000 };
     } finally {
