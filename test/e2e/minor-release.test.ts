@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import { run } from '../../tools/nx-releng/src/lib/exec';
@@ -13,7 +13,8 @@ import { readJsonFile, writeJsonFile } from '../helpers/workspace';
 /**
  * A minor (GA) release end to end with the real nx CLI: produce composes with real ISOs (xorriso) for all three
  * composes of 8, then `nx run-many -t sync-staging -c minor-release`, then the vetting chain. The devel compose is
- * shaped as Rocky's real one (variant Devel), so release.json's `devel -> Devel` link has an owner.
+ * shaped as Rocky's real one (variant Devel), so release.json's `devel -> Devel` link has an owner. Then the push:
+ * verify checks isos/ and the links too, sync-prod publishes them, a changed ISO or a bad CHECKSUM line stops it.
  */
 
 let ws: NxWorkspace;
@@ -21,6 +22,8 @@ let errata: ErrataServer;
 let composeRoot: string;
 let category: string;
 let staging: string;
+let prodCategory: string;
+let production: string;
 const ARCHES = ['x86_64', 'aarch64'];
 const COMPS_REPOS = ['BaseOS', 'AppStream', 'PowerTools', 'HighAvailability', 'ResilientStorage', 'RT', 'NFV'];
 
@@ -75,6 +78,8 @@ before(async () => {
   composeRoot = join(ws.relengRoot, 'mnt/compose/8');
   category = join(ws.relengRoot, 'mnt/repos-staging/mirror/pub/rocky');
   staging = join(category, '8.10-RC2');
+  prodCategory = join(ws.relengRoot, 'mnt/repos-production/mirror/pub/rocky');
+  production = join(prodCategory, '8.10');
   await runOk(['run-many', '-t', 'compose', '--backend=local', '--kind=produce']);
 });
 
@@ -198,13 +203,111 @@ test('the vetting chain signs and verifies the kickstart trees; errata go to os 
   // verify's dependsOn runs the daily sync-staging, which finds the minor release already there.
   assert.deepEqual(taskOutcomes(out, 'sync-staging'), { 'Rocky-8': 'up-to-date' });
   assert.deepEqual(taskOutcomes(out, 'verify'), { 'Rocky-8': 'passed' });
-  assert.match(out, /Rocky-8:verify 49 repos passed/, '7 comps repos x (2 os + 2 debug + 2 kickstart + 1 source)');
+  assert.match(out, /Rocky-8:verify 49 repos passed, and isos\/, nfv /, '7 comps repos x (2 os + 2 debug + 2 kickstart + 1 source)');
+  assert.match(out, /isos: 14 of 14 files ok/, 'per arch: 3 ISOs, 3 latest links, CHECKSUM');
+  assert.match(out, /nfv -> NFV: ok/);
   for (const arch of ARCHES) {
     assert.match(out, new RegExp(`BaseOS/${arch}/kickstart: ok`));
     for (const repo of COMPS_REPOS) assert.ok(existsSync(join(staging, repo, arch, 'kickstart/repodata/repomd.xml.asc')), `${repo}/${arch}/kickstart signed`);
   }
   assert.match(readFileSync(join(staging, 'BaseOS/x86_64/os/repodata/repomd.xml'), 'utf8'), /<data type="updateinfo">/);
   assert.doesNotMatch(readFileSync(join(staging, 'BaseOS/x86_64/kickstart/repodata/repomd.xml'), 'utf8'), /updateinfo/);
+});
+
+const verifyRecord = () =>
+  readJsonFile<any>(join(ws.relengRoot, 'mnt/repos-staging/.releng/state/mirror_pub_rocky/8.10-RC2/Rocky-8.verify.json'));
+
+test('sync-prod filelist publishes the verified isos/ and nfv -> NFV; the file lists name them', async () => {
+  assert.deepEqual(verifyRecord().extraSubtrees, ['isos']);
+  assert.deepEqual(verifyRecord().links, [{ name: 'nfv', target: 'NFV' }]);
+  // What an earlier push left: an ISO staging no longer has (deleted inside isos/), nfv at something else.
+  mkdirSync(join(production, 'isos/x86_64'), { recursive: true });
+  writeFileSync(join(production, 'isos/x86_64/Rocky-8.9-x86_64-dvd1.iso'), 'old');
+  symlinkSync('PowerTools', join(production, 'nfv'));
+  await runOk(['run-many', '-t', 'verify']); // Extras-8 and Rocky-devel-8 too: hardlink waits for every sync-prod
+  const out = await runOk(['run-many', '-t', 'sync-prod', 'filelist']);
+  assert.deepEqual(taskOutcomes(out, 'sync-prod'), { 'Extras-8': 'synced', 'Rocky-8': 'synced', 'Rocky-devel-8': 'synced' });
+  assert.match(out, new RegExp(`${production}/nfv -> NFV`));
+
+  for (const arch of ARCHES) {
+    assertSameContent(contentOf(join(production, 'isos', arch)), contentOf(join(staging, 'isos', arch)), `production isos/${arch}`);
+    const check = await run('sha256sum', ['-c', 'CHECKSUM'], { cwd: join(production, 'isos', arch) });
+    assert.equal(check.stdout.trim().split('\n').filter((l) => / OK$/.test(l)).length, 6, check.stdout);
+  }
+  assert.equal(readlinkSync(join(production, 'nfv')), 'NFV');
+  assert.equal(readlinkSync(join(production, 'devel')), 'Devel');
+  assert.ok(statSync(join(production, 'nfv/x86_64/os/repodata/repomd.xml')).isFile());
+  // The staging category links are not published: the production major alias is switched by hand.
+  assert.deepEqual(readdirSync(prodCategory).filter((n) => !n.startsWith('full')), ['8.10']);
+
+  const timelist = readFileSync(join(prodCategory, 'fullfiletimelist-rocky'), 'utf8');
+  for (const arch of ARCHES) {
+    const iso = `Rocky-8.10-${arch}-dvd1.iso`;
+    const size = statSync(join(production, 'isos', arch, iso)).size;
+    assert.match(timelist, new RegExp(`\\tf\\t${size}\\t8\\.10/isos/${arch}/${iso.replace(/\./g, '\\.')}\n`));
+    assert.match(timelist, new RegExp(`\\tf\\t\\d+\\t8\\.10/isos/${arch}/CHECKSUM\n`));
+    assert.match(timelist, new RegExp(`\\tl\\t\\d+\\t8\\.10/isos/${arch}/Rocky-8-latest-${arch}-dvd\\.iso\n`));
+  }
+  assert.match(timelist, /\tl\t\d+\t8\.10\/nfv\n/);
+  assert.doesNotMatch(timelist, /Rocky-8\.9-x86_64-dvd1\.iso/);
+  assert.match(readFileSync(join(prodCategory, 'fullfilelist'), 'utf8'), /^\.\/8\.10\/isos\/x86_64\/CHECKSUM$/m);
+});
+
+test('an ISO changed after verify, or a real dir where nfv goes, is refused by sync-prod; production unchanged', async () => {
+  const prodRoot = join(ws.relengRoot, 'mnt/repos-production');
+  // A directory in the link's place: refused before anything is copied.
+  renameSync(join(production, 'nfv'), join(production, 'nfv.away'));
+  mkdirSync(join(production, 'nfv'));
+  try {
+    const inTheWay = await snapshotTree(prodRoot);
+    const r = await nx(['run', 'Rocky-8:sync-prod']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.output, new RegExp(`${production}/nfv is a directory, not a link; sync-prod would replace it with a link to NFV\\. Move it away first \\(nothing was changed\\)`));
+    assertSameTree(await snapshotTree(prodRoot), inTheWay, 'production after the refused link');
+  } finally {
+    rmSync(join(production, 'nfv'), { recursive: true });
+    renameSync(join(production, 'nfv.away'), join(production, 'nfv'));
+  }
+
+  // Same size, other bytes: the digest verify recorded no longer holds.
+  const before = await snapshotTree(prodRoot);
+  const iso = join(staging, 'isos/x86_64/Rocky-8.10-x86_64-boot.iso');
+  const original = readFileSync(iso);
+  const changed = Buffer.from(original);
+  changed.writeUInt8(changed.readUInt8(changed.length - 1) ^ 0xff, changed.length - 1);
+  writeFileSync(iso, changed);
+  try {
+    const r = await nx(['run', 'Rocky-8:sync-prod']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.output, new RegExp(`Rocky-8: ${staging} changed since it passed verify at [^;]+; run nx run Rocky-8:verify again before syncing to production`));
+    assertSameTree(await snapshotTree(prodRoot), before, 'production after the refused sync');
+  } finally {
+    writeFileSync(iso, original);
+  }
+});
+
+test('a CHECKSUM line that does not match its ISO fails verify, naming the ISO; sync-prod then refuses', async () => {
+  const file = join(staging, 'isos/aarch64/CHECKSUM');
+  const original = readFileSync(file, 'utf8');
+  const iso = 'Rocky-8.10-aarch64-dvd1.iso';
+  const good = new RegExp(`^SHA256 \\(${iso.replace(/\./g, '\\.')}\\) = ([0-9a-f]{64})$`, 'm').exec(original)?.[1] as string;
+  const bad = good.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+  // Only the ISO's line: the latest link's line (same hash, sorted before it) stays right.
+  writeFileSync(file, original.replace(`SHA256 (${iso}) = ${good}`, `SHA256 (${iso}) = ${bad}`));
+  try {
+    const line = original.split('\n').indexOf(`SHA256 (${iso}) = ${good}`) + 1;
+    const r = await nx(['run', 'Rocky-8:verify']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.output, /Rocky-8:verify FAILED: 1 of 15 files and links of isos, nfv failed verification:/);
+    assert.match(r.output, new RegExp(`isos/aarch64/${iso}:\\n\\s+CHECKSUM line ${line} says sha256 ${bad}, the file has ${good}\\n\\s+${iso}\\.CHECKSUM says \\d+ bytes sha256 ${good}, CHECKSUM says \\d+ bytes sha256 ${bad}`));
+    assert.doesNotMatch(r.output, /isos\/aarch64\/Rocky-8-latest-aarch64-dvd\.iso:/, 'the latest link has its own line, still right');
+    assert.equal(existsSync(join(ws.relengRoot, 'mnt/repos-staging/.releng/state/mirror_pub_rocky/8.10-RC2/Rocky-8.verify.json')), false);
+    const p = await nx(['run', 'Rocky-8:sync-prod']);
+    assert.notEqual(p.status, 0);
+    assert.match(p.output, /Rocky-8: \S+8\.10-RC2 has no passing verify/);
+  } finally {
+    writeFileSync(file, original);
+  }
 });
 
 test('a second minor release changes no byte: up to date, and a forced re-sync writes the same files', async () => {

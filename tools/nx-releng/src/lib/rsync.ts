@@ -29,6 +29,8 @@ export interface RsyncOptions {
   delete?: boolean;
   /** Put all updated files into place at the end of the transfer, in one quick series of renames. */
   delayUpdates?: boolean;
+  /** Skip symbolic links (--no-links): copy the files they name first, the links in a later pass. */
+  noLinks?: boolean;
   /** Hard-link files that are unchanged against this directory (absolute) instead of copying them. */
   linkDest?: string;
   /** uid:gid to give the copies; only honoured when running as root (rsync -o/-g need it). */
@@ -42,6 +44,7 @@ export function rsyncArgs(o: RsyncOptions, isRoot: boolean): string[] {
   if (o.chown && isRoot) args.push('-og', `--chown=${o.chown.uid}:${o.chown.gid}`);
   if (o.delete) args.push('--delete');
   if (o.delayUpdates) args.push('--delay-updates');
+  if (o.noLinks) args.push('--no-links');
   if (o.linkDest) args.push(`--link-dest=${o.linkDest}`);
   if (o.dryRun) args.push('--dry-run', '--itemize-changes');
   for (const x of o.includes ?? []) args.push(`--include=${x}`);

@@ -7,7 +7,7 @@ import { inspectLatestLink } from './compose-ref';
 import { composeInputState, writeComposeInputNote } from './compose-state';
 import { RelengError } from './errors';
 import { treeDigest } from './tree-digest';
-import { destinationDrift, readSyncRecord } from './sync-record';
+import { destinationDrift, readSyncRecord, vettedPaths } from './sync-record';
 
 /**
  * The runtime input of the sync targets: one line per channel with the compose its latest link points at and
@@ -44,8 +44,8 @@ export async function syncStagingState(workspaceRoot: string, project: string, r
 
 /**
  * The runtime input of verify, a pure check: per channel, the digest of exactly what it would look at (the
- * project's staging repos, and the repomd.xml of the repos their dependencies come from). Verify is hashed after
- * sign has run (it also has a dependentTasksOutputFiles input), so this is the state verify will see.
+ * project's staging repos, a minor release's isos/ and links as the sync record lists them, and the repomd.xml
+ * of the repos their dependencies come from). Verify is hashed after sign has run (it also has a dependentTasksOutputFiles input), so this is the state verify will see.
  */
 export async function verifyState(workspaceRoot: string, project: string, relengRoot?: string): Promise<string> {
   const model = projectModel(workspaceRoot, project);
@@ -67,7 +67,7 @@ export async function verifyState(workspaceRoot: string, project: string, releng
         deps.update(repomd).update(await readFile(repomd).catch(() => 'missing'));
       }
     }
-    lines.push(`${channel}: ${await treeDigest(sp.revisionDir, record.repos)} deps ${deps.digest('hex')}`);
+    lines.push(`${channel}: ${await treeDigest(sp.revisionDir, vettedPaths(record))} deps ${deps.digest('hex')}`);
   }
   return lines.join('\n');
 }

@@ -15,7 +15,7 @@ import { channelRelease, composePaths, productionPaths, projectChannels, resolve
 import type { ChangeKind, ChangeReport } from './compose-diff';
 import { inspectLatestLink } from './compose-ref';
 import { errorMessage } from './errors';
-import { readRecord, readSyncRecord } from './sync-record';
+import { readRecord, readSyncRecord, vettedPaths } from './sync-record';
 import { treeDigest } from './tree-digest';
 import { readVerifyRecord } from './vetting';
 
@@ -176,7 +176,7 @@ async function gatherVerify(verifyRecord: string, revisionDir: string): Promise<
   }
   let now: string;
   try {
-    now = await treeDigest(revisionDir, rec.repos);
+    now = await treeDigest(revisionDir, vettedPaths(rec));
   } catch (err) {
     return { state: 'stale', ...base, detail: `staging cannot be read: ${errorMessage(err)}` };
   }

@@ -1,3 +1,4 @@
+import { lchown, lstat, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../config/load';
 import type { Channel } from '../config/schema';
@@ -9,7 +10,8 @@ import { withLock } from './lock';
 import { formatBytes, type Log } from './log';
 import { SyncProgress } from './progress';
 import { rsync, type RsyncOptions } from './rsync';
-import { readRecord, removeRecord, writeRecord } from './sync-record';
+import { replaceLatestLink } from './local-compose';
+import { readRecord, removeRecord, vettedPaths, writeRecord, type RevisionLink } from './sync-record';
 import { treeDigest } from './tree-digest';
 import { readVerifyRecord } from './vetting';
 import { checkDestination, exists } from './fs-checks';
@@ -19,7 +21,24 @@ import { checkDestination, exists } from './fs-checks';
  * names: (1) everything but repodata, without delete, so new packages land first; (2) per repo, the new repodata
  * files, then repomd.xml and its signature together; (3) the same trees again with --delete, so old packages go
  * only once no repomd.xml names them. Only the project's own subtrees are touched.
+ * A minor release's verified isos/ goes the same way, its own index files last: ISOs and manifests, then the
+ * latest links naming them, then CHECKSUM and the .CHECKSUM files (naming both) switched together, then
+ * deletions. --delay-updates over the whole subtree would not do: its renames run in file-list order, so
+ * CHECKSUM (C < R) would land before the ISOs it names, and a run killed among the renames would leave it so.
+ * Then the verified linkRepos links (nfv -> NFV), once their targets are complete.
+ * The staging category links (latest-8, 8.10) are not copied: the production major alias is switched by hand.
  */
+
+/** Files of an extra subtree that name other files in it (and their signatures): published after them. */
+export const INDEX_FILES = ['CHECKSUM*', '*.CHECKSUM*'] as const;
+
+/** The rsync passes of an extra subtree (isos/), in order: the files the rest name, the links, the index files. */
+export const EXTRA_SUBTREE_PASSES: ReadonlyArray<Partial<RsyncOptions>> = [
+  { excludes: ['repodata/', ...INDEX_FILES], noLinks: true },
+  { excludes: INDEX_FILES },
+  { delayUpdates: true }, // the index files, switched together at the end of one transfer
+];
+
 export interface SyncProdRequest {
   model: ComposeModel;
   channel: Channel;
@@ -46,7 +65,25 @@ interface ProdRecord {
   verifyDigest: string;
   productionDigest: string;
   subtrees: string[];
+  /** Link names made in the revision dir; digested with the subtrees. */
+  links?: string[];
   syncedAt: string;
+}
+
+const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** A link sync-prod makes must be a link or absent in production: a real file or dir is refused, untouched. */
+async function checkLinkSlots(dir: string, links: readonly RevisionLink[]): Promise<void> {
+  for (const link of links) {
+    const path = join(dir, link.name);
+    const st = await lstat(path).catch(() => undefined);
+    if (st && !st.isSymbolicLink()) {
+      throw new RelengError(
+        `${path} is a ${st.isDirectory() ? 'directory' : 'file'}, not a link; sync-prod would replace it with a link to ${link.target}. ` +
+          'Move it away first (nothing was changed)',
+      );
+    }
+  }
 }
 
 export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
@@ -68,7 +105,16 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
   await requireTools(['rsync']);
   const subtrees = [...new Set(verified.repos.map((r) => r.split('/')[0] as string))];
   if (model.compose.syncMetadata && (await exists(join(sp.revisionDir, 'metadata')))) subtrees.push('metadata');
+  const extraSubtrees = verified.extraSubtrees ?? [];
+  subtrees.push(...extraSubtrees.filter((s) => !subtrees.includes(s)));
   subtrees.sort();
+  const links = verified.links ?? [];
+  const linkNames = links.map((l) => l.name);
+  const linkToChange = async () => {
+    const out: RevisionLink[] = [];
+    for (const l of links) if ((await readlink(join(pp.revisionDir, l.name)).catch(() => undefined)) !== l.target) out.push(l);
+    return out;
+  };
   const base = {
     project: model.project,
     composeId: verified.composeId,
@@ -82,7 +128,7 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
   // Production lock first, then staging's, so no staging writer changes what is being copied.
   return withLock(pp.lockFile, `${model.project}:sync-prod`, model.common.lockTimeoutSeconds, log, () =>
     withLock(sp.lockFile, `${model.project}:sync-prod`, model.common.lockTimeoutSeconds, log, async () => {
-      const now = await treeDigest(sp.revisionDir, verified.repos);
+      const now = await treeDigest(sp.revisionDir, vettedPaths(verified));
       if (now !== verified.digest) {
         throw new RelengError(
           `${model.project}: ${sp.revisionDir} changed since it passed verify at ${verified.verifiedAt}; ` +
@@ -92,11 +138,12 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
       const record = await readRecord<ProdRecord>(pp.syncRecord);
       if (
         record?.verifyDigest === verified.digest &&
-        record.productionDigest === (await treeDigest(pp.revisionDir, record.subtrees, { inodes: false }))
+        record.productionDigest === (await treeDigest(pp.revisionDir, [...record.subtrees, ...(record.links ?? [])], { inodes: false }))
       ) {
         log.info(`${model.project}: production ${pp.revisionDir} already holds verified ${verified.composeId}`);
         return { ...base, outcome: 'up-to-date', files: 0, bytes: 0 };
       }
+      await checkLinkSlots(pp.revisionDir, links);
       if (req.dryRun) {
         let files = 0;
         for (const rel of subtrees) {
@@ -104,6 +151,7 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
           for (const line of s.changes) log.info(`  ${rel}: ${line}`);
           files += s.changes.length;
         }
+        for (const l of await linkToChange()) log.info(`  would point ${join(pp.revisionDir, l.name)} -> ${l.target}`);
         return { ...base, outcome: 'dry-run', files, bytes: 0 };
       }
       await checkDestination('production', pp.revisionDir, subtrees);
@@ -112,7 +160,9 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
       const progress = await SyncProgress.of(log, sp.revisionDir, subtrees);
       const content = await mapLimit(subtrees, model.common.rsync.parallel, async (rel) => {
         const t0 = Date.now();
-        const s = await copy(rel, { excludes: ['repodata/'] });
+        // An extra subtree's index files and links name its files: they follow below.
+        const extra = extraSubtrees.includes(rel);
+        const s = await copy(rel, extra ? (EXTRA_SUBTREE_PASSES[0] as Partial<RsyncOptions>) : { excludes: ['repodata/'] });
         progress.unitDone(rel, { files: s.filesTransferred, bytes: s.bytesTransferred }, Date.now() - t0);
         return s;
       });
@@ -122,6 +172,12 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
         // Both renamed into place at the end of one transfer: the index and its signature switch together.
         await copy(rel, { includes: ['repomd.xml', 'repomd.xml.asc'], excludes: ['*'], delayUpdates: true });
       });
+      for (const rel of extraSubtrees) for (const pass of EXTRA_SUBTREE_PASSES.slice(1)) await copy(rel, pass);
+      for (const l of await linkToChange()) {
+        await replaceLatestLink(pp.revisionDir, l.name, l.target);
+        if (isRoot()) await lchown(join(pp.revisionDir, l.name), model.common.owner.uid, model.common.owner.gid);
+        log.info(`  ${join(pp.revisionDir, l.name)} -> ${l.target}`);
+      }
       const deletions = await mapLimit(subtrees, model.common.rsync.parallel, (rel) => copy(rel, { delete: true }));
       const files = content.reduce((n, s) => n + s.filesTransferred, 0);
       const bytes = content.reduce((n, s) => n + s.bytesTransferred, 0);
@@ -132,8 +188,9 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
         project: model.project,
         composeId: verified.composeId,
         verifyDigest: verified.digest,
-        productionDigest: await treeDigest(pp.revisionDir, subtrees, { inodes: false }),
+        productionDigest: await treeDigest(pp.revisionDir, [...subtrees, ...linkNames], { inodes: false }),
         subtrees,
+        ...(linkNames.length ? { links: linkNames } : {}),
         syncedAt: new Date().toISOString(),
       } satisfies ProdRecord);
       return { ...base, outcome: 'synced', files, bytes };

@@ -332,7 +332,12 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
     });
     await pointChannelLink(sp, log);
     if (minor) await publishMinorReleaseLinks(minor, log);
-    await recordSync(req, sp, compose, { configHash, subtrees, repos: recorded, minorRelease: minorHash });
+    await recordSync(req, sp, compose, {
+      configHash,
+      subtrees,
+      repos: recorded,
+      ...(minor ? { minorRelease: minorHash, extraSubtrees: minorReleaseSubtrees(minor), links: minor.repoLinks } : {}),
+    });
     return { ...base, minorRelease: !!minorHash, outcome: 'synced', ...totals(stats), seconds: (Date.now() - started) / 1000 };
   });
 }
@@ -342,7 +347,7 @@ export async function recordSync(
   req: Pick<SyncStagingRequest, 'model' | 'channel'>,
   sp: Pick<StagingPaths, 'revisionDir' | 'syncRecord'>,
   compose: ComposeRef,
-  o: { configHash: string; subtrees: readonly string[]; repos: readonly RepoDir[]; minorRelease?: string },
+  o: Pick<SyncRecord, 'configHash' | 'minorRelease' | 'extraSubtrees' | 'links'> & { subtrees: readonly string[]; repos: readonly RepoDir[] },
 ): Promise<void> {
   await writeRecord(sp.syncRecord, {
     version: 1,
@@ -355,7 +360,7 @@ export async function recordSync(
     destination: sp.revisionDir,
     dirs: await fingerprintDirs(sp.revisionDir, o.subtrees),
     repos: o.repos.map((r) => r.path),
-    ...(o.minorRelease ? { minorRelease: o.minorRelease } : {}),
+    ...(o.minorRelease ? { minorRelease: o.minorRelease, extraSubtrees: o.extraSubtrees, links: o.links } : {}),
   });
 }
 

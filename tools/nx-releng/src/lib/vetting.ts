@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { lstat, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../config/load';
 import type { Channel } from '../config/schema';
@@ -18,8 +18,9 @@ import { errorMessage, RelengError } from './errors';
 import { withLock } from './lock';
 import type { Log } from './log';
 import { checkSigner, signRepomd } from './sign';
+import { checkIsos } from './iso-checksums';
 import { treeDigest } from './tree-digest';
-import { readRecord, readSyncRecord, removeRecord, writeRecord } from './sync-record';
+import { readRecord, readSyncRecord, removeRecord, vettedPaths, writeRecord, type RevisionLink, type SyncRecord } from './sync-record';
 import { updateRepoAdvisories } from './updateinfo';
 import { verifyRepo, type RepoReport } from './verify';
 
@@ -40,6 +41,7 @@ interface StagedRepos {
   sp: StagingPaths;
   repos: RepoDir[];
   composeId: string;
+  record: SyncRecord;
 }
 
 async function stagedRepos(req: StagingStepRequest): Promise<StagedRepos> {
@@ -51,7 +53,7 @@ async function stagedRepos(req: StagingStepRequest): Promise<StagedRepos> {
       `${req.model.project}: ${sp.revisionDir} has no record of a completed sync-staging (${sp.syncRecord}); run sync-staging first`,
     );
   }
-  return { sp, repos: record.repos.map((p) => projectRepoPath(req.model, p)), composeId: record.composeId };
+  return { sp, repos: record.repos.map((p) => projectRepoPath(req.model, p)), composeId: record.composeId, record };
 }
 
 function locked<T>(req: StagingStepRequest, sp: StagingPaths, step: string, fn: () => Promise<T>): Promise<T> {
@@ -133,14 +135,36 @@ export interface VerifyRecord {
   composeId: string;
   stagingDir: string;
   repos: string[];
+  /** The other subtrees that passed (a minor release's isos); absent when there were none. */
+  extraSubtrees?: string[];
+  /** The links of the revision dir that passed (nfv -> NFV); absent when there were none. */
+  links?: RevisionLink[];
+  /** Of vettedPaths(this record): what sync-prod may publish. */
   digest: string;
   verifiedAt: string;
+}
+
+/** Checks the links a minor release made in the revision dir: each a link to its target, a directory. */
+async function checkRevisionLinks(revisionDir: string, links: readonly RevisionLink[]): Promise<RepoReport[]> {
+  return Promise.all(
+    links.map(async ({ name, target }) => {
+      const path = join(revisionDir, name);
+      const st = await lstat(path).catch(() => undefined);
+      const now = st?.isSymbolicLink() ? await readlink(path) : undefined;
+      let problem: string | undefined;
+      if (!st) problem = `${path} is missing; the minor release made it a link to ${target}`;
+      else if (now === undefined) problem = `${path} is a ${st.isDirectory() ? 'directory' : 'file'}, not the link to ${target} the minor release made`;
+      else if (now !== target) problem = `${path} points at ${now}, not ${target}`;
+      else if (!(await stat(path).then((t) => t.isDirectory(), () => false))) problem = `${path} -> ${target} does not lead to a directory`;
+      return { repo: name, ok: !problem, problems: problem ? [problem] : [] };
+    }),
+  );
 }
 
 /** Checks every repo of the project; records the digest of what passed, or fails with a per-repo report. */
 export async function verifyStaging(req: StagingStepRequest): Promise<VerifyRecord> {
   const { model, log } = req;
-  const { sp, repos, composeId } = await stagedRepos(req);
+  const { sp, repos, composeId, record: synced } = await stagedRepos(req);
   // SIG repos are neither signed nor closed over the distribution's repos here (see plugin/targets.ts sigTargets).
   const sig = model.compose.kind === 'sig';
   const publicKey = resolveSigner(model.release.signing, req.relengRoot).publicKey as string;
@@ -151,7 +175,9 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
   }
   // Verify only reads: it takes no lock (checks of all projects run side by side) and instead proves that
   // nothing changed while it looked, by taking the digest before and after.
-  const paths = repos.map((r) => r.path);
+  const extraSubtrees = synced.extraSubtrees ?? [];
+  const links = synced.links ?? [];
+  const paths = vettedPaths({ repos: repos.map((r) => r.path), extraSubtrees, links });
   const digest = await treeDigest(sp.revisionDir, paths);
   const reports: RepoReport[] = await mapLimit(repos, 2, async (repo) => {
     // A kickstart tree (the frozen GA install tree) is closed over the other kickstart trees, an os tree over os.
@@ -171,14 +197,31 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
     log.info(`  ${repo.path}: ${report.ok ? 'ok' : `${report.problems.length} problem(s)`}`);
     return report;
   });
+  // A minor release's isos/ and links are published with the repos, so they pass the same gate.
+  const extra: RepoReport[] = [];
+  for (const subtree of extraSubtrees) {
+    if (subtree !== 'isos') throw new RelengError(`${sp.syncRecord}: extraSubtrees lists '${subtree}'; verify knows how to check only isos`);
+    extra.push(...(await checkIsos(sp.revisionDir, subtree, model.release.arches)));
+  }
+  extra.push(...(await checkRevisionLinks(sp.revisionDir, links)));
+  for (const subtree of extraSubtrees) {
+    const mine = extra.filter((r) => r.repo.startsWith(`${subtree}/`));
+    log.info(`  ${subtree}: ${mine.filter((r) => r.ok).length} of ${mine.length} files ok`);
+  }
+  for (const l of links) log.info(`  ${l.name} -> ${l.target}: ${extra.find((r) => r.repo === l.name)?.ok ? 'ok' : 'problem'}`);
   if ((await treeDigest(sp.revisionDir, paths)) !== digest) {
     reports.push({ repo: sp.revisionDir, ok: false, problems: ['staging changed while it was being verified; run verify again'] });
   }
   const failed = reports.filter((r) => !r.ok);
-  if (failed.length) {
+  const failedExtra = extra.filter((r) => !r.ok);
+  if (failed.length || failedExtra.length) {
     await removeRecord(sp.verifyRecord);
-    const lines = failed.flatMap((r) => [`${r.repo}:`, ...r.problems.map((p) => `    ${p}`)]);
-    throw new RelengError(`${failed.length} of ${repos.length} repos failed verification:\n  ${lines.join('\n  ')}`);
+    const lines = [...failed, ...failedExtra].flatMap((r) => [`${r.repo}:`, ...r.problems.map((p) => `    ${p}`)]);
+    const counts = [
+      ...(failed.length || !failedExtra.length ? [`${failed.length} of ${repos.length} repos`] : []),
+      ...(failedExtra.length ? [`${failedExtra.length} of ${extra.length} files and links of ${[...extraSubtrees, ...links.map((l) => l.name)].join(', ')}`] : []),
+    ];
+    throw new RelengError(`${counts.join(' and ')} failed verification:\n  ${lines.join('\n  ')}`);
   }
   const record: VerifyRecord = {
     version: 1,
@@ -186,7 +229,9 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
     channel: req.channel,
     composeId,
     stagingDir: sp.revisionDir,
-    repos: paths,
+    repos: repos.map((r) => r.path),
+    ...(extraSubtrees.length ? { extraSubtrees } : {}),
+    ...(links.length ? { links } : {}),
     digest,
     verifiedAt: new Date().toISOString(),
   };

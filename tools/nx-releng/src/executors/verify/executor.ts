@@ -6,9 +6,10 @@ import type { StagingStepExecutorSchema } from '../staging-step-schema';
 const verifyExecutor: PromiseExecutor<StagingStepExecutorSchema> = (options, context) =>
   runStep('verify', context, async (ctx) => {
     const record = await verifyStaging({ ...ctx, channel: options.channel ?? 'stable' });
+    const extras = [...(record.extraSubtrees ?? []).map((s) => `${s}/`), ...(record.links ?? []).map((l) => l.name)];
     return {
       manifest: record,
-      summary: `${record.repos.length} repos passed (${record.composeId}, digest ${record.digest.slice(0, 12)})`,
+      summary: `${record.repos.length} repos passed${extras.length ? `, and ${extras.join(', ')}` : ''} (${record.composeId}, digest ${record.digest.slice(0, 12)})`,
     };
   });
 
