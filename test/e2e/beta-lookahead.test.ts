@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -11,7 +12,8 @@ import { assertSameTree, snapshotTree } from '../helpers/tree-snapshot';
  * The beta and lookahead channels end to end (beta-release-sync-to-staging.sh, lh-release-sync-to-staging.sh):
  * `-c beta` / `-c lh` compose into 8-BETA / 8-LookAhead, staging is 8.10-BETA / 8.10-LookAhead with the
  * 8-BETA / 8-LookAhead links, and the sync mirrors the compose (installer files included, deletions
- * included), unlike a stable update sync. Production refuses both.
+ * included), unlike a stable update sync, and a produce compose's ISOs are published in isos/<arch> as a minor
+ * release does. Production refuses both.
  */
 
 let ws: NxWorkspace;
@@ -36,7 +38,7 @@ function packages(repo: string): string[] {
 before(async () => {
   ws = createNxWorkspace('e2e-beta');
   category = join(ws.relengRoot, 'mnt/repos-staging/mirror/pub/rocky');
-  await stageSandbox(ws.relengRoot, { shorts: ['Extras'] });
+  await stageSandbox(ws.relengRoot, { shorts: ['Extras', 'Rocky'] });
   extrasSource = join(ws.relengRoot, 'mnt/koji/local/8/Extras');
   for (const root of ['8-BETA', '8-LookAhead']) mkdirSync(join(ws.relengRoot, 'mnt/compose', root), { recursive: true });
 });
@@ -64,6 +66,26 @@ test('-c beta: 8-BETA compose to 8.10-BETA with the installer files and the 8-BE
   assert.deepEqual(packages(os), ['releng-extras-1.0-1.el8.noarch.rpm']);
   assert.deepEqual(await repoquery({ extras: os }, { arch: 'x86_64' }), ['releng-extras-0:1.0-1.el8.noarch']);
   assert.equal(existsSync(join(category, '8.10-RC2')), false, 'beta never writes the stable revision dir');
+});
+
+test('-c beta of a produce compose: ISOs in isos/<arch> with checksums, nfv -> NFV; no kickstart, no latest-8', async () => {
+  runOk(['run', 'Rocky-8:compose', '-c', 'beta', '--backend=local', '--kind=produce', '--skip-nx-cache']);
+  assert.equal(taskOutcomes(runOk(['run', 'Rocky-8:sync-staging', '-c', 'beta']), 'sync-staging')['Rocky-8'], 'synced');
+  const beta = join(category, '8.10-BETA');
+  for (const arch of ['x86_64', 'aarch64']) {
+    const isos = join(beta, 'isos', arch);
+    const check = spawnSync('sha256sum', ['-c', 'CHECKSUM'], { cwd: isos, encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+    assert.match(check.stdout, new RegExp(`Rocky-8\\.10-${arch}-dvd1\\.iso: OK`));
+    assert.equal(readlinkSync(join(isos, `Rocky-8-latest-${arch}-dvd.iso`)), `Rocky-8.10-${arch}-dvd1.iso`);
+    assert.equal(existsSync(join(beta, 'BaseOS', arch, 'iso')), false, 'ISOs are published in isos/, not in the variant');
+    assert.equal(existsSync(join(beta, 'BaseOS', arch, 'kickstart')), false, 'a beta has no frozen kickstart tree');
+  }
+  assert.equal(readlinkSync(join(beta, 'nfv')), 'NFV');
+  assert.equal(existsSync(join(category, 'latest-8')), false, 'latest-8 is the stable release');
+  assert.equal(readlinkSync(join(category, '8-BETA')), '8.10-BETA');
+  // Extras' beta tree is untouched by Rocky's: each project owns its own variant dirs.
+  assert.deepEqual(packages(join(beta, 'extras/x86_64/os')), ['releng-extras-1.0-1.el8.noarch.rpm']);
 });
 
 test('-c lh: a directory where 8-LookAhead belongs is refused before staging is touched', async () => {

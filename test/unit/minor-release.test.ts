@@ -142,7 +142,7 @@ describe('planMinorRelease checks before anything is touched', () => {
     ]);
   });
 
-  test('a real directory where a link goes, and another channel, are refused', async () => {
+  test('a real directory where a link goes is refused; a link there is replaced', async () => {
     const s = setup('Extras');
     mkdirSync(join(s.sp.categoryDir, 'latest-8'), { recursive: true });
     await assert.rejects(
@@ -152,10 +152,18 @@ describe('planMinorRelease checks before anything is touched', () => {
     rmSync(join(s.sp.categoryDir, 'latest-8'), { recursive: true });
     symlinkSync('8.9', join(s.sp.categoryDir, 'latest-8'));
     await planMinorRelease(s.model, s.ch, s.compose, s.sp, s.log); // a link is fine: it is replaced
+  });
+
+  test('beta: no kickstart trees, no category links, and no ISOs is no error', async () => {
+    const s = setup('Rocky');
+    mkdirSync(join(s.compose.composeDir, 'compose/BaseOS/x86_64/os/repodata'), { recursive: true });
+    const stable = await planMinorRelease(s.model, s.ch, s.compose, s.sp, s.log).catch((e: Error) => e.message);
+    assert.match(String(stable), /has no ISOs in compose\/BaseOS\/x86_64\/iso/);
     const beta = channelRelease(s.model.release, 'beta');
-    await assert.rejects(
-      planMinorRelease(s.model, beta, s.compose, stagingPaths(s.model, beta, s.roots), s.log),
-      /Extras-8: a minor release syncs the stable channel, not beta .*8\.10-BETA\); beta and lookahead have their own configurations/,
-    );
+    const plan = await planMinorRelease(s.model, beta, s.compose, stagingPaths(s.model, beta, s.roots), s.log);
+    assert.deepEqual(plan.kickstart, []);
+    assert.deepEqual(plan.categoryLinks, []);
+    assert.deepEqual(plan.isoDirs, []);
+    assert.deepEqual(plan.repoLinks, [{ name: 'nfv', target: 'NFV' }]);
   });
 });

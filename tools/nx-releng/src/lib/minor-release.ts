@@ -9,6 +9,8 @@
  * - the install tree's .treeinfo gains the configured variants (treeinfoModder), idempotently;
  * - the linkRepos links (nfv -> NFV) and the category links latest-<major> and <revision>, replaced atomically.
  *
+ * Beta and lookahead syncs do the same, less the kickstart trees and the category links (§4.3).
+ *
  * sync-staging calls these hooks: planMinorRelease before anything is touched, buildMinorRelease on its work
  * copy (so a failure leaves staging unchanged), publishMinorReleaseLinks after the swap.
  */
@@ -82,12 +84,10 @@ export async function planMinorRelease(
   if (model.compose.kind !== 'base') {
     throw new RelengError(`${model.project}: a minor release is made of the distribution's composes (kind base), not of a ${model.compose.kind} compose`);
   }
-  if (ch.channel !== 'stable') {
-    throw new RelengError(
-      `${model.project}: a minor release syncs the stable channel, not ${ch.channel} (${sp.revisionDir}); ` +
-        'beta and lookahead have their own configurations (-c beta, -c lookahead)',
-    );
-  }
+  // Beta and lookahead trees get the same ISO handling, links and .treeinfo (beta-release-sync-to-staging.sh),
+  // but no kickstart tree and no latest-<major> link (their own 8-BETA link is sync-staging's), and a compose
+  // without ISOs is synced without them.
+  const preRelease = ch.channel !== 'stable';
   const top = join(compose.composeDir, 'compose');
   // The compose with an ISO-type variant (Rocky: BaseOS) carries every ISO type's iso dirs, Minimal's too.
   const isoDirs: MinorReleasePlan['isoDirs'] = [];
@@ -97,6 +97,7 @@ export async function planMinorRelease(
       for (const isoType of release.isoTypes) {
         const dir = join(top, isoType, arch, 'iso');
         const isos = await listIsos(dir);
+        if (isos.length === 0 && preRelease) continue;
         if (isos.length === 0) {
           throw new RelengError(
             `${model.project}: compose ${compose.composeId} has no ISOs in compose/${isoType}/${arch}/iso ` +
@@ -114,7 +115,7 @@ export async function planMinorRelease(
     }
   }
   const kickstart: RepoDir[] = [];
-  for (const variant of model.compose.variants.filter((v) => release.compsRepos.includes(v))) {
+  for (const variant of preRelease ? [] : model.compose.variants.filter((v) => release.compsRepos.includes(v))) {
     for (const arch of release.arches) {
       if (await isDir(join(top, variant, arch, 'os', 'repodata'))) {
         kickstart.push({ variant, arch, kind: 'kickstart', path: `${variant}/${arch}/kickstart` });
@@ -135,8 +136,8 @@ export async function planMinorRelease(
       );
     }
   }
-  const categoryLinks = [{ name: `latest-${model.major}`, target: sp.revisionName }];
-  if (ch.revision !== sp.revisionName) categoryLinks.push({ name: ch.revision, target: sp.revisionName });
+  const categoryLinks = preRelease ? [] : [{ name: `latest-${model.major}`, target: sp.revisionName }];
+  if (!preRelease && ch.revision !== sp.revisionName) categoryLinks.push({ name: ch.revision, target: sp.revisionName });
   for (const link of categoryLinks) await checkLinkSlot(join(sp.categoryDir, link.name), `a link to ${link.target}`);
   return { model, revision: ch.revision, revisionDir: sp.revisionDir, categoryDir: sp.categoryDir, isoDirs, kickstart, repoLinks, categoryLinks };
 }

@@ -219,7 +219,12 @@ function configHashOf(req: SyncStagingRequest): string {
  */
 function minorHashOf(req: SyncStagingRequest): string | undefined {
   const { release } = req.model;
-  return req.minorRelease ? hashConfig([configHashOf(req), release.isoTypes, release.linkRepos, release.treeinfoVariants]) : undefined;
+  return releaseExtras(req) ? hashConfig([configHashOf(req), release.isoTypes, release.linkRepos, release.treeinfoVariants]) : undefined;
+}
+
+/** A minor release, and every beta and lookahead sync, lays down a release tree: ISOs, links, .treeinfo. */
+function releaseExtras(req: SyncStagingRequest): boolean {
+  return !!req.minorRelease || req.channel !== 'stable';
 }
 
 /** Why the staging tree needs a sync, or undefined when the last sync's record still holds. */
@@ -249,9 +254,9 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
   const cp = composePaths(model, ch, roots);
   const sp = stagingPaths(model, ch, roots);
   const compose = await resolveLatestCompose(cp.latestLink, req.allowIncomplete);
-  await requireTools(req.minorRelease ? [...SYNC_STAGING_TOOLS, ...MINOR_RELEASE_TOOLS] : SYNC_STAGING_TOOLS);
+  await requireTools(releaseExtras(req) ? [...SYNC_STAGING_TOOLS, ...MINOR_RELEASE_TOOLS] : SYNC_STAGING_TOOLS);
   const { units, repos } = await planFromCompose(model, compose);
-  const minor: MinorReleasePlan | undefined = req.minorRelease ? await planMinorRelease(model, ch, compose, sp, log) : undefined;
+  const minor: MinorReleasePlan | undefined = releaseExtras(req) ? await planMinorRelease(model, ch, compose, sp, log) : undefined;
   const mode = rsyncMode(channel, !!minor);
   const target = sp.revisionDir;
   const base = {
