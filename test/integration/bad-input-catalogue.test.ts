@@ -477,6 +477,12 @@ const CASES: Case[] = [
     error: () => /mirror:hardlink FAILED: required tool 'hardlink' was not found on PATH: install it \(Debian: apt-get install util-linux;/,
   },
   {
+    name: 'tool: hardlink missing from PATH stops a push before any production sync',
+    nx: ['run', 'Rocky-8:sync-prod'],
+    arrange: () => pathWithout(['hardlink']),
+    error: () => /Rocky-8:sync-prod FAILED: required tool 'hardlink' was not found on PATH: install it \(Debian: apt-get install util-linux;/,
+  },
+  {
     name: 'tool: createrepo_c fails, disk full',
     nx: ['run', 'Extras-8:sync-staging'],
     arrange: () => failingTool('createrepo_c', 'C_CREATEREPOLIB: Critical: Cannot write primary.xml.gz: No space left on device', 1),

@@ -102,7 +102,8 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
       `${model.project}: ${sp.revisionDir} has no passing verify (${sp.verifyRecord}); run nx run ${model.project}:verify first`,
     );
   }
-  await requireTools(['rsync']);
+  // hardlink is mirror:hardlink's, which runs after every sync-prod: a push that could not finish must not start.
+  await requireTools(['rsync', 'hardlink']);
   const subtrees = [...new Set(verified.repos.map((r) => r.split('/')[0] as string))];
   if (model.compose.syncMetadata && (await exists(join(sp.revisionDir, 'metadata')))) subtrees.push('metadata');
   const extraSubtrees = verified.extraSubtrees ?? [];
