@@ -424,6 +424,35 @@ export async function listVariantRpms(srcDir: string, variant: string, allowEmpt
   };
 }
 
+/**
+ * The life of one compose dir as pungi leaves it: STATUS STARTED, COMPOSE_ID and the global log, then `build`,
+ * then FINISHED. A failure marks it DOOMED (logged) and throws naming the compose. The latest link is the
+ * caller's to move, and only after this returns.
+ */
+export async function withComposeStatus(composeDir: string, composeId: string, build: (log: (msg: string) => Promise<void>) => Promise<void>): Promise<void> {
+  const logFile = join(composeDir, 'logs/global/pungi.global.log');
+  const log = (msg: string) => appendFile(logFile, `${new Date().toISOString()} [INFO    ] ${msg}\n`);
+  const writeStatus = (s: string) => writeFile(join(composeDir, 'STATUS'), `${s}\n`);
+  try {
+    await writeStatus('STARTED');
+    await writeFile(join(composeDir, 'COMPOSE_ID'), composeId);
+    for (const d of ['logs/global', 'work/global/repo_package_list', 'compose/metadata']) {
+      await mkdir(join(composeDir, d), { recursive: true });
+    }
+    await build(log);
+    await log('Compose finished');
+    await writeStatus('FINISHED');
+  } catch (err) {
+    try {
+      await writeStatus('DOOMED');
+      await log(`Compose failed: ${errorMessage(err)}`);
+    } catch {
+      /* the original error is what matters */
+    }
+    throw new RelengError(`compose ${composeId} DOOMED: ${errorMessage(err)}`);
+  }
+}
+
 /** Builds one compose; see the module comment. Throws RelengError (STATUS DOOMED, latest link untouched). */
 export async function createLocalCompose(opts: LocalComposeOptions): Promise<LocalComposeResult> {
   const releaseType = opts.releaseType ?? 'updates';
@@ -452,9 +481,6 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
     composeIdFor({ short: opts.short, version: opts.version, releaseType, date, composeType, respin: r }),
   );
   const compose = join(composeDir, 'compose');
-  const logFile = join(composeDir, 'logs/global/pungi.global.log');
-  const log = (msg: string) => appendFile(logFile, `${new Date().toISOString()} [INFO    ] ${msg}\n`);
-  const writeStatus = (s: string) => writeFile(join(composeDir, 'STATUS'), `${s}\n`);
 
   let rpmCount = 0;
   const summary: ComposeSummary = { id: composeId, date, respin, type: composeType };
@@ -476,12 +502,7 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
     },
   };
 
-  try {
-    await writeStatus('STARTED');
-    await writeFile(join(composeDir, 'COMPOSE_ID'), composeId);
-    for (const d of ['logs/global', 'work/global/repo_package_list', 'compose/metadata']) {
-      await mkdir(join(composeDir, d), { recursive: true });
-    }
+  await withComposeStatus(composeDir, composeId, async (log) => {
     await log(`Compose dir: ${composeDir}`);
     await log(`Local compose of ${opts.srcDir} (variants ${variants.join(', ')}; arches ${arches.join(', ')})`);
     await writeComposeInfo(join(composeDir, 'work/global/composeinfo-base.json'), composeInfo);
@@ -609,18 +630,7 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
       };
     }
     await writeComposeInfo(join(compose, 'metadata/composeinfo.json'), composeInfo);
-    await log('Compose finished');
-    await writeStatus('FINISHED');
-  } catch (err) {
-    try {
-      await writeStatus('DOOMED');
-      await log(`Compose failed: ${errorMessage(err)}`);
-    } catch {
-      /* the original error is what matters */
-    }
-    if (err instanceof RelengError) throw new RelengError(`compose ${composeId} DOOMED: ${err.message}`);
-    throw new RelengError(`compose ${composeId} DOOMED: ${errorMessage(err)}`);
-  }
+  });
 
   // Only a finished compose moves the link (pungi: after write_status("FINISHED")).
   const latestLink = await replaceLatestLink(targetDir, opts.latestLinkName, composeId);

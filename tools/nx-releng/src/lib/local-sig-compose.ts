@@ -11,11 +11,11 @@
  * never copies it), and the latest link moved only once the compose is FINISHED. No .treeinfo/.discinfo: SIG
  * repos are plain repositories, not install trees.
  */
-import { appendFile, copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mapLimit } from './concurrency';
 import { createrepoVersion, pungiCreaterepoArgs } from './createrepo';
-import { RelengError, errorMessage } from './errors';
+import { RelengError } from './errors';
 import { run } from './exec';
 import {
   composeIdFor,
@@ -23,6 +23,7 @@ import {
   listVariantRpms,
   localDate,
   makeComposeDir,
+  withComposeStatus,
   planRepos,
   replaceLatestLink,
   rpmsMapFor,
@@ -79,14 +80,8 @@ export async function createLocalSigCompose(opts: LocalSigComposeOptions): Promi
     composeIdFor({ short: opts.short, version: opts.version, releaseType: 'updates', date, composeType, respin: r }),
   );
   const compose = join(composeDir, 'compose');
-  const logFile = join(composeDir, 'logs/global/pungi.global.log');
-  const log = (msg: string) => appendFile(logFile, `${new Date().toISOString()} [INFO    ] ${msg}\n`);
-  const writeStatus = (s: string) => writeFile(join(composeDir, 'STATUS'), `${s}\n`);
   let rpmCount = 0;
-  try {
-    await writeStatus('STARTED');
-    await writeFile(join(composeDir, 'COMPOSE_ID'), composeId);
-    for (const d of ['logs/global', 'work/global/repo_package_list', 'compose/metadata']) await mkdir(join(composeDir, d), { recursive: true });
+  await withComposeStatus(composeDir, composeId, async (log) => {
     await log(`Local SIG compose of ${opts.srcDir} into compose/${opts.major}/${opts.sig} (repos ${opts.repos.join(', ')})`);
 
     const inputs = await Promise.all(opts.repos.map((r) => listVariantRpms(opts.srcDir, r, false)));
@@ -131,17 +126,7 @@ export async function createLocalSigCompose(opts: LocalSigComposeOptions): Promi
       if (res.exitCode !== 0) throw new RelengError(`createrepo_c failed (exit ${res.exitCode}) for ${j.dir}:\n${res.stderr.trim()}`);
     });
     await log(`Linked ${rpmCount} RPM(s); created ${jobs.length} repositories`);
-    await log('Compose finished');
-    await writeStatus('FINISHED');
-  } catch (err) {
-    try {
-      await writeStatus('DOOMED');
-      await log(`Compose failed: ${errorMessage(err)}`);
-    } catch {
-      /* the original error is what matters */
-    }
-    throw new RelengError(`compose ${composeId} DOOMED: ${errorMessage(err)}`);
-  }
+  });
   const latestLink = await replaceLatestLink(opts.targetDir, opts.latestLinkName, composeId);
   return { composeId, composeDir, status: 'FINISHED', latestLink, rpmCount, isos: [] };
 }
