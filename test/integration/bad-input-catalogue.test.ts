@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { loadAllComposeModels, type ComposeModel } from '../../tools/nx-releng/src/config/load';
 import { channelRelease, composePaths, productionPaths, resolveRoots, stagingPaths } from '../../tools/nx-releng/src/layout/paths';
 import { run } from '../../tools/nx-releng/src/lib/exec';
-import { replaceLatestLink } from '../../tools/nx-releng/src/lib/local-compose';
+import { replaceLink } from '../../tools/nx-releng/src/lib/links';
 import { openReleasedWorkspace, type ReleasedWorkspace } from '../helpers/released-workspace';
 import { assertSameTree, countFiles, snapshotTree, type CompareOptions, type TreeSnapshot } from '../helpers/tree-snapshot';
 
@@ -322,8 +322,8 @@ const CASES: Case[] = [
     arrange: async () => {
       const link = paths('Extras-8').cp.latestLink;
       const target = await readlink(link);
-      await replaceLatestLink(dirname(link), basename(link), 'Extras-8.10-updates-20990101.0');
-      return async () => void (await replaceLatestLink(dirname(link), basename(link), target));
+      await replaceLink(dirname(link), basename(link), 'Extras-8.10-updates-20990101.0');
+      return async () => void (await replaceLink(dirname(link), basename(link), target));
     },
     error: () =>
       new RegExp(

@@ -9,7 +9,8 @@ import { loadComposeModels, type ComposeModel } from '../../tools/nx-releng/src/
 import { channelRelease, composePaths, resolveRoots, stagingPaths, type Roots } from '../../tools/nx-releng/src/layout/paths';
 import { RelengError } from '../../tools/nx-releng/src/lib/errors';
 import { withLock } from '../../tools/nx-releng/src/lib/lock';
-import { createLocalCompose, replaceLatestLink, type LocalComposeResult } from '../../tools/nx-releng/src/lib/local-compose';
+import { createLocalCompose, type LocalComposeResult } from '../../tools/nx-releng/src/lib/local-compose';
+import { replaceLink } from '../../tools/nx-releng/src/lib/links';
 import type { Log } from '../../tools/nx-releng/src/lib/log';
 import { readSyncRecord } from '../../tools/nx-releng/src/lib/sync-record';
 import { syncStaging, type SyncStagingRequest, type SyncStagingResult } from '../../tools/nx-releng/src/lib/sync-staging';
@@ -84,7 +85,7 @@ function compose(root: string, m: ComposeModel): Promise<LocalComposeResult> {
 
 /** Moves the latest link to any compose dir (absolute), e.g. one of another RELENG_ROOT. */
 async function pointLatest(root: string, m: ComposeModel, composeDir: string): Promise<void> {
-  await replaceLatestLink(composeOf(root, m).composeRoot, `latest-${m.short}-${m.major}`, composeDir);
+  await replaceLink(composeOf(root, m).composeRoot, `latest-${m.short}-${m.major}`, composeDir);
 }
 
 /**

@@ -9,11 +9,11 @@
  *
  * Input layout: <srcDir>/<Variant>/*.rpm (binary, debuginfo/debugsource and source RPMs) + optional comps.xml.
  */
-import { randomBytes } from 'node:crypto';
-import { copyFile, link, mkdir, readdir, rename, rm, stat, symlink, writeFile, appendFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, rename, rm, stat, writeFile, appendFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { createrepoVersion, pungiCreaterepoArgs } from './createrepo';
 import { RelengError, errorMessage } from './errors';
+import { replaceLink } from './links';
 import {
   addRpm,
   type ComposeInfo,
@@ -234,20 +234,6 @@ export async function makeComposeDir(targetDir: string, idFor: (respin: number) 
     }
   }
   throw new RelengError(`no free respin for ${idFor(0)} in ${targetDir}`);
-}
-
-/** Points <targetDir>/<name> at `composeId` (relative) atomically: a temp symlink renamed over the old one. */
-export async function replaceLatestLink(targetDir: string, name: string, composeId: string): Promise<string> {
-  const linkPath = join(targetDir, name);
-  const tmp = join(targetDir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}`);
-  try {
-    await symlink(composeId, tmp);
-    await rename(tmp, linkPath);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw new RelengError(`cannot point ${linkPath} at ${composeId}: ${errorMessage(err)}`);
-  }
-  return linkPath;
 }
 
 /** One ISO of a produce compose, in <dir>/<name> (compose-relative). */
@@ -633,6 +619,6 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
   });
 
   // Only a finished compose moves the link (pungi: after write_status("FINISHED")).
-  const latestLink = await replaceLatestLink(targetDir, opts.latestLinkName, composeId);
+  const latestLink = await replaceLink(targetDir, opts.latestLinkName, composeId);
   return { composeId, composeDir, status: 'FINISHED', latestLink, rpmCount, isos: isoPlan.map((i) => `${i.dir}/${i.name}`) };
 }

@@ -25,11 +25,11 @@ import {
   makeComposeDir,
   withComposeStatus,
   planRepos,
-  replaceLatestLink,
   rpmsMapFor,
   type ComposeType,
   type LocalComposeResult,
 } from './local-compose';
+import { replaceLink } from './links';
 import { writeRpmsMetadata, type ComposeSummary } from './productmd';
 import { readRpmHeaders, type RpmHeader } from './rpm-header';
 
@@ -127,6 +127,6 @@ export async function createLocalSigCompose(opts: LocalSigComposeOptions): Promi
     });
     await log(`Linked ${rpmCount} RPM(s); created ${jobs.length} repositories`);
   });
-  const latestLink = await replaceLatestLink(opts.targetDir, opts.latestLinkName, composeId);
+  const latestLink = await replaceLink(opts.targetDir, opts.latestLinkName, composeId);
   return { composeId, composeDir, status: 'FINISHED', latestLink, rpmCount, isos: [] };
 }

@@ -14,9 +14,7 @@
  * sync-staging calls these hooks: planMinorRelease before anything is touched, buildMinorRelease on its work
  * copy (so a failure leaves staging unchanged), publishMinorReleaseLinks after the swap.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { chown, lchown, lstat, mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../config/load';
 import type { ChannelRelease, RepoDir, StagingPaths } from '../layout/paths';
@@ -24,9 +22,9 @@ import type { ComposeRef } from './compose-ref';
 import { RelengError } from './errors';
 import { run } from './exec';
 import { isDir, isFile } from './fs-checks';
-import { replaceLatestLink } from './local-compose';
+import { checkLinkSlot, pointLink, runningAsRoot } from './links';
 import type { Log } from './log';
-import { writeFileAtomic } from './repomd';
+import { fileDigest, writeFileAtomic } from './repomd';
 import { rsync } from './rsync';
 
 /**
@@ -51,17 +49,6 @@ export interface MinorReleasePlan {
   repoLinks: Array<{ name: string; target: string }>;
   /** Links in the category dir: latest-8 -> 8.10-RC2, 8.10 -> 8.10-RC2. */
   categoryLinks: Array<{ name: string; target: string }>;
-}
-
-/** A link about to be replaced must be a symlink or absent: a real file or directory there is never touched. */
-async function checkLinkSlot(path: string, what: string): Promise<void> {
-  const st = await lstat(path).catch(() => undefined);
-  if (st && !st.isSymbolicLink()) {
-    throw new RelengError(
-      `${path} is a ${st.isDirectory() ? 'directory' : 'file'}, not a link; the minor release would replace it with ${what}. ` +
-        'Move it away first (nothing was changed)',
-    );
-  }
 }
 
 async function listIsos(dir: string): Promise<string[]> {
@@ -127,7 +114,7 @@ export async function planMinorRelease(
   const repoLinks: MinorReleasePlan['repoLinks'] = [];
   for (const [target, name] of Object.entries(release.linkRepos)) {
     if (model.compose.variants.includes(target)) {
-      await checkLinkSlot(join(sp.revisionDir, name), `a link to ${target}`);
+      await checkLinkSlot(join(sp.revisionDir, name), target, 'the minor release');
       repoLinks.push({ name, target });
     } else if (model.compose.variants.includes(name)) {
       log.warn(
@@ -138,7 +125,7 @@ export async function planMinorRelease(
   }
   const categoryLinks = preRelease ? [] : [{ name: `latest-${model.major}`, target: sp.revisionName }];
   if (!preRelease && ch.revision !== sp.revisionName) categoryLinks.push({ name: ch.revision, target: sp.revisionName });
-  for (const link of categoryLinks) await checkLinkSlot(join(sp.categoryDir, link.name), `a link to ${link.target}`);
+  for (const link of categoryLinks) await checkLinkSlot(join(sp.categoryDir, link.name), link.target, 'the minor release');
   return { model, revision: ch.revision, revisionDir: sp.revisionDir, categoryDir: sp.categoryDir, isoDirs, kickstart, repoLinks, categoryLinks };
 }
 
@@ -147,13 +134,9 @@ export function minorReleaseSubtrees(plan: MinorReleasePlan): string[] {
   return plan.isoDirs.length ? ['isos'] : [];
 }
 
-const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
-
 /** Files this module writes get the configured owner, as rsync --chown gives everything else (only as root). */
-async function own(model: ComposeModel, path: string, link = false): Promise<void> {
-  if (!isRoot()) return;
-  const { uid, gid } = model.common.owner;
-  await (link ? lchown(path, uid, gid) : chown(path, uid, gid));
+async function own(model: ComposeModel, path: string): Promise<void> {
+  if (runningAsRoot()) await chown(path, model.common.owner.uid, model.common.owner.gid);
 }
 
 /** Everything that goes into the project's work copy; returns the kickstart repos made. */
@@ -210,12 +193,11 @@ async function buildIsos(plan: MinorReleasePlan, isos: string, log: Log): Promis
     const digests = new Map<string, { size: number; sha256: string }>();
     for (const name of names) {
       const path = join(dir, name);
-      digests.set(name, { size: (await stat(path)).size, sha256: await sha256File(path) });
+      digests.set(name, { size: (await stat(path)).size, sha256: await fileDigest(path, 'sha256') });
       await writeOwned(model, `${path}.manifest`, manifestText(await xorrisoFind(path)));
     }
     for (const link of latestIsoLinks(model.short, model.major, plan.revision, arch, names)) {
-      await replaceLatestLink(dir, link.name, link.target);
-      await own(model, join(dir, link.name), true);
+      await pointLink(dir, link.name, link.target, model.common.owner);
       digests.set(link.name, digests.get(link.target) as { size: number; sha256: string });
     }
     // One .CHECKSUM per name a user can download, the links too (so a download by the latest name can be
@@ -239,12 +221,8 @@ export async function publishMinorReleaseLinks(plan: MinorReleasePlan, log: Log)
     { dir: plan.categoryDir, links: plan.categoryLinks },
   ]) {
     for (const link of links) {
-      const path = join(dir, link.name);
-      if ((await readlink(path).catch(() => undefined)) !== link.target) {
-        await replaceLatestLink(dir, link.name, link.target);
-        await own(plan.model, path, true);
-      }
-      log.info(`  ${path} -> ${link.target}`);
+      await pointLink(dir, link.name, link.target, plan.model.common.owner);
+      log.info(`  ${join(dir, link.name)} -> ${link.target}`);
     }
   }
 }
@@ -313,12 +291,6 @@ export function manifestText(findOutput: string): string {
 export async function xorrisoFind(iso: string): Promise<string> {
   const { stdout } = await run('xorriso', ['-no_rc', '-indev', iso, '-find', '/']);
   return stdout;
-}
-
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 /**

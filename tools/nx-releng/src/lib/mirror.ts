@@ -7,6 +7,7 @@ import { writeFileLists, type FileListResult } from './filelist';
 import { withLock } from './lock';
 import type { Log } from './log';
 import { isDir } from './fs-checks';
+import { runningAsRoot } from './links';
 
 /**
  * The production-wide steps that run once, after every sync-prod of the run: hardlink over the production
@@ -66,10 +67,9 @@ export async function publishFileLists(req: MirrorRequest): Promise<FileListResu
   for (const l of lists) await mkdir(l.dir, { recursive: true });
   const lockFile = join(roots.staging, '.releng', 'production', 'locks', 'filelists.lock');
   return withLock(lockFile, 'mirror:filelist', common.lockTimeoutSeconds, req.log, async () => {
-    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
     const results = await writeFileLists(lists, {
       stagingDir: join(roots.staging, '.releng', 'production'),
-      owner: isRoot ? common.owner : undefined,
+      owner: runningAsRoot() ? common.owner : undefined,
       onWarning: (m) => req.log.warn(m),
     });
     for (const r of results) {

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { run } from './exec';
+import { runningAsRoot } from './links';
 
 /** Installer pieces an update sync must never copy over the GA install tree (sync/common rsync_no_delete_staging_pungi). */
 export const STAGING_EXCLUDES = [
@@ -82,7 +83,6 @@ export function parseRsyncStats(stdout: string): RsyncStats {
 export async function rsync(o: RsyncOptions): Promise<RsyncStats> {
   // rsync creates only the last directory of the destination (--mkpath is too new for EL8's rsync 3.1).
   if (!o.dryRun) await mkdir(dirname(o.dest.replace(/\/+$/, '')), { recursive: true });
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const { stdout } = await run('rsync', rsyncArgs(o, isRoot));
+  const { stdout } = await run('rsync', rsyncArgs(o, runningAsRoot()));
   return parseRsyncStats(stdout);
 }

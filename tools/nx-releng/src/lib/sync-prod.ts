@@ -1,4 +1,4 @@
-import { lchown, lstat, readlink } from 'node:fs/promises';
+import { readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../config/load';
 import type { Channel } from '../config/schema';
@@ -10,7 +10,7 @@ import { withLock } from './lock';
 import { formatBytes, type Log } from './log';
 import { SyncProgress } from './progress';
 import { rsync, type RsyncOptions } from './rsync';
-import { replaceLatestLink } from './local-compose';
+import { checkLinkSlot, pointLink } from './links';
 import { readRecord, removeRecord, vettedPaths, writeRecord, type RevisionLink } from './sync-record';
 import { treeDigest } from './tree-digest';
 import { readVerifyRecord } from './vetting';
@@ -68,22 +68,6 @@ interface ProdRecord {
   /** Link names made in the revision dir; digested with the subtrees. */
   links?: string[];
   syncedAt: string;
-}
-
-const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
-
-/** A link sync-prod makes must be a link or absent in production: a real file or dir is refused, untouched. */
-async function checkLinkSlots(dir: string, links: readonly RevisionLink[]): Promise<void> {
-  for (const link of links) {
-    const path = join(dir, link.name);
-    const st = await lstat(path).catch(() => undefined);
-    if (st && !st.isSymbolicLink()) {
-      throw new RelengError(
-        `${path} is a ${st.isDirectory() ? 'directory' : 'file'}, not a link; sync-prod would replace it with a link to ${link.target}. ` +
-          'Move it away first (nothing was changed)',
-      );
-    }
-  }
 }
 
 export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
@@ -144,7 +128,7 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
         log.info(`${model.project}: production ${pp.revisionDir} already holds verified ${verified.composeId}`);
         return { ...base, outcome: 'up-to-date', files: 0, bytes: 0 };
       }
-      await checkLinkSlots(pp.revisionDir, links);
+      for (const l of links) await checkLinkSlot(join(pp.revisionDir, l.name), l.target, 'sync-prod');
       if (req.dryRun) {
         let files = 0;
         for (const rel of subtrees) {
@@ -175,8 +159,7 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
       });
       for (const rel of extraSubtrees) for (const pass of EXTRA_SUBTREE_PASSES.slice(1)) await copy(rel, pass);
       for (const l of await linkToChange()) {
-        await replaceLatestLink(pp.revisionDir, l.name, l.target);
-        if (isRoot()) await lchown(join(pp.revisionDir, l.name), model.common.owner.uid, model.common.owner.gid);
+        await pointLink(pp.revisionDir, l.name, l.target, model.common.owner);
         log.info(`  ${join(pp.revisionDir, l.name)} -> ${l.target}`);
       }
       const deletions = await mapLimit(subtrees, model.common.rsync.parallel, (rel) => copy(rel, { delete: true }));

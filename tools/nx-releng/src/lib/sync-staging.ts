@@ -1,4 +1,4 @@
-import { lstat, mkdir, readdir, readlink, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ComposeModel } from '../config/load';
 import type { Channel } from '../config/schema';
@@ -18,7 +18,7 @@ import { mapLimit } from './concurrency';
 import { createrepo, createrepoVersion, fixOpenSize, modifyrepoModules, stagingCreaterepoArgs } from './createrepo';
 import { errorMessage, RelengError } from './errors';
 import { requireTools, run } from './exec';
-import { replaceLatestLink } from './local-compose';
+import { pointLink } from './links';
 import { withLock } from './lock';
 import { readComposeInfo, readRpmsMetadata } from './productmd';
 import { formatSeconds, type Log } from './log';
@@ -404,10 +404,9 @@ async function checkChannelLink(sp: StagingPaths): Promise<void> {
 /** 8-BETA -> 8.10-BETA, as the beta and lookahead scripts leave it; replaced atomically, never followed into. */
 async function pointChannelLink(sp: StagingPaths, log: Log): Promise<void> {
   if (!sp.channelLink) return;
-  const name = basename(sp.channelLink);
-  if ((await readlink(sp.channelLink).catch(() => undefined)) === sp.revisionName) return;
-  await replaceLatestLink(dirname(sp.channelLink), name, sp.revisionName);
-  log.info(`  ${sp.channelLink} -> ${sp.revisionName}`);
+  if (await pointLink(dirname(sp.channelLink), basename(sp.channelLink), sp.revisionName)) {
+    log.info(`  ${sp.channelLink} -> ${sp.revisionName}`);
+  }
 }
 
 /** The work copy of inWorkCopy: hard links are cheap, and rsync and createrepo replace files rather than write into them. */
