@@ -20,7 +20,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { writeFileLists, type FileListRoot, type WriteFileListsOptions } from '../tools/nx-releng/src/lib/filelist';
+import { writeFileLists, type FileListRoot, type WriteFileListsOptions } from '../tools/nx-releng/src/lib/mirror/filelist';
 import { genTree } from './gen-tree';
 
 interface Args {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, utimesS
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { stageSandbox } from '../../tools/sandbox/sandbox';
-import { createLocalCompose, localDate, type LocalComposeOptions } from '../../tools/nx-releng/src/lib/local-compose';
+import { createLocalCompose, localDate, type LocalComposeOptions } from '../../tools/nx-releng/src/lib/compose/local-compose';
 import { createNxWorkspace, type NxWorkspace } from '../helpers/nx-workspace';
 import { readJsonFile } from '../helpers/workspace';
 

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
-import { run } from '../../tools/nx-releng/src/lib/exec';
+import { run } from '../../tools/nx-releng/src/lib/tools/exec';
 import { stageSandbox } from '../../tools/sandbox/sandbox';
 import { setupSandboxSigning, startErrataServer, stopSandboxAgent, writeSandboxErrata, type ErrataServer } from '../../tools/sandbox/signing';
 import { createNxWorkspace, taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { run } from '../../tools/nx-releng/src/lib/exec';
+import { run } from '../../tools/nx-releng/src/lib/tools/exec';
 import { stageSandbox } from '../../tools/sandbox/sandbox';
 import { readJsonFile, writeJsonFile } from '../helpers/workspace';
 import { stageLocalSource } from '../helpers/rpms';

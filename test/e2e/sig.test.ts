@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { run } from '../../tools/nx-releng/src/lib/exec';
+import { run } from '../../tools/nx-releng/src/lib/tools/exec';
 import { taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
 import { openPipelineWorkspace, type PipelineWorkspace } from '../helpers/pipeline';
 import { stageLocalSource } from '../helpers/rpms';

@@ -147,7 +147,7 @@ test('nx affected follows the config layers, the plugin source, and ignores npm 
   assert.deepEqual(affected('releases/common.json'), all);
   assert.deepEqual(affected('releases/8/release.json'), all);
   assert.deepEqual(affected('releases/8/Extras/compose.json'), ['Extras-8:sync-staging']);
-  assert.deepEqual(affected('tools/nx-releng/src/lib/rsync.ts'), all);
+  assert.deepEqual(affected('tools/nx-releng/src/lib/tools/rsync.ts'), all);
   // An unrelated npm package: a real package.json change, committed, compared with the commit before.
   const pkgFile = join(ws.dir, 'package.json');
   const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));

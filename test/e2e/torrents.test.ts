@@ -16,7 +16,7 @@ import {
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { parseTorrent, type TorrentMeta } from '../../tools/nx-releng/src/lib/torrent-file';
+import { parseTorrent, type TorrentMeta } from '../../tools/nx-releng/src/lib/formats/torrent-file';
 import { createNxWorkspace, type NxWorkspace } from '../helpers/nx-workspace';
 import { assertPiecesMatch } from '../helpers/torrent';
 import { readJsonFile } from '../helpers/workspace';

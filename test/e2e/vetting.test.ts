@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { run } from '../../tools/nx-releng/src/lib/exec';
+import { run } from '../../tools/nx-releng/src/lib/tools/exec';
 import { taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
 import { openPipelineWorkspace, type PipelineWorkspace } from '../helpers/pipeline';
 

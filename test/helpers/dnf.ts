@@ -16,7 +16,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { arch as nodeArch, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { run } from '../../tools/nx-releng/src/lib/exec';
+import { run } from '../../tools/nx-releng/src/lib/tools/exec';
 
 export interface DnfOptions {
   /** Client arch: 'x86_64', 'aarch64', … or 'src' to list source packages. */

@@ -7,7 +7,7 @@ import {
   readPrimary,
   repomdFiles,
   resolveInRepo,
-} from '../../tools/nx-releng/src/lib/repomd';
+} from '../../tools/nx-releng/src/lib/formats/repomd';
 
 /**
  * What a mirror would see of one published repo at this instant: every file its repomd.xml names exists with

@@ -6,9 +6,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { mapLimit } from '../../tools/nx-releng/src/lib/concurrency';
-import { run } from '../../tools/nx-releng/src/lib/exec';
-import { readRpmHeaders } from '../../tools/nx-releng/src/lib/rpm-header';
+import { mapLimit } from '../../tools/nx-releng/src/lib/core/concurrency';
+import { run } from '../../tools/nx-releng/src/lib/tools/exec';
+import { readRpmHeaders } from '../../tools/nx-releng/src/lib/formats/rpm-header';
 
 export interface FixtureRpm {
   file: string;

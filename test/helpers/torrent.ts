@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TorrentMeta } from '../../tools/nx-releng/src/lib/torrent-file';
+import type { TorrentMeta } from '../../tools/nx-releng/src/lib/formats/torrent-file';
 
 /**
  * A torrent's files are the files in `dir` (sizes), and every piece hash is the SHA-1 of that piece of the files

@@ -6,8 +6,8 @@ import { basename, delimiter, dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadAllComposeModels, type ComposeModel } from '../../tools/nx-releng/src/config/load';
 import { channelRelease, composePaths, productionPaths, resolveRoots, stagingPaths } from '../../tools/nx-releng/src/layout/paths';
-import { run } from '../../tools/nx-releng/src/lib/exec';
-import { replaceLink } from '../../tools/nx-releng/src/lib/links';
+import { run } from '../../tools/nx-releng/src/lib/tools/exec';
+import { replaceLink } from '../../tools/nx-releng/src/lib/core/links';
 import { openReleasedWorkspace, type ReleasedWorkspace } from '../helpers/released-workspace';
 import { assertSameTree, countFiles, snapshotTree, type CompareOptions, type TreeSnapshot } from '../helpers/tree-snapshot';
 

@@ -7,13 +7,14 @@ import { delimiter, join } from 'node:path';
 import { after, test } from 'node:test';
 import { loadComposeModels, type ComposeModel } from '../../tools/nx-releng/src/config/load';
 import { channelRelease, composePaths, resolveRoots, stagingPaths, type Roots } from '../../tools/nx-releng/src/layout/paths';
-import { RelengError } from '../../tools/nx-releng/src/lib/errors';
-import { withLock } from '../../tools/nx-releng/src/lib/lock';
-import { createLocalCompose, type LocalComposeResult } from '../../tools/nx-releng/src/lib/local-compose';
-import { replaceLink } from '../../tools/nx-releng/src/lib/links';
-import type { Log } from '../../tools/nx-releng/src/lib/log';
-import { readSyncRecord } from '../../tools/nx-releng/src/lib/sync-record';
-import { syncStaging, type SyncStagingRequest, type SyncStagingResult } from '../../tools/nx-releng/src/lib/sync-staging';
+import { RelengError } from '../../tools/nx-releng/src/errors';
+import { withLock } from '../../tools/nx-releng/src/lib/core/lock';
+import { createLocalCompose, type LocalComposeResult } from '../../tools/nx-releng/src/lib/compose/local-compose';
+import { replaceLink } from '../../tools/nx-releng/src/lib/core/links';
+import type { Log } from '../../tools/nx-releng/src/lib/core/log';
+import { readSyncRecord } from '../../tools/nx-releng/src/lib/staging/sync-record';
+import { syncStaging } from '../../tools/nx-releng/src/lib/staging/sync-staging';
+import type { SyncStagingRequest, SyncStagingResult } from '../../tools/nx-releng/src/lib/staging/work-copy';
 import { stageSandbox } from '../../tools/sandbox/sandbox';
 import { stageLocalSource } from '../helpers/rpms';
 import {
@@ -428,7 +429,7 @@ async function childScript(dir: string): Promise<{ script: string; killAtSwap: s
     script,
     `import { loadComposeModel } from ${src('tools/nx-releng/src/config/load')};
 import { resolveRoots } from ${src('tools/nx-releng/src/layout/paths')};
-import { syncStaging } from ${src('tools/nx-releng/src/lib/sync-staging')};
+import { syncStaging } from ${src('tools/nx-releng/src/lib/staging/sync-staging')};
 const [root, projectRoot] = process.argv.slice(2) as [string, string];
 const model = loadComposeModel(${JSON.stringify(REPO_ROOT)}, projectRoot);
 const log = { info: (l: string) => console.log(l), warn: (l: string) => console.log('WARNING: ' + l) };

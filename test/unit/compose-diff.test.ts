@@ -10,8 +10,8 @@ import {
   renderMarkdown,
   summarizeReport,
   writeChangeReport,
-} from '../../tools/nx-releng/src/lib/compose-diff';
-import { addRpm, writeRpmsMetadata, type RpmsMap } from '../../tools/nx-releng/src/lib/productmd';
+} from '../../tools/nx-releng/src/lib/compose/compose-diff';
+import { addRpm, writeRpmsMetadata, type RpmsMap } from '../../tools/nx-releng/src/lib/formats/productmd';
 import { removeDir, tempDir } from '../helpers/workspace';
 
 /** rpms.json from "Variant arch name-epoch:version-release.arch [category]" lines. */

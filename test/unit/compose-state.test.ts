@@ -4,7 +4,7 @@ import { appendFileSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSy
 import { delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadComposeModels, type ComposeModel } from '../../tools/nx-releng/src/config/load';
-import { composeInputState, kojiListTagged, type KojiLister } from '../../tools/nx-releng/src/lib/compose-state';
+import { composeInputState, kojiListTagged, type KojiLister } from '../../tools/nx-releng/src/lib/compose/compose-state';
 import { REPO_ROOT, removeDir, tempDir } from '../helpers/workspace';
 
 /**

@@ -14,7 +14,7 @@ import {
   removeEmptyOpenSize,
   stagingCreaterepoArgs,
   versionAtLeast,
-} from '../../tools/nx-releng/src/lib/createrepo';
+} from '../../tools/nx-releng/src/lib/tools/createrepo';
 import { buildFixtureRpms, COMPS_DIR } from '../helpers/rpms';
 
 describe('createrepo_c argv builders', () => {

@@ -5,9 +5,9 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { RelengError } from '../../tools/nx-releng/src/lib/errors';
-import { writeFileLists, type FileListRoot, type WriteFileListsOptions } from '../../tools/nx-releng/src/lib/filelist';
-import { compareNames, pyTime, sortNames } from '../../tools/nx-releng/src/lib/filelist-walk';
+import { RelengError } from '../../tools/nx-releng/src/errors';
+import { writeFileLists, type FileListRoot, type WriteFileListsOptions } from '../../tools/nx-releng/src/lib/mirror/filelist';
+import { compareNames, pyTime, sortNames } from '../../tools/nx-releng/src/lib/mirror/filelist-walk';
 
 const scratch = fs.mkdtempSync(join(tmpdir(), 'filelist-test-'));
 after(() => fs.rmSync(scratch, { recursive: true, force: true }));

@@ -15,9 +15,9 @@ import {
   type HousekeepingInput,
   type RootEntry,
   type RootLink,
-} from '../../tools/nx-releng/src/lib/housekeeping';
-import { localDate } from '../../tools/nx-releng/src/lib/local-compose';
-import type { Log } from '../../tools/nx-releng/src/lib/log';
+} from '../../tools/nx-releng/src/lib/compose/housekeeping';
+import { localDate } from '../../tools/nx-releng/src/lib/compose/local-compose';
+import type { Log } from '../../tools/nx-releng/src/lib/core/log';
 import { REPO_ROOT, removeDir, tempDir } from '../helpers/workspace';
 
 const DAY = 86_400_000;

@@ -9,14 +9,14 @@ import {
   createLocalCompose,
   type LocalComposeOptions,
   type LocalComposeResult,
-} from '../../tools/nx-releng/src/lib/local-compose';
+} from '../../tools/nx-releng/src/lib/compose/local-compose';
 import {
   parseProductmd,
   readComposeInfo,
   readModulesMetadata,
   readRpmsMetadata,
   serializeProductmd,
-} from '../../tools/nx-releng/src/lib/productmd';
+} from '../../tools/nx-releng/src/lib/formats/productmd';
 import { groupList, repoquery } from '../helpers/dnf';
 import { stageLocalSource } from '../helpers/rpms';
 

@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { loadComposeModel, parseRelease } from '../../tools/nx-releng/src/config/load';
 import { channelRelease, parseRepoPath, resolveRoots, stagingPaths } from '../../tools/nx-releng/src/layout/paths';
-import { localIsoPlan, treeinfoText } from '../../tools/nx-releng/src/lib/local-compose';
+import { localIsoPlan, treeinfoText } from '../../tools/nx-releng/src/lib/compose/local-compose';
 import {
   addTreeinfoVariants,
   checksumEntry,
   latestIsoLinks,
   manifestText,
   planMinorRelease,
-} from '../../tools/nx-releng/src/lib/minor-release';
-import { rsyncArgs } from '../../tools/nx-releng/src/lib/rsync';
+} from '../../tools/nx-releng/src/lib/staging/minor-release';
+import { rsyncArgs } from '../../tools/nx-releng/src/lib/tools/rsync';
 import { REPO_ROOT, readJsonFile } from '../helpers/workspace';
 
 const BASEOS_TREEINFO = treeinfoText({

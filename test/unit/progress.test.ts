@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { SyncProgress, treeSize } from '../../tools/nx-releng/src/lib/progress';
+import { SyncProgress, treeSize } from '../../tools/nx-releng/src/lib/core/progress';
 import { removeDir, tempDir } from '../helpers/workspace';
 
 test('progress lines say what each unit copied and what is left, in whole lines', async () => {

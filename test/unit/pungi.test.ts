@@ -13,8 +13,8 @@ import {
   runPungi,
   verifyLabel,
   type PungiPlan,
-} from '../../tools/nx-releng/src/lib/pungi';
-import type { Log } from '../../tools/nx-releng/src/lib/log';
+} from '../../tools/nx-releng/src/lib/compose/pungi';
+import type { Log } from '../../tools/nx-releng/src/lib/core/log';
 import { REPO_ROOT, copyReleases, readJsonFile, removeDir, tempDir, writeJsonFile } from '../helpers/workspace';
 
 const ALL_8 = ['releases/8/Extras/compose.json', 'releases/8/Rocky-devel/compose.json', 'releases/8/Rocky/compose.json'];

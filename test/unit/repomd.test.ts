@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { RelengError } from '../../tools/nx-releng/src/lib/errors';
-import { run } from '../../tools/nx-releng/src/lib/exec';
+import { RelengError } from '../../tools/nx-releng/src/errors';
+import { run } from '../../tools/nx-releng/src/lib/tools/exec';
 import {
   fileDigest,
   hashAlgorithm,
@@ -16,7 +16,7 @@ import {
   setRepomdRecord,
   writeFileAtomic,
   writeRepomdIfChanged,
-} from '../../tools/nx-releng/src/lib/repomd';
+} from '../../tools/nx-releng/src/lib/formats/repomd';
 import { buildFixtureRpms } from '../helpers/rpms';
 import { removeDir, tempDir } from '../helpers/workspace';
 

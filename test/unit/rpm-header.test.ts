@@ -3,7 +3,7 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { run } from '../../tools/nx-releng/src/lib/exec';
+import { run } from '../../tools/nx-releng/src/lib/tools/exec';
 import {
   nevra,
   parseSigkey,
@@ -11,7 +11,7 @@ import {
   rpmCategory,
   srpmNevra,
   type RpmHeader,
-} from '../../tools/nx-releng/src/lib/rpm-header';
+} from '../../tools/nx-releng/src/lib/formats/rpm-header';
 import { buildFixtureRpms, type FixtureRpm } from '../helpers/rpms';
 
 describe('readRpmHeaders', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { compareEvr, formatEvr, rpmvercmp } from '../../tools/nx-releng/src/lib/rpmvercmp';
+import { compareEvr, formatEvr, rpmvercmp } from '../../tools/nx-releng/src/lib/formats/rpmvercmp';
 
 /** rpm's own table (tests/rpmvercmp.at), including the documented oddities. */
 const RPM_TABLE: Array<[string, string, -1 | 0 | 1]> = [

@@ -14,8 +14,8 @@ import {
   sigName,
   stagingPaths,
 } from '../../tools/nx-releng/src/layout/paths';
-import { createLocalSigCompose } from '../../tools/nx-releng/src/lib/local-sig-compose';
-import { readRpmsMetadata } from '../../tools/nx-releng/src/lib/productmd';
+import { createLocalSigCompose } from '../../tools/nx-releng/src/lib/compose/local-sig-compose';
+import { readRpmsMetadata } from '../../tools/nx-releng/src/lib/formats/productmd';
 import { composeTargets } from '../../tools/nx-releng/src/plugin/targets';
 import { repoquery } from '../helpers/dnf';
 import { stageLocalSource } from '../helpers/rpms';

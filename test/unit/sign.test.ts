@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { RelengError } from '../../tools/nx-releng/src/lib/errors';
-import { run } from '../../tools/nx-releng/src/lib/exec';
-import { type SignerConfig, signRepomd, verifyDetachedSignature } from '../../tools/nx-releng/src/lib/sign';
+import { RelengError } from '../../tools/nx-releng/src/errors';
+import { run } from '../../tools/nx-releng/src/lib/tools/exec';
+import type { SignerConfig } from '../../tools/nx-releng/src/layout/paths';
+import { signRepomd, verifyDetachedSignature } from '../../tools/nx-releng/src/lib/vetting/sign';
 import { removeDir, tempDir } from '../helpers/workspace';
 
 let tmp: string;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildReport } from '../../tools/nx-releng/src/lib/compose-diff';
-import type { RpmsMap } from '../../tools/nx-releng/src/lib/productmd';
+import { buildReport } from '../../tools/nx-releng/src/lib/compose/compose-diff';
+import type { RpmsMap } from '../../tools/nx-releng/src/lib/formats/productmd';
 import {
   escapeHtml,
   html,
@@ -9,7 +9,7 @@ import {
   summarizeChanges,
   type StatusModel,
   type StatusRow,
-} from '../../tools/nx-releng/src/lib/status-page';
+} from '../../tools/nx-releng/src/lib/mirror/status-page';
 
 const NOW = '2024-11-15T12:00:00.000Z';
 

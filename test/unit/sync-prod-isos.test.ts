@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { rsync, rsyncArgs } from '../../tools/nx-releng/src/lib/rsync';
-import { EXTRA_SUBTREE_PASSES } from '../../tools/nx-releng/src/lib/sync-prod';
+import { rsync, rsyncArgs } from '../../tools/nx-releng/src/lib/tools/rsync';
+import { EXTRA_SUBTREE_PASSES } from '../../tools/nx-releng/src/lib/production/sync-prod';
 
 const root = mkdtempSync(join(tmpdir(), 'sync-prod-isos-'));
 after(() => rmSync(root, { recursive: true, force: true }));

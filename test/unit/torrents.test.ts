@@ -4,14 +4,14 @@ import { test } from 'node:test';
 import { loadComposeModels, parseRelease } from '../../tools/nx-releng/src/config/load';
 import { resolveRoots } from '../../tools/nx-releng/src/layout/paths';
 import { composeTargets, makesTorrents } from '../../tools/nx-releng/src/plugin/targets';
-import { bdecode, parseTorrent } from '../../tools/nx-releng/src/lib/torrent-file';
+import { bdecode, parseTorrent } from '../../tools/nx-releng/src/lib/formats/torrent-file';
 import {
   pieceLengthExponent,
   torrentComment,
   torrentFiles,
   torrentName,
   torrentPaths,
-} from '../../tools/nx-releng/src/lib/torrents';
+} from '../../tools/nx-releng/src/lib/mirror/torrents';
 import { REPO_ROOT, readJsonFile } from '../helpers/workspace';
 
 const ALL_8 = ['releases/8/Extras/compose.json', 'releases/8/Rocky-devel/compose.json', 'releases/8/Rocky/compose.json'];

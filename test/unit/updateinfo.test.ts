@@ -6,17 +6,17 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { RelengError } from '../../tools/nx-releng/src/lib/errors';
-import { run } from '../../tools/nx-releng/src/lib/exec';
-import { parseRepomd, readRepomd, repomdPath } from '../../tools/nx-releng/src/lib/repomd';
+import { RelengError } from '../../tools/nx-releng/src/errors';
+import { run } from '../../tools/nx-releng/src/lib/tools/exec';
+import { parseRepomd, readRepomd, repomdPath } from '../../tools/nx-releng/src/lib/formats/repomd';
+import type { AdvisorySource } from '../../tools/nx-releng/src/layout/paths';
 import {
-  type AdvisorySource,
   applyUpdateinfo,
   deterministicGzip,
   fetchAdvisories,
   updateRepoAdvisories,
   validateUpdateinfo,
-} from '../../tools/nx-releng/src/lib/updateinfo';
+} from '../../tools/nx-releng/src/lib/vetting/updateinfo';
 import { type FixtureRpm, buildFixtureRpms } from '../helpers/rpms';
 import { removeDir, tempDir } from '../helpers/workspace';
 

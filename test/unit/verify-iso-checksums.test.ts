@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { checkIsoDir, checkIsos, compareChecksumFile, parseChecksumFile } from '../../tools/nx-releng/src/lib/iso-checksums';
-import { checksumEntry } from '../../tools/nx-releng/src/lib/minor-release';
+import { checkIsoDir, checkIsos, compareChecksumFile, parseChecksumFile } from '../../tools/nx-releng/src/lib/vetting/iso-checksums';
+import { checksumEntry } from '../../tools/nx-releng/src/lib/staging/minor-release';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const entry = (name: string, content: string) => checksumEntry(name, { size: Buffer.byteLength(content), sha256: sha(content) });

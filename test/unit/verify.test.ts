@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { appendFileSync, copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { run } from '../../tools/nx-releng/src/lib/exec';
-import { readRepomd, repomdPath } from '../../tools/nx-releng/src/lib/repomd';
-import { signRepomd } from '../../tools/nx-releng/src/lib/sign';
-import { type RepoclosureMap, closureReposFor, parseRepoclosureOutput, verifyRepo } from '../../tools/nx-releng/src/lib/verify';
+import { run } from '../../tools/nx-releng/src/lib/tools/exec';
+import { readRepomd, repomdPath } from '../../tools/nx-releng/src/lib/formats/repomd';
+import { signRepomd } from '../../tools/nx-releng/src/lib/vetting/sign';
+import { type RepoclosureMap, closureReposFor, parseRepoclosureOutput, verifyRepo } from '../../tools/nx-releng/src/lib/vetting/verify';
 import { type FixtureRpm, buildFixtureRpms } from '../helpers/rpms';
 import { removeDir, tempDir } from '../helpers/workspace';
 

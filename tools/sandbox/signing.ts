@@ -2,7 +2,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run } from '../../tools/nx-releng/src/lib/exec';
+import { run } from '../nx-releng/src/lib/tools/exec';
 
 /**
  * The sandbox's signing and errata, shaped like the compose host's: releases/8 signs with the command

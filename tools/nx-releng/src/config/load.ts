@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import fg from 'fast-glob';
 import { join, posix } from 'node:path';
 import type { z } from 'zod';
-import { RelengError } from '../lib/errors';
+import { RelengError } from '../errors';
 import {
   SAFE_NAME,
   commonSchema,

@@ -2,10 +2,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { loadAllComposeModels, loadComposeModel, type ComposeModel } from '../config/load';
-import type { MirrorRequest } from '../lib/mirror';
+import type { MirrorRequest } from '../lib/mirror/mirror';
 import { resolveRoots, type Roots } from '../layout/paths';
-import { errorMessage } from '../lib/errors';
-import { consoleLog, type Log } from '../lib/log';
+import { errorMessage } from '../errors';
+import { consoleLog, type Log } from '../lib/core/log';
 
 /**
  * What every releng executor shares: load the project's model, resolve the roots (RELENG_ROOT), run the step,

@@ -1,6 +1,6 @@
 import type { Tree } from '@nx/devkit';
 import { releaseFileOf, type LayerReader } from '../config/load';
-import { RelengError } from '../lib/errors';
+import { RelengError } from '../errors';
 
 /**
  * The release model as a generator sees it: the virtual tree, with some files replaced by what the generator

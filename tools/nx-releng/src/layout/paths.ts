@@ -1,9 +1,7 @@
 import { posix } from 'node:path';
 import type { ComposeModel } from '../config/load';
 import { CHANNELS, type Channel, type CommonConfig, type ErrataConfig, type ReleaseConfig, type SigningConfig } from '../config/schema';
-import type { SignerConfig } from '../lib/sign';
-import type { AdvisorySource } from '../lib/updateinfo';
-import { RelengError } from '../lib/errors';
+import { RelengError } from '../errors';
 
 /**
  * Every path the pipeline touches, derived from the release model. Pure: no I/O, no environment reads
@@ -188,6 +186,30 @@ export function moduleYaml(roots: Roots, arch: string, repo: string): string {
   return posix.join(roots.moduleMetadata, arch, `${repo}-modules.yaml`);
 }
 
+export type SignerConfig =
+  | {
+      type: 'gpg';
+      /** Key id, fingerprint or user id of the secret key. */
+      keyId: string;
+      /** GnuPG home holding the secret key. */
+      homedir: string;
+      /** File whose first line is the passphrase (omit for an unprotected key). */
+      passphraseFile?: string;
+      /** Exported public key (armoured or binary) to verify with; default: the homedir keyring. */
+      publicKey?: string;
+    }
+  | {
+      type: 'command';
+      /** argv; the path of repomd.xml is appended. */
+      command: string[];
+      /** Exported public key to verify with (this or homedir is required). */
+      publicKey?: string;
+      /** GnuPG home whose public keyring verifies the signature. */
+      homedir?: string;
+      /** When set, the signature must be made by this key. */
+      keyId?: string;
+    };
+
 /** The signer with its key and program paths re-rooted like every other configured path. */
 export function resolveSigner(signing: SigningConfig, relengRoot?: string): SignerConfig {
   if (signing.type === 'gpg') {
@@ -202,6 +224,16 @@ export function resolveSigner(signing: SigningConfig, relengRoot?: string): Sign
   const [program, ...args] = signing.command as [string, ...string[]];
   return { type: 'command', command: [reRoot(program, relengRoot), ...args], publicKey: reRoot(signing.publicKey, relengRoot) };
 }
+
+/**
+ * Where advisories come from.
+ * - http: `<baseUrl>/<productSlug>/<major>/<repo>/updateinfo.xml?arch=<arch>` (Apollo v3,
+ *   e.g. baseUrl `https://apollo.build.resf.org/api/v3/updateinfo`, productSlug `rocky-linux`).
+ * - dir: `<path>/<repo>/<arch>/updateinfo.xml` (a local mirror of the same, or hand-made errata).
+ */
+export type AdvisorySource =
+  | { type: 'http'; baseUrl: string; productSlug: string; minorVersion?: string | number; timeoutMs?: number }
+  | { type: 'dir'; path: string };
 
 /** Where advisories come from; RELENG_ERRATA_URL points the http source elsewhere (a test server, a mirror). */
 export function resolveErrataSource(errata: ErrataConfig, relengRoot?: string, errataUrl?: string): AdvisorySource {

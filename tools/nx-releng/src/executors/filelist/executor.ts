@@ -1,5 +1,5 @@
 import type { PromiseExecutor } from '@nx/devkit';
-import { publishFileLists } from '../../lib/mirror';
+import { publishFileLists } from '../../lib/mirror/mirror';
 import { runMirrorStep } from '../run-step';
 
 const filelistExecutor: PromiseExecutor<Record<string, never>> = (_options, context) =>

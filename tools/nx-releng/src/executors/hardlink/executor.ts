@@ -1,5 +1,5 @@
 import type { PromiseExecutor } from '@nx/devkit';
-import { hardlinkProduction } from '../../lib/mirror';
+import { hardlinkProduction } from '../../lib/mirror/mirror';
 import { runMirrorStep } from '../run-step';
 
 const hardlinkExecutor: PromiseExecutor<Record<string, never>> = (_options, context) =>

@@ -1,5 +1,5 @@
 import type { PromiseExecutor } from '@nx/devkit';
-import { housekeeping } from '../../lib/housekeeping';
+import { housekeeping } from '../../lib/compose/housekeeping';
 import { runStep } from '../run-step';
 import type { HousekeepingExecutorSchema } from './schema';
 

@@ -1,5 +1,5 @@
 import type { PromiseExecutor } from '@nx/devkit';
-import { signStaging } from '../../lib/vetting';
+import { signStaging } from '../../lib/vetting/staging-steps';
 import { runStep } from '../run-step';
 import type { StagingStepExecutorSchema } from '../staging-step-schema';
 

@@ -1,7 +1,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PromiseExecutor } from '@nx/devkit';
-import { gatherStatus, renderStatusPage } from '../../lib/status-page';
+import { gatherStatus, renderStatusPage } from '../../lib/mirror/status-page';
 import { runMirrorStep } from '../run-step';
 
 /**

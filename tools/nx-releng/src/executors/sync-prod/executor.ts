@@ -1,6 +1,6 @@
 import type { PromiseExecutor } from '@nx/devkit';
-import { formatBytes } from '../../lib/log';
-import { syncProd } from '../../lib/sync-prod';
+import { formatBytes } from '../../lib/core/log';
+import { syncProd } from '../../lib/production/sync-prod';
 import { runStep } from '../run-step';
 import type { SyncProdExecutorSchema } from './schema';
 

@@ -1,6 +1,6 @@
 import type { PromiseExecutor } from '@nx/devkit';
-import { formatBytes } from '../../lib/log';
-import { syncStaging } from '../../lib/sync-staging';
+import { formatBytes } from '../../lib/core/log';
+import { syncStaging } from '../../lib/staging/sync-staging';
 import { runStep } from '../run-step';
 import type { SyncStagingExecutorSchema } from './schema';
 

@@ -1,5 +1,5 @@
 import type { PromiseExecutor } from '@nx/devkit';
-import { makeTorrents } from '../../lib/torrents';
+import { makeTorrents } from '../../lib/mirror/torrents';
 import { runStep } from '../run-step';
 import type { TorrentsExecutorSchema } from './schema';
 

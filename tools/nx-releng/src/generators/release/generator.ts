@@ -2,7 +2,7 @@ import { logger, type Tree } from '@nx/devkit';
 import type { z } from 'zod';
 import { parseRelease, releaseFileOf, validateComposeModels } from '../../config/load';
 import { CHANNELS, type releaseSchema } from '../../config/schema';
-import { RelengError } from '../../lib/errors';
+import { RelengError } from '../../errors';
 import { formatJson } from '../json-format';
 import { checkMajor, composeFilesOf, optionText, readTreeJson, treeReader } from '../tree-model';
 import type { ReleaseGeneratorSchema } from './schema';

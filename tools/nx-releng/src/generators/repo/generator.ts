@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { logger, type Tree } from '@nx/devkit';
 import { validateComposeModels } from '../../config/load';
-import { RelengError } from '../../lib/errors';
+import { RelengError } from '../../errors';
 import { formatJson } from '../json-format';
 import { checkMajor, treeReader } from '../tree-model';
 import type { RepoGeneratorSchema } from './schema';

@@ -1,0 +1,172 @@
+/**
+ * The runtime input of `compose`: what a compose is made from that lives outside the workspace, so that Nx skips
+ * a compose whose inputs did not change. Nx runs it once per compose task when it hashes the task (never while
+ * it builds the project graph); its stdout is the value hashed. Three parts:
+ *
+ * - the pungi config compose.json names (its content; it lives in a checkout outside the workspace);
+ * - the package set: the latest builds of the compose's koji tag (`koji list-tagged --latest --quiet <tag>`)
+ *   for the pungi backend, and the files of the local backend's input dir (names, sizes, mtimes);
+ * - per configured channel, whether the latest link still points at a FINISHED compose. It does not name that
+ *   compose: every compose moves the link, so naming it would never hit. A link that is missing, dangling or at
+ *   an unfinished compose gives a nonce: a hit is only right while the last compose is still there.
+ *
+ * Whatever cannot be known (koji fails, no tag configured) also gives a nonce, so the compose runs. Nx ignores
+ * a runtime input's exit code and stderr, so the reasons are also written to a note beside the manifests that
+ * the compose executor prints (loudly for a package set that cannot be fingerprinted) and then removes.
+ */
+import { execFile } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { ComposeModel } from '../../config/load';
+import { CHANNELS } from '../../config/schema';
+import { channelRelease, composePaths, reRoot, resolveRoots } from '../../layout/paths';
+import { inspectLatestLink } from './compose-ref';
+
+export interface ComposeInputState {
+  /** The value Nx hashes, one line per input. */
+  lines: string[];
+  /** Why this compose is never skipped because something could not be read (printed as WARNING). */
+  warnings: string[];
+  /** Why this compose cannot be a cache hit this time for an ordinary reason (no finished compose yet). */
+  notes: string[];
+}
+
+/** Output of `koji list-tagged --latest --quiet <tag>`, or why it could not be had. */
+export type KojiLister = (tag: string) => Promise<{ ok: true; stdout: string } | { ok: false; error: string }>;
+
+const KOJI_TIMEOUT_MS = 300_000;
+
+/** The koji CLI on PATH (its default profile), with a timeout so a hung hub cannot hang hashing. */
+export const kojiListTagged: KojiLister = (tag) =>
+  new Promise((resolve) => {
+    execFile(
+      'koji',
+      ['list-tagged', '--latest', '--quiet', tag],
+      { timeout: KOJI_TIMEOUT_MS, maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        if (!err) return resolve({ ok: true, stdout });
+        const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: string | number };
+        const why =
+          e.code === 'ENOENT'
+            ? "'koji' was not found on PATH"
+            : e.killed
+              ? `no answer within ${KOJI_TIMEOUT_MS / 1000}s`
+              : `exit code ${String(e.code)}${stderr.trim() ? `: ${stderr.trim().split('\n').filter(Boolean).slice(-3).join(' | ')}` : ''}`;
+        resolve({ ok: false, error: why });
+      },
+    );
+  });
+
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** Every file under dir as "<relative path> <size> <mtime ms>", sorted; undefined when dir does not exist. */
+async function listFiles(dir: string): Promise<string[] | undefined> {
+  try {
+    if (!(await stat(dir)).isDirectory()) return undefined;
+  } catch {
+    return undefined;
+  }
+  const out: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    for (const e of await readdir(join(dir, rel), { withFileTypes: true })) {
+      const path = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(path);
+      else {
+        const s = await stat(join(dir, path)).catch(() => lstat(join(dir, path)));
+        out.push(`${path} ${s.size} ${Math.trunc(s.mtimeMs)}`);
+      }
+    }
+  };
+  await walk('');
+  return out.sort();
+}
+
+export async function composeInputState(
+  model: ComposeModel,
+  relengRoot: string | undefined,
+  listTagged: KojiLister = kojiListTagged,
+): Promise<ComposeInputState> {
+  const roots = resolveRoots(model.common, model.release, relengRoot);
+  const lines: string[] = [];
+  const warnings: string[] = [];
+  const notes: string[] = [];
+  const nonce = () => `nonce ${randomUUID()}`;
+  const pungi = model.compose.pungi;
+
+  if (pungi) {
+    const conf = reRoot(pungi.config, relengRoot);
+    // A missing config fails the pungi backend (failures are not cached), so a stable line is right.
+    const content = await readFile(conf).catch(() => undefined);
+    lines.push(`pungi-config ${conf} ${content ? `sha256:${sha256(content)}` : 'missing'}`);
+  }
+
+  if (model.compose.backend === 'pungi') {
+    if (!pungi?.tag) {
+      lines.push(`koji-tag none ${nonce()}`);
+      warnings.push(
+        `${model.files.compose} has no pungi.tag, so the package set cannot be fingerprinted and this compose is never skipped`,
+      );
+    } else {
+      const r = await listTagged(pungi.tag);
+      if (r.ok) {
+        const builds = r.stdout.split('\n').map((l) => l.trim()).filter(Boolean).sort();
+        lines.push(`koji-tag ${pungi.tag} sha256:${sha256(builds.join('\n'))} ${builds.length} builds`);
+      } else {
+        lines.push(`koji-tag ${pungi.tag} failed ${nonce()}`);
+        warnings.push(
+          `koji list-tagged --latest --quiet ${pungi.tag} failed (${r.error}): the package set cannot be ` +
+            `fingerprinted, so this compose is not skipped (it never is until koji answers)`,
+        );
+      }
+    }
+  }
+
+  // Always, so that --backend=local (an option the runtime input cannot see) is skipped only on the same RPMs.
+  const source = composePaths(model, channelRelease(model.release, 'stable'), roots).localSource;
+  const files = await listFiles(source);
+  lines.push(`local ${source} ${files ? `sha256:${sha256(files.join('\n'))} ${files.length} files` : 'missing'}`);
+
+  for (const channel of CHANNELS) {
+    if (!model.release.channels[channel]) continue;
+    const paths = composePaths(model, channelRelease(model.release, channel), roots);
+    // Without its compose root a channel is not composed on this host: both backends refuse a missing target dir.
+    if (!(await stat(paths.composeRoot).then((s) => s.isDirectory(), () => false))) {
+      lines.push(`${channel}: no compose root ${paths.composeRoot}`);
+      continue;
+    }
+    const seen = await inspectLatestLink(paths.latestLink);
+    const why = seen.problem ?? (seen.status === 'FINISHED' ? undefined : `${paths.latestLink} points at a compose with STATUS ${seen.status ?? '(none)'}`);
+    if (!why) {
+      lines.push(`${channel}: latest compose FINISHED`);
+    } else {
+      lines.push(`${channel}: ${nonce()}`);
+      notes.push(`${channel}: ${why}, so there is no finished compose a cache hit could stand for`);
+    }
+  }
+  return { lines, warnings, notes };
+}
+
+/** Where the runtime input leaves its reasons for the compose executor (outside the target's outputs). */
+export function composeInputNotePath(workspaceRoot: string, project: string): string {
+  return join(workspaceRoot, 'dist', 'releng', project, 'compose-input.json');
+}
+
+export async function writeComposeInputNote(workspaceRoot: string, project: string, state: ComposeInputState): Promise<void> {
+  const file = composeInputNotePath(workspaceRoot, project);
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/** The note of this run's hashing, read once: removed so that a later run never prints a stale one. */
+export async function takeComposeInputNote(workspaceRoot: string, project: string): Promise<ComposeInputState | undefined> {
+  const file = composeInputNotePath(workspaceRoot, project);
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  await rm(file, { force: true });
+  try {
+    return JSON.parse(text) as ComposeInputState;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,183 @@
+import { readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ComposeModel } from '../../config/load';
+import type { Channel } from '../../config/schema';
+import { channelRelease, productionPaths, stagingPaths, type Roots } from '../../layout/paths';
+import { mapLimit } from '../core/concurrency';
+import { RelengError } from '../../errors';
+import { requireTools } from '../tools/exec';
+import { withLock } from '../core/lock';
+import { formatBytes, type Log } from '../core/log';
+import { SyncProgress } from '../core/progress';
+import { rsync, type RsyncOptions } from '../tools/rsync';
+import { checkLinkSlot, pointLink } from '../core/links';
+import { readRecord, removeRecord, vettedPaths, writeRecord, type RevisionLink } from '../staging/sync-record';
+import { treeDigest } from '../core/tree-digest';
+import { readVerifyRecord } from '../vetting/staging-steps';
+import { checkDestination, exists } from '../core/fs-checks';
+
+/**
+ * Staging to production for one compose project, in an order that never publishes repodata ahead of what it
+ * names: (1) everything but repodata, without delete, so new packages land first; (2) per repo, the new repodata
+ * files, then repomd.xml and its signature together; (3) the same trees again with --delete, so old packages go
+ * only once no repomd.xml names them. Only the project's own subtrees are touched.
+ * A minor release's verified isos/ goes the same way, its own index files last: ISOs and manifests, then the
+ * latest links naming them, then CHECKSUM and the .CHECKSUM files (naming both) switched together, then
+ * deletions. --delay-updates over the whole subtree would not do: its renames run in file-list order, so
+ * CHECKSUM (C < R) would land before the ISOs it names, and a run killed among the renames would leave it so.
+ * Then the verified linkRepos links (nfv -> NFV), once their targets are complete.
+ * The staging category links (latest-8, 8.10) are not copied: the production major alias is switched by hand.
+ */
+
+/** Files of an extra subtree that name other files in it (and their signatures): published after them. */
+export const INDEX_FILES = ['CHECKSUM*', '*.CHECKSUM*'] as const;
+
+/** The rsync passes of an extra subtree (isos/), in order: the files the rest name, the links, the index files. */
+export const EXTRA_SUBTREE_PASSES: ReadonlyArray<Partial<RsyncOptions>> = [
+  { excludes: ['repodata/', ...INDEX_FILES], noLinks: true },
+  { excludes: INDEX_FILES },
+  { delayUpdates: true }, // the index files, switched together at the end of one transfer
+];
+
+export interface SyncProdRequest {
+  model: ComposeModel;
+  channel: Channel;
+  roots: Roots;
+  dryRun?: boolean;
+  log: Log;
+}
+
+export interface SyncProdResult {
+  project: string;
+  composeId: string;
+  stagingDir: string;
+  productionDir: string;
+  verifyDigest: string;
+  outcome: 'synced' | 'up-to-date' | 'dry-run';
+  files: number;
+  bytes: number;
+}
+
+interface ProdRecord {
+  version: 1;
+  project: string;
+  composeId: string;
+  verifyDigest: string;
+  productionDigest: string;
+  subtrees: string[];
+  /** Link names made in the revision dir; digested with the subtrees. */
+  links?: string[];
+  syncedAt: string;
+}
+
+export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
+  const { model, channel, roots, log } = req;
+  const ch = channelRelease(model.release, channel, model.files.release);
+  const sp = stagingPaths(model, ch, roots);
+  if (channel !== 'stable') {
+    throw new RelengError(
+      `${model.project}: ${channel} never reaches production; only stable staging is synced (refusing ${sp.revisionDir})`,
+    );
+  }
+  const pp = productionPaths(model, ch, roots);
+  const verified = await readVerifyRecord(sp.verifyRecord);
+  if (!verified || verified.stagingDir !== sp.revisionDir) {
+    throw new RelengError(
+      `${model.project}: ${sp.revisionDir} has no passing verify (${sp.verifyRecord}); run nx run ${model.project}:verify first`,
+    );
+  }
+  // hardlink is mirror:hardlink's, which runs after every sync-prod: a push that could not finish must not start.
+  await requireTools(['rsync', 'hardlink']);
+  const subtrees = [...new Set(verified.repos.map((r) => r.split('/')[0] as string))];
+  if (model.compose.syncMetadata && (await exists(join(sp.revisionDir, 'metadata')))) subtrees.push('metadata');
+  const extraSubtrees = verified.extraSubtrees ?? [];
+  subtrees.push(...extraSubtrees.filter((s) => !subtrees.includes(s)));
+  subtrees.sort();
+  const links = verified.links ?? [];
+  const linkNames = links.map((l) => l.name);
+  const linkToChange = async () => {
+    const out: RevisionLink[] = [];
+    for (const l of links) if ((await readlink(join(pp.revisionDir, l.name)).catch(() => undefined)) !== l.target) out.push(l);
+    return out;
+  };
+  const base = {
+    project: model.project,
+    composeId: verified.composeId,
+    stagingDir: sp.revisionDir,
+    productionDir: pp.revisionDir,
+    verifyDigest: verified.digest,
+  };
+  const copy = (rel: string, extra: Partial<RsyncOptions>) =>
+    rsync({ src: join(sp.revisionDir, rel), dest: join(pp.revisionDir, rel), chown: model.common.owner, ...extra });
+
+  // Production lock first, then staging's, so no staging writer changes what is being copied.
+  return withLock(pp.lockFile, `${model.project}:sync-prod`, model.common.lockTimeoutSeconds, log, () =>
+    withLock(sp.lockFile, `${model.project}:sync-prod`, model.common.lockTimeoutSeconds, log, async () => {
+      const now = await treeDigest(sp.revisionDir, vettedPaths(verified));
+      if (now !== verified.digest) {
+        throw new RelengError(
+          `${model.project}: ${sp.revisionDir} changed since it passed verify at ${verified.verifiedAt}; ` +
+            `run nx run ${model.project}:verify again before syncing to production`,
+        );
+      }
+      const record = await readRecord<ProdRecord>(pp.syncRecord);
+      if (
+        record?.verifyDigest === verified.digest &&
+        record.productionDigest === (await treeDigest(pp.revisionDir, [...record.subtrees, ...(record.links ?? [])], { inodes: false }))
+      ) {
+        log.info(`${model.project}: production ${pp.revisionDir} already holds verified ${verified.composeId}`);
+        return { ...base, outcome: 'up-to-date', files: 0, bytes: 0 };
+      }
+      for (const l of links) await checkLinkSlot(join(pp.revisionDir, l.name), l.target, 'sync-prod');
+      if (req.dryRun) {
+        let files = 0;
+        for (const rel of subtrees) {
+          const s = await copy(rel, { delete: true, dryRun: true });
+          for (const line of s.changes) log.info(`  ${rel}: ${line}`);
+          files += s.changes.length;
+        }
+        for (const l of await linkToChange()) log.info(`  would point ${join(pp.revisionDir, l.name)} -> ${l.target}`);
+        return { ...base, outcome: 'dry-run', files, bytes: 0 };
+      }
+      await checkDestination('production', pp.revisionDir, subtrees);
+      log.info(`${model.project}: syncing verified ${verified.composeId} ${sp.revisionDir} -> ${pp.revisionDir}`);
+      await removeRecord(pp.syncRecord);
+      const progress = await SyncProgress.of(log, sp.revisionDir, subtrees);
+      const content = await mapLimit(subtrees, model.common.rsync.parallel, async (rel) => {
+        const t0 = Date.now();
+        // An extra subtree's index files and links name its files: they follow below.
+        const extra = extraSubtrees.includes(rel);
+        const s = await copy(rel, extra ? (EXTRA_SUBTREE_PASSES[0] as Partial<RsyncOptions>) : { excludes: ['repodata/'] });
+        progress.unitDone(rel, { files: s.filesTransferred, bytes: s.bytesTransferred }, Date.now() - t0);
+        return s;
+      });
+      await mapLimit(verified.repos, model.common.rsync.parallel, async (repo) => {
+        const rel = join(repo, 'repodata');
+        await copy(rel, { excludes: ['repomd.xml', 'repomd.xml.asc'] });
+        // Both renamed into place at the end of one transfer: the index and its signature switch together.
+        await copy(rel, { includes: ['repomd.xml', 'repomd.xml.asc'], excludes: ['*'], delayUpdates: true });
+      });
+      for (const rel of extraSubtrees) for (const pass of EXTRA_SUBTREE_PASSES.slice(1)) await copy(rel, pass);
+      for (const l of await linkToChange()) {
+        await pointLink(pp.revisionDir, l.name, l.target, model.common.owner);
+        log.info(`  ${join(pp.revisionDir, l.name)} -> ${l.target}`);
+      }
+      const deletions = await mapLimit(subtrees, model.common.rsync.parallel, (rel) => copy(rel, { delete: true }));
+      const files = content.reduce((n, s) => n + s.filesTransferred, 0);
+      const bytes = content.reduce((n, s) => n + s.bytesTransferred, 0);
+      const deleted = deletions.reduce((n, s) => n + s.deleted, 0);
+      log.info(`  ${files} files (${formatBytes(bytes)}) copied, ${deleted} deleted`);
+      await writeRecord(pp.syncRecord, {
+        version: 1,
+        project: model.project,
+        composeId: verified.composeId,
+        verifyDigest: verified.digest,
+        productionDigest: await treeDigest(pp.revisionDir, [...subtrees, ...linkNames], { inodes: false }),
+        subtrees,
+        ...(linkNames.length ? { links: linkNames } : {}),
+        syncedAt: new Date().toISOString(),
+      } satisfies ProdRecord);
+      return { ...base, outcome: 'synced', files, bytes };
+    }),
+  );
+}
