@@ -27,6 +27,7 @@ import {
 import { nevra, readRpmHeaders, type RpmHeader, srpmNevra } from '../formats/rpm-header';
 import { mapLimit } from '../core/concurrency';
 import { requireTools, run } from '../tools/exec';
+import { repoTree } from '../../layout/paths';
 
 export type ReleaseType = 'ga' | 'updates' | 'updates-testing' | 'eus' | 'aus' | 'els' | 'tus' | 'e4s' | 'fast';
 export type ComposeType = 'production' | 'nightly' | 'test' | 'ci' | 'development';
@@ -111,21 +112,14 @@ export function hashedDir(fileName: string): string {
   return fileName.charAt(0).toLowerCase();
 }
 
-/** Compose-relative paths (pungi/paths.py ComposePaths). */
-export const composePaths = {
-  osTree: (v: string, a: string) => `${v}/${a}/os`,
-  debugTree: (v: string, a: string) => `${v}/${a}/debug/tree`,
-  sourceTree: (v: string) => `${v}/source/tree`,
-};
-
 /** composeinfo variant paths; source paths are repeated under every binary arch (there is no "src" key). */
 export function variantPaths(variant: string, arches: string[]): VariantInfo['paths'] {
   const paths: VariantInfo['paths'] = {};
   const set = (cat: string, arch: string, p: string) => ((paths[cat] ??= {})[arch] = p);
   for (const a of arches) {
-    const os = composePaths.osTree(variant, a);
-    const debug = composePaths.debugTree(variant, a);
-    const src = composePaths.sourceTree(variant);
+    const os = repoTree.os(variant, a);
+    const debug = repoTree.debug(variant, a);
+    const src = repoTree.source(variant);
     set('os_tree', a, os);
     set('packages', a, `${os}/Packages`);
     set('repository', a, os);
@@ -268,7 +262,7 @@ export function localIsoPlan(short: string, version: string, variants: readonly 
     const volid = (kind: string) => `${short}-${version.replace(/\./g, '-')}-${arch}-${kind}`.slice(0, 32);
     for (const isoType of isoTypes) {
       const dir = `${isoType}/${arch}/iso`;
-      const tree = composePaths.osTree(source, arch);
+      const tree = repoTree.os(source, arch);
       const kinds = variants.includes(isoType)
         ? [
             { kind: 'boot', withPackages: false, vol: 'dvd' },
@@ -357,9 +351,9 @@ export function planRepos(variant: string, arches: string[], headers: RpmHeader[
 /** A variant of a pungi-shaped compose. */
 export function planVariant(variant: string, arches: string[], headers: RpmHeader[]): Omit<VariantPlan, 'comps'> {
   return planRepos(variant, arches, headers, {
-    os: (a) => composePaths.osTree(variant, a),
-    debug: (a) => composePaths.debugTree(variant, a),
-    source: () => composePaths.sourceTree(variant),
+    os: (a) => repoTree.os(variant, a),
+    debug: (a) => repoTree.debug(variant, a),
+    source: () => repoTree.source(variant),
   });
 }
 
@@ -539,15 +533,15 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
           await copyFile(plan.comps, groupfile);
         }
         for (const [kind, repo, gf] of [
-          ['rpm', composePaths.osTree(v, a), groupfile],
-          ['debuginfo', composePaths.debugTree(v, a), undefined],
+          ['rpm', repoTree.os(v, a), groupfile],
+          ['debuginfo', repoTree.debug(v, a), undefined],
         ] as const) {
           const pkglist = join(composeDir, 'work', a, 'repo_package_list', `${v}.${a}.${kind}.conf`);
           await writeFile(pkglist, plan.lists.get(repo)!.map((l) => `${l}\n`).join(''));
           jobs.push({ repo, pkglist, groupfile: gf, log: join(composeDir, 'logs', a, `createrepo-${v}.${kind}.${a}.log`) });
         }
       }
-      const srcRepo = composePaths.sourceTree(v);
+      const srcRepo = repoTree.source(v);
       const pkglist = join(composeDir, 'work/global/repo_package_list', `${v}.None.srpm.conf`);
       await writeFile(pkglist, plan.lists.get(srcRepo)!.map((l) => `${l}\n`).join(''));
       jobs.push({ repo: srcRepo, pkglist, log: join(composeDir, 'logs/global', `createrepo-${v}.srpm.global.log`) });
@@ -572,8 +566,8 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
     const stamp = now.toFixed(6);
     const description = `${opts.releaseName} ${opts.version}`;
     for (const v of variants) {
-      const trees: Array<[string, string]> = arches.map((a) => [composePaths.osTree(v, a), a]);
-      trees.push([composePaths.sourceTree(v), 'src']);
+      const trees: Array<[string, string]> = arches.map((a) => [repoTree.os(v, a), a]);
+      trees.push([repoTree.source(v), 'src']);
       for (const [tree, arch] of trees) {
         const dir = join(compose, tree);
         await writeFile(

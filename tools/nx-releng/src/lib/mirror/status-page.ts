@@ -11,7 +11,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../../config/load';
 import type { Channel } from '../../config/schema';
-import { channelRelease, composePaths, productionPaths, projectChannels, resolveRoots, stagingPaths } from '../../layout/paths';
+import { channelRelease, composePaths, productionPaths, projectChannels, resolveRoots, stagingPaths, stepOutputDir, fileListDir } from '../../layout/paths';
 import type { ChangeKind, ChangeReport } from '../compose/compose-diff';
 import { inspectLatestLink } from '../compose/compose-ref';
 import { errorMessage } from '../../errors';
@@ -233,7 +233,7 @@ async function gatherRows(model: ComposeModel, req: GatherRequest): Promise<Stat
   }
   // The compose report is per project (the last compose, whatever its channel): shown on the row whose latest
   // link points at that compose, else on the stable row.
-  const report = await readJson<ChangeReport>(join(req.workspaceRoot, 'dist', 'releng', model.project, 'compose', 'changes.json'));
+  const report = await readJson<ChangeReport>(join(stepOutputDir(req.workspaceRoot, model.project, 'compose'), 'changes.json'));
   if (report?.compose?.id && report.counts) {
     const target = rows.find((r) => r.latest.composeId === report.compose.id) ?? rows.find((r) => r.channel === 'stable');
     if (target) target.changes = summarizeChanges(report);
@@ -245,12 +245,12 @@ async function gatherFileLists(req: GatherRequest): Promise<Pick<StatusModel, 'f
   const first = req.models[0];
   if (!first) return { fileLists: [] };
   const roots = resolveRoots(first.common, first.release, req.relengRoot);
-  const manifestPath = join(req.workspaceRoot, 'dist', 'releng', req.mirrorProject ?? 'mirror', 'filelist', 'manifest.json');
+  const manifestPath = join(stepOutputDir(req.workspaceRoot, req.mirrorProject ?? 'mirror', 'filelist'), 'manifest.json');
   const manifest = await readJson<Array<{ dir: string; entries: number }>>(manifestPath);
   const counted = new Map((Array.isArray(manifest) ? manifest : []).map((m) => [m.dir, m.entries] as const));
   const fileLists: FileListState[] = [];
   for (const list of first.common.fileLists) {
-    const dir = list.root === '.' ? roots.production : join(roots.production, list.root);
+    const dir = fileListDir(roots, list.root);
     const mtime = await mtimeIso(join(dir, list.timelist));
     const copies: FileListCopy[] = [];
     for (const name of list.copies) copies.push({ name, exists: (await mtimeIso(join(dir, name))) !== undefined });

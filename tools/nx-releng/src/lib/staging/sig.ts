@@ -15,7 +15,7 @@ import type { ComposeModel } from '../../config/load';
 import { channelRelease, composePaths, sigName, sigRepoDirs, stagingPaths, type RepoDir } from '../../layout/paths';
 import { resolveLatestCompose, type ComposeRef } from '../compose/compose-ref';
 import { RelengError } from '../../errors';
-import { requireTools, run } from '../tools/exec';
+import { requireTools } from '../tools/exec';
 import { checkDestination, isDir, isFile } from '../core/fs-checks';
 import { withLock } from '../core/lock';
 import { SyncProgress } from '../core/progress';
@@ -29,6 +29,7 @@ import {
   type SyncStagingRequest,
   type SyncStagingResult,
 } from './work-copy';
+import { hardlink } from '../tools/hardlink';
 
 export const SIG_SYNC_TOOLS = ['rsync', 'hardlink'];
 
@@ -158,7 +159,7 @@ export async function syncSigStaging(req: SyncStagingRequest): Promise<SyncStagi
       progress.unitDone(sig, { files: stats.filesTransferred, bytes: stats.bytesTransferred }, Date.now() - t0);
       if (stats.deleted) log.info(`  ${sig}: ${stats.deleted} files no longer in the compose deleted`);
       // noarch packages of several arches share one inode; metadata keeps its own (as perform_hardlink).
-      await run('hardlink', ['-q', '-x', '.*\\.xml.*', join(work, sig)]);
+      await hardlink([join(work, sig)], { quiet: true });
       return stats;
     });
     await recordSync(req, sp, compose, { configHash, subtrees: [sig], repos });

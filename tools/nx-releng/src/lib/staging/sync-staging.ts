@@ -16,7 +16,7 @@ import { resolveLatestCompose, type ComposeRef } from '../compose/compose-ref';
 import { mapLimit } from '../core/concurrency';
 import { createrepo, createrepoVersion, fixOpenSize, modifyrepoModules, stagingCreaterepoArgs } from '../tools/createrepo';
 import { errorMessage, RelengError } from '../../errors';
-import { requireTools, run } from '../tools/exec';
+import { requireTools } from '../tools/exec';
 import { pointLink } from '../core/links';
 import { withLock } from '../core/lock';
 import { readComposeInfo, readRpmsMetadata } from '../formats/productmd';
@@ -37,6 +37,7 @@ import {
   publishMinorReleaseLinks,
   type MinorReleasePlan,
 } from './minor-release';
+import { hardlink } from '../tools/hardlink';
 
 /** Tools a sync needs, checked before anything is touched. */
 export const SYNC_STAGING_TOOLS = ['rsync', 'createrepo_c', 'modifyrepo_c', 'hardlink'];
@@ -279,7 +280,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
       // The kickstart trees of an earlier minor release are repos of the project too: signed and verified.
       const recorded = [...repos, ...(await kickstartRepos(model, work))];
       // Identical files across this project's repos share one inode; metadata files are rewritten in place later.
-      await run('hardlink', ['-q', '-x', '.*\\.xml.*', '-x', '.*\\.treeinfo', '-x', '.*\\.discinfo', ...subtrees.map((s) => join(work, s))]);
+      await hardlink(subtrees.map((s) => join(work, s)), { quiet: true });
       return { stats, recorded };
     });
     await pointChannelLink(sp, log);
