@@ -24,6 +24,7 @@ const RUNBOOK = 'docs/runbook.md';
 const BIN = join(REPO_ROOT, 'test/fixtures/bin');
 
 interface Block {
+  file: string;
   line: number;
   lang: string;
   flags: string[];
@@ -34,8 +35,8 @@ interface Block {
 }
 
 /** The fenced blocks of a markdown file (fences may be indented, as inside a list item). */
-function parseBlocks(markdown: string): Block[] {
-  const lines = markdown.split('\n');
+function parseBlocks(file: string): Block[] {
+  const lines = readFileSync(join(REPO_ROOT, file), 'utf8').split('\n');
   const blocks: Block[] = [];
   let heading = '';
   for (let i = 0; i < lines.length; i++) {
@@ -47,11 +48,11 @@ function parseBlocks(markdown: string): Block[] {
     const body: string[] = [];
     const start = i;
     for (i++; i < lines.length && !/^\s*```\s*$/.test(lines[i] as string); i++) body.push((lines[i] as string).slice(indent));
-    assert.ok(i < lines.length, `${RUNBOOK}:${start + 1}: the code block is not closed`);
-    const block = { line: start + 1, lang: open[2] as string, flags: (open[3] as string).split(/\s+/).filter(Boolean), code: body.join('\n'), prints: [], heading };
+    assert.ok(i < lines.length, `${file}:${start + 1}: the code block is not closed`);
+    const block = { file, line: start + 1, lang: open[2] as string, flags: (open[3] as string).split(/\s+/).filter(Boolean), code: body.join('\n'), prints: [], heading };
     const prev = blocks[blocks.length - 1];
     if (block.lang === 'text' && block.flags.includes('prints')) {
-      assert.ok(prev?.flags.includes('runnable'), `${RUNBOOK}:${block.line}: a text prints block must follow a runnable block`);
+      assert.ok(prev?.flags.includes('runnable'), `${file}:${block.line}: a text prints block must follow a runnable block`);
       prev!.prints = body.map((l) => l.trim()).filter(Boolean);
     }
     blocks.push(block);
@@ -59,7 +60,9 @@ function parseBlocks(markdown: string): Block[] {
   return blocks;
 }
 
-const blocks = parseBlocks(readFileSync(join(REPO_ROOT, RUNBOOK), 'utf8'));
+/** The pages whose nx commands are checked; only the runbook's blocks run. */
+const DOCS = [RUNBOOK, 'docs/reference.md', 'README.md'];
+const blocks = parseBlocks(RUNBOOK);
 const runnable = blocks.filter((b) => b.lang === 'sh' && b.flags.includes('runnable'));
 const prelude = runnable.filter((b) => b.flags.includes('prelude')).map((b) => b.code).join('\n');
 
@@ -128,12 +131,12 @@ function words(line: string): string[] {
   return [...code.matchAll(/(?:[^\s"]+|"[^"]*")+/g)].map((m) => m[0].replace(/"/g, ''));
 }
 
-function nxCommands(): { line: number; argv: string[] }[] {
-  const out: { line: number; argv: string[] }[] = [];
-  for (const b of blocks.filter((x) => x.lang === 'sh')) {
+function nxCommands(): { where: string; argv: string[] }[] {
+  const out: { where: string; argv: string[] }[] = [];
+  for (const b of DOCS.flatMap(parseBlocks).filter((x) => x.lang === 'sh')) {
     b.code.split('\n').forEach((l, i) => {
       const at = l.indexOf('npx nx ');
-      if (at >= 0) out.push({ line: b.line + 1 + i, argv: words(l.slice(at + 'npx nx '.length)).filter((w) => !w.startsWith('$(')) });
+      if (at >= 0) out.push({ where: `${b.file}:${b.line + 1 + i}`, argv: words(l.slice(at + 'npx nx '.length)).filter((w) => !w.startsWith('$(')) });
     });
   }
   return out;
@@ -147,7 +150,7 @@ function schemaProperties(file: string): string[] {
   return Object.keys(readJsonFile<{ properties?: object }>(join(REPO_ROOT, 'tools/nx-releng', file)).properties ?? {});
 }
 
-test(`every npx nx command in ${RUNBOOK} names targets, configurations, options and generators that exist`, async () => {
+test(`every npx nx command in ${DOCS.join(', ')} names targets, configurations, options and generators that exist`, async () => {
   const graphFile = join(p.ws.dir, 'dist/runbook-graph.json');
   const g = await p.nx(['graph', `--file=${graphFile}`]);
   assert.equal(g.status, 0, g.output);
@@ -155,9 +158,9 @@ test(`every npx nx command in ${RUNBOOK} names targets, configurations, options 
   const executors = readJsonFile<any>(join(REPO_ROOT, 'tools/nx-releng/executors.json')).executors;
   const generators = readJsonFile<any>(join(REPO_ROOT, 'tools/nx-releng/generators.json')).generators;
   const commands = nxCommands();
-  assert.ok(commands.length >= 20, `only ${commands.length} nx commands found`);
-  for (const { line, argv } of commands) {
-    const where = `${RUNBOOK}:${line}: npx nx ${argv.join(' ')}`;
+  assert.ok(commands.length >= 40, `only ${commands.length} nx commands found`);
+  for (const { where: at, argv } of commands) {
+    const where = `${at}: npx nx ${argv.join(' ')}`;
     const [verb, ...rest] = argv;
     if (verb === 'g') {
       const m = /^@nx-releng\/plugin:(.+)$/.exec(rest[0] ?? '');
