@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     `head -n 12 ${join(production, 'fullfiletimelist-rocky')}`,
     ...(minorRelease ? [`cd ${join(staging, 'isos/x86_64')} && sha256sum -c CHECKSUM`] : []),
     `xdg-open ${join(workspace, STATUS_PAGE)}    # the status page, written by mirror:status`,
-    `RELENG_ROOT=${relengRoot} npx nx graph    # the projects and targets (--file=dist/graph/index.html writes it)`,
+    'npx nx graph --file=dist/graph/index.html    # the projects and targets as a static page (npx nx graph serves it)',
   ];
   for (const line of look) console.log(`  ${line}`);
 }
