@@ -14,7 +14,8 @@ import { REPO_ROOT, readJsonFile, writeJsonFile } from '../helpers/workspace';
  *   local compose backend), with the ```sh runnable prelude blocks run before it; `runnable fails` must fail;
  * - the ```text prints block after a runnable block lists lines its output must contain (… matches anything), and
  *   a WARNING the output has must be one of them: the runbook documents every warning a good run prints;
- * - every `npx nx` command of every ```sh block, runnable or not, names targets, configurations, options and
+ * - every `npx nx` command of every ```sh block, runnable or not, and every `nx run …` quoted in the prose of
+ *   the runbook, docs/reference.md and README.md, names targets, configurations, options and
  *   generators that exist in the project graph and the plugin's schemas.
  * The workspace holds one compose of every project (releng-hello 1.0) and releng-hello 1.1 staged for the next,
  * as on a compose host the morning a new build landed.
@@ -139,6 +140,12 @@ function nxCommands(): { where: string; argv: string[] }[] {
       if (at >= 0) out.push({ where: `${b.file}:${b.line + 1 + i}`, argv: words(l.slice(at + 'npx nx '.length)).filter((w) => !w.startsWith('$(')) });
     });
   }
+  // And the commands quoted in the prose: `npx nx run …`, `nx run-many …`.
+  for (const file of DOCS) {
+    readFileSync(join(REPO_ROOT, file), 'utf8').split('\n').forEach((l, i) => {
+      for (const m of l.matchAll(/`(?:npx )?nx ((?:run|run-many|affected|g) [^`]*)`/g)) out.push({ where: `${file}:${i + 1}`, argv: words(m[1] as string) });
+    });
+  }
   return out;
 }
 
@@ -184,7 +191,8 @@ test(`every npx nx command in ${DOCS.join(', ')} names targets, configurations, 
       else if (a === '-p') for (projects = []; rest[i + 1] && !rest[i + 1]!.startsWith('-'); ) projects.push(rest[++i] as string);
       else if (verb === 'run' && i === 0) {
         const [project, target, config] = a.split(':');
-        projects = [project as string];
+        // <project> in prose stands for any project.
+        projects = project?.startsWith('<') ? undefined : [project as string];
         targets.push(target as string);
         configuration ??= config;
       }
