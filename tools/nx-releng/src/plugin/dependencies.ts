@@ -4,11 +4,11 @@ import { RelengError } from '../errors';
 import { releasesDirOf, type RelengPluginOptions } from './options';
 import { MIRROR_PROJECT } from './targets';
 
-/** One project graph edge of the release model, with the file that implies it (in the source project). */
+/** One project graph edge of the release model, with the file that says why (for error messages). */
 export interface ReleaseEdge {
   source: string;
   target: string;
-  sourceFile: string;
+  why: string;
 }
 
 /**
@@ -25,7 +25,7 @@ export function releaseEdges(models: readonly ComposeModel[], commonFile: string
   const edges = new Map<string, ReleaseEdge>();
   const add = (edge: ReleaseEdge) => edges.set(`${edge.source} ${edge.target}`, edge);
   for (const model of models) {
-    add({ source: MIRROR_PROJECT, target: model.project, sourceFile: commonFile });
+    add({ source: MIRROR_PROJECT, target: model.project, why: commonFile });
     if (model.compose.kind !== 'base') continue;
     for (const variant of model.compose.variants) {
       for (const needed of model.release.repoclosure[variant] ?? []) {
@@ -39,7 +39,7 @@ export function releaseEdges(models: readonly ComposeModel[], commonFile: string
               `(composes: ${composes.join(', ')}); add a compose with variant '${needed}' or take it out of the map`,
           );
         }
-        for (const p of providers) add({ source: model.project, target: p.project, sourceFile: model.files.compose });
+        for (const p of providers) add({ source: model.project, target: p.project, why: model.files.compose });
       }
     }
   }
@@ -49,16 +49,20 @@ export function releaseEdges(models: readonly ComposeModel[], commonFile: string
 /**
  * The release model's edges in the project graph (`nx graph`), checked against the projects Nx has: an edge
  * to a project that does not exist is an error (a compose left out by nx.json `include`/`exclude`, say), and
- * each edge passes Nx's own validateDependency (its source file belongs to its source project).
+ * each edge passes Nx's own validateDependency.
+ *
+ * Implicit, not static: Nx keeps a static edge with the file it names and reuses it while that file is unchanged,
+ * but these edges come from several files (a new SIG's compose.json adds mirror's edge to it, release.json's map
+ * moves a compose's), so they are computed afresh each time the graph is.
  */
 export const createDependencies: CreateDependencies<RelengPluginOptions> = (options, context) => {
   const dir = releasesDirOf(options);
   const edges = releaseEdges(loadAllComposeModels(context.workspaceRoot, dir), commonFileOf(dir));
   return edges.filter((edge) => edge.source in context.projects).map((edge) => {
     if (!(edge.target in context.projects)) {
-      throw new RelengError(`${edge.sourceFile}: ${edge.source} depends on ${edge.target}, which is not a project of this workspace`);
+      throw new RelengError(`${edge.why}: ${edge.source} depends on ${edge.target}, which is not a project of this workspace`);
     }
-    const dependency: RawProjectGraphDependency = { ...edge, type: DependencyType.static };
+    const dependency: RawProjectGraphDependency = { source: edge.source, target: edge.target, type: DependencyType.implicit };
     validateDependency(dependency, context);
     return dependency;
   });

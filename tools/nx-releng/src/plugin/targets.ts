@@ -164,7 +164,8 @@ function baseComposeTargets(model: ComposeModel): Record<string, TargetConfigura
       metadata: targetMetadata(
         `Make a compose of ${model.short} ${model.major} (backend ${model.compose.backend}) and move latest-${model.short}-${model.major}`,
         model.compose.backend === 'pungi' ? ['rpm', 'pungi', 'koji'] : ['rpm', 'createrepo_c'],
-        optionsHelp(model.project, 'compose', { kind: 'produce', backend: 'local' }),
+        // A GA compose for the distribution; a SIG has no ISOs, so its typical option is the backend.
+        optionsHelp(model.project, 'compose', model.compose.kind === 'base' ? { kind: 'produce' } : { backend: 'local' }),
       ),
     },
     'sync-staging': {
