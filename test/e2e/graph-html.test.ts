@@ -125,7 +125,16 @@ function withMode(url: string, mode: string): string {
   return `#/projects?graph=${encodeURIComponent(Buffer.from(encodeURIComponent(JSON.stringify(state))).toString('base64'))}`;
 }
 
-const projectOf = (id: string) => id.replace(/^project-/, '');
+/** Writes probe.html next to the graph.html (or index.html) nx wrote, so static/ resolves as for the page itself. */
+function probeCopy(page: string): string {
+  const html = readFileSync(page, 'utf8');
+  assert.ok(html.includes('<script id="environment"') && html.includes('</body>'), `${page} has changed shape`);
+  const probe = join(dirname(page), 'probe.html');
+  writeFileSync(probe, html.replace('<script id="environment"', `${PROBE_HEAD}\n<script id="environment"`).replace('</body>', `${PROBE_BODY}</body>`));
+  return probe;
+}
+
+const projectOf = (id: string) => id.replace(/^(project|task)-/, '');
 const renderedEdges = (d: Drawn) =>
   d.edges.filter((e) => e.rendered).map((e) => `${projectOf(e.source)} -> ${projectOf(e.target)}`).sort();
 
@@ -135,10 +144,7 @@ test('the drawn release graph: every compose, mirror on each, Extras-8 and Rocky
   const dir = join(ws.dir, 'dist/graph-drawn');
   const g = ws.nx(['graph', `--file=${dir}/graph.html`]);
   assert.equal(g.status, 0, g.output);
-  const html = readFileSync(join(dir, 'graph.html'), 'utf8');
-  assert.ok(html.includes('<script id="environment"') && html.includes('</body>'), 'graph.html has changed shape');
-  const probePage = join(dir, 'probe.html');
-  writeFileSync(probePage, html.replace('<script id="environment"', `${PROBE_HEAD}\n<script id="environment"`).replace('</body>', `${PROBE_BODY}</body>`));
+  const probePage = probeCopy(join(dir, 'graph.html'));
 
   // The default view (Nx's "Grouped" mode) folds releases/8 into one node; mirror's edges to its composes are
   // drawn as one edge to that folder, so the release is connected even folded.
@@ -168,4 +174,32 @@ test('the drawn release graph: every compose, mirror on each, Extras-8 and Rocky
   runInChromium(['--window-size=1600,1000', '--virtual-time-budget=10000', `--screenshot=${shot}`, `file://${dir}/graph.html${flatHash}`]);
   const png = readFileSync(shot);
   assert.ok(png.length > 10_000 && png.subarray(1, 4).toString() === 'PNG', `${shot} is not a screenshot of the page`);
+});
+
+/** The drawn task graph of `targets` at a route of the app, as `<task> -> <task it waits for>` lines. */
+function drawnTasks(args: string[], hash: string): string[] {
+  // One dir per page: every page nx writes into a dir shares (and overwrites) that dir's static/environment.js.
+  const dir = join(ws.dir, 'dist/graph-tasks', args.join('_').replace(/[^A-Za-z0-9_-]/g, ''));
+  const g = ws.nx(['graph', '--view=tasks', ...args, `--file=${dir}/index.html`]);
+  assert.equal(g.status, 0, g.output);
+  const d = drawn(probeCopy(join(dir, 'index.html')), hash);
+  assert.ok(d.nodes.some((n) => n.type === 'task' && n.rendered), `no task is drawn at ${hash}: ${JSON.stringify(d.nodes)}`);
+  return renderedEdges(d);
+}
+
+test('the drawn task graphs of the README: the daily job for one compose waits for Rocky-8; the push', () => {
+  // The daily job (`nx run-many -t verify`) focused on Extras-8: its chain, and Rocky-8's staging up to the
+  // updateinfo that last rewrites the BaseOS and AppStream repodata its repoclosure reads.
+  assert.deepEqual(drawnTasks(['--targets=verify'], '#/tasks?targets=verify&projects=Extras-8'), [
+    'Extras-8:sign -> Extras-8:updateinfo',
+    'Extras-8:updateinfo -> Extras-8:sync-staging',
+    'Extras-8:verify -> Extras-8:sign',
+    'Extras-8:verify -> Rocky-8:updateinfo',
+    'Rocky-8:updateinfo -> Rocky-8:sync-staging',
+  ]);
+  // The push (`nx run-many -t sync-prod filelist`): the lists once, after every compose's production sync.
+  assert.deepEqual(drawnTasks(['--targets=sync-prod,filelist'], '#/tasks/all?targets=sync-prod%20filelist'), [
+    ...COMPOSES.map((p) => `mirror:hardlink -> ${p}:sync-prod`),
+    'mirror:filelist -> mirror:hardlink',
+  ].sort());
 });
