@@ -34,6 +34,18 @@ async function dependencyContext(root: string, options?: unknown): Promise<Creat
   return { projects, externalNodes: {}, nxJsonConfiguration: {}, fileMap, filesToProcess: fileMap, workspaceRoot: root };
 }
 
+/** A temp workspace with the shipped releases/ and a release 9 with `composes`, removed after `body`. */
+async function withRelease9(composes: Record<string, unknown>, body: (root: string) => Promise<void>): Promise<void> {
+  const root = tempDir('plugin');
+  try {
+    copyReleases(root);
+    addRelease9(root, composes);
+    await body(root);
+  } finally {
+    removeDir(root);
+  }
+}
+
 const edgesOf = (deps: { source: string; target: string }[]) => deps.map((d) => `${d.source} -> ${d.target}`).sort();
 
 test('one project per compose, named like the latest link, with compose and sync-staging targets', async () => {
@@ -114,11 +126,8 @@ test('an invalid compose.json fails graph creation with the file and field', asy
   }
 });
 
-test('every target has a description and technologies; targets with options have help; the chain and the push are groups', async () => {
-  const root = tempDir('plugin');
-  try {
-    copyReleases(root);
-    addRelease9(root, { 'SIG-cloud': { kind: 'sig', variants: ['extras'], backend: 'local' } });
+test('every target has a description and technologies; targets with options have help; the chain and the push are groups', async () =>
+  withRelease9({ 'SIG-cloud': { kind: 'sig', variants: ['extras'], backend: 'local' } }, async (root) => {
     const byName = byNameOf(await inferAll(root, fg.sync('releases/**/{common,compose}.json', { cwd: root })));
     assert.deepEqual(Object.keys(byName).sort(), ['Extras-8', 'Rocky-8', 'Rocky-9', 'Rocky-devel-8', 'SIG-cloud-9', 'mirror']);
     for (const p of Object.values(byName)) {
@@ -152,44 +161,38 @@ test('every target has a description and technologies; targets with options have
     // verify waits for the updateinfo of the composes its repoclosure reads (the project graph's edges); a SIG has none.
     assert.deepEqual(rocky8?.targets?.verify?.dependsOn, ['sign', '^updateinfo']);
     assert.deepEqual(byName['SIG-cloud-9']?.targets?.verify?.dependsOn, ['sync-staging']);
-  } finally {
-    removeDir(root);
-  }
-});
+  }));
 
-test('project edges: mirror on every compose, Extras-8 and Rocky-devel-8 on Rocky-8 (repoclosure), none for a SIG', async () => {
-  const root = tempDir('plugin');
-  try {
-    copyReleases(root);
-    addRelease9(root, {
+test('project edges: mirror on every compose, Extras-8 and Rocky-devel-8 on Rocky-8 (repoclosure), none for a SIG', async () =>
+  withRelease9(
+    {
       Extras: { kind: 'base', variants: ['extras'], backend: 'local' },
       'SIG-cloud': { kind: 'sig', variants: ['extras'], backend: 'local' },
-    });
-    const ctx = await dependencyContext(root);
-    const deps = await createDependencies(undefined, ctx);
-    assert.deepEqual(edgesOf(deps), [
-      'Extras-8 -> Rocky-8',
-      'Extras-9 -> Rocky-9',
-      'Rocky-devel-8 -> Rocky-8',
-      'mirror -> Extras-8',
-      'mirror -> Extras-9',
-      'mirror -> Rocky-8',
-      'mirror -> Rocky-9',
-      'mirror -> Rocky-devel-8',
-      'mirror -> SIG-cloud-9',
-    ]);
-    // Implicit edges (computed afresh each time: they come from several files).
-    assert.ok(deps.every((d) => d.type === 'implicit' && !('sourceFile' in d)), JSON.stringify(deps));
-    // An edge to a project Nx does not have (left out by nx.json include/exclude, say) is refused by name.
-    const { ['Rocky-8']: _gone, ...rest } = ctx.projects;
-    await assert.rejects(
-      async () => createDependencies(undefined, { ...ctx, projects: rest }),
-      /releases\/8\/Extras\/compose\.json: Extras-8 depends on Rocky-8, which is not a project of this workspace/,
-    );
-  } finally {
-    removeDir(root);
-  }
-});
+    },
+    async (root) => {
+      const ctx = await dependencyContext(root);
+      const deps = await createDependencies(undefined, ctx);
+      assert.deepEqual(edgesOf(deps), [
+        'Extras-8 -> Rocky-8',
+        'Extras-9 -> Rocky-9',
+        'Rocky-devel-8 -> Rocky-8',
+        'mirror -> Extras-8',
+        'mirror -> Extras-9',
+        'mirror -> Rocky-8',
+        'mirror -> Rocky-9',
+        'mirror -> Rocky-devel-8',
+        'mirror -> SIG-cloud-9',
+      ]);
+      // Implicit edges (computed afresh each time: they come from several files).
+      assert.ok(deps.every((d) => d.type === 'implicit' && !('sourceFile' in d)), JSON.stringify(deps));
+      // An edge to a project Nx does not have (left out by nx.json include/exclude, say) is refused by name.
+      const { ['Rocky-8']: _gone, ...rest } = ctx.projects;
+      await assert.rejects(
+        async () => createDependencies(undefined, { ...ctx, projects: rest }),
+        /releases\/8\/Extras\/compose\.json: Extras-8 depends on Rocky-8, which is not a project of this workspace/,
+      );
+    },
+  ));
 
 test('project edges: a repository the repoclosure map needs that no compose has is an error naming release.json', () => {
   const models = loadAllComposeModels(REPO_ROOT).filter((m) => m.project !== 'Rocky-8');
