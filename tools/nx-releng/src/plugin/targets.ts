@@ -43,7 +43,7 @@ export function stateInput(step: string, model: ComposeModel) {
 }
 
 /** The release model dir a model was loaded from (the plugin's releasesDir option). */
-export function releasesDirOfModel(model: ComposeModel): string {
+function releasesDirOfModel(model: ComposeModel): string {
   return posix.dirname(model.files.common);
 }
 
