@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { CreateDependenciesContext, ProjectConfiguration } from '@nx/devkit';
 import fg from 'fast-glob';
-import { loadAllComposeModels } from '../../../tools/nx-releng/src/config/load';
+import { loadAllComposeModels, loadComposeModels, type ComposeModel } from '../../../tools/nx-releng/src/config/load';
+import { channelRelease, resolveRoots, stagingPaths } from '../../../tools/nx-releng/src/layout/paths';
 import { verifyState } from '../../../tools/nx-releng/src/lib/cache/runtime-inputs';
 import { createNodes } from '../../../tools/nx-releng/src/plugin/create-nodes';
 import { createDependencies, releaseEdges } from '../../../tools/nx-releng/src/plugin/dependencies';
@@ -250,5 +251,33 @@ test('bad plugin options are refused naming nx.json and what is allowed', async 
     ['releases', /options: must be an object/],
   ] as const) {
     await assert.rejects(async () => inferAll(REPO_ROOT, ['releases/common.json'], options), error);
+  }
+});
+
+test("verify's hash sees the repodata of the composes it waits for: Rocky-8's BaseOS changes it, Rocky-devel-8's devel does not", async () => {
+  const root = tempDir('plugin');
+  try {
+    copyReleases(root);
+    const relengRoot = join(root, 'mnt');
+    const [extras] = loadComposeModels(root, ['releases/8/Extras/compose.json']) as [ComposeModel];
+    const sp = stagingPaths(extras, channelRelease(extras.release, 'stable'), resolveRoots(extras.common, extras.release, relengRoot));
+    const repomd = (repo: string, text: string) => {
+      mkdirSync(join(sp.revisionDir, repo, 'repodata'), { recursive: true });
+      writeFileSync(join(sp.revisionDir, repo, 'repodata/repomd.xml'), text);
+    };
+    repomd('extras/x86_64/os', 'extras');
+    repomd('BaseOS/x86_64/os', 'BaseOS 1');
+    repomd('AppStream/x86_64/os', 'AppStream 1');
+    repomd('devel/x86_64/os', 'devel 1');
+    writeJsonFile(sp.syncRecord, { version: 1, project: 'Extras-8', channel: 'stable', repos: ['extras/x86_64/os'] });
+    const state = () => verifyState(root, 'Extras-8', relengRoot);
+    const before = await state();
+    assert.match(before, /^stable: \S+ deps \S+$/m);
+    repomd('devel/x86_64/os', 'devel 2');
+    assert.equal(await state(), before, 'a repo Extras-8 does not close over changed its verify hash');
+    repomd('BaseOS/x86_64/os', 'BaseOS 2');
+    assert.notEqual(await state(), before, "Rocky-8's BaseOS changed, but Extras-8's verify hash did not");
+  } finally {
+    removeDir(root);
   }
 });
