@@ -1,30 +1,18 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { run, TAIL_BYTES } from '../../../tools/nx-releng/src/lib/tools/exec';
-import { REPO_ROOT, removeDir, tempDir } from '../../helpers/workspace';
+import { runInChild as inChild } from '../../helpers/in-child';
+import { removeDir, tempDir } from '../../helpers/workspace';
 
-/**
- * run() in a child node process, so a streamed tool's echo does not flood the test report; prints the result (or
- * the error message) as JSON on fd 3.
- */
+/** run() in a child process, so a streamed tool's echo does not flood the test report. */
 function runInChild(cmd: string, args: string[], opts: object): { result?: { stdout: string; stderr: string; exitCode: number }; error?: string } {
-  const script = `
-    const { run } = require(${JSON.stringify(join(REPO_ROOT, 'tools/nx-releng/src/lib/tools/exec.ts'))});
-    const out = require('node:fs').createWriteStream(null, { fd: 3 });
-    run(${JSON.stringify(cmd)}, ${JSON.stringify(args)}, ${JSON.stringify(opts)})
-      .then((result) => out.end(JSON.stringify({ result })), (err) => out.end(JSON.stringify({ error: err.message })));`;
-  const res = spawnSync(process.execPath, ['--require', '@swc-node/register', '-e', script], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, SWC_NODE_PROJECT: join(REPO_ROOT, 'tsconfig.base.json') },
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-    maxBuffer: 1 << 30,
-  });
-  const fd3 = res.output[3]?.toString() ?? '';
-  assert.ok(fd3, `child printed nothing: ${res.stderr?.toString().slice(-2000)}`);
-  return JSON.parse(fd3);
+  const { report, stderr } = inChild(`
+    const { run } = load('tools/nx-releng/src/lib/tools/exec.ts');
+    report(await run(${JSON.stringify(cmd)}, ${JSON.stringify(args)}, ${JSON.stringify(opts)}).then((result) => ({ result }), (err) => ({ error: err.message })));`);
+  assert.ok(report, `child reported nothing: ${stderr.slice(-2000)}`);
+  return report;
 }
 
 let dir: string;
