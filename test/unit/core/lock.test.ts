@@ -85,7 +85,7 @@ describe('a stale lock plus a leftover takeover file', () => {
     assert.equal(r.killed, false, 'the wait never ended');
     assert.match(
       r.report?.outcome ?? r.stderr,
-      /staging\.lock is held by Rocky-8:sync-staging \(pid \d+ on .*\) and is stale \(pid \d+ of Rocky-8:sync-staging is gone\), but another run is taking it over; gave up after 3s/,
+      /staging\.lock is held by Rocky-8:sync-staging \(pid \d+ on .*\) and is stale \(pid \d+ is gone\), but another run is taking it over; gave up after 3s/,
     );
     assert.ok(r.report.cpuSeconds < 1, `the wait used ${r.report.cpuSeconds}s of CPU`);
   });
@@ -126,7 +126,7 @@ describe('writing a lock is all or nothing', () => {
     writeFileSync(lock, '');
     warnings.length = 0;
     assert.equal(await withLock(lock, 'Rocky-8:sync-staging', 0, log, async () => 'ran'), 'ran');
-    assert.deepEqual(warnings, [`removing stale lock ${lock}: it is not a lock this tool wrote (empty)`]);
+    assert.deepEqual(warnings, [`removing stale lock ${lock} left by an unknown run (empty: not a lock this tool wrote)`]);
   });
 });
 
@@ -141,7 +141,7 @@ describe('who holds a lock: pid reuse, reboots, other pid namespaces', () => {
   test('a pid now used by another process (other start time) is a dead holder: taken over', async () => {
     const pid = await liveProcess();
     assert.equal(await attempt(lockOf({ pid, startTime: '1' })), 'ran');
-    assert.match(warnings.join('\n'), new RegExp(`pid ${pid} of Rocky-8:sync-staging is gone \\(now another process\\)`));
+    assert.match(warnings.join('\n'), new RegExp(`left by Rocky-8:sync-staging \\(pid ${pid} is gone, reused by another process\\)`));
   });
 
   test('the same pid with its own start time is alive: refused', async () => {
@@ -151,7 +151,7 @@ describe('who holds a lock: pid reuse, reboots, other pid namespaces', () => {
 
   test('a holder from before a reboot is dead, whatever its pid', async () => {
     assert.equal(await attempt(lockOf({ bootId: '00000000-0000-0000-0000-000000000000' })), 'ran');
-    assert.match(warnings.join('\n'), /Rocky-8:sync-staging ran before this host rebooted/);
+    assert.match(warnings.join('\n'), /left by Rocky-8:sync-staging \(the host rebooted since\)/);
   });
 
   test('a dead pid of another pid namespace or another machine of the same name cannot be judged: refused', async () => {

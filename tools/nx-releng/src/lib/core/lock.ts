@@ -73,15 +73,15 @@ function pidAlive(pid: number): boolean {
 function whyStale(found: Found, me: LockInfo): string | undefined {
   const h = found.info;
   // Locks are written whole (temp file + link), so one that does not parse is left by an older version's failed write.
-  if (!h) return `it is not a lock this tool wrote (${found.text ? 'unreadable' : 'empty'})`;
+  if (!h) return `${found.text ? 'unreadable' : 'empty'}: not a lock this tool wrote`;
   if (h.host !== me.host) return undefined;
   if (h.machineId && me.machineId && h.machineId !== me.machineId) return undefined; // another machine of that name
-  if (h.bootId && me.bootId && h.bootId !== me.bootId) return `${h.owner} ran before this host rebooted`;
+  if (h.bootId && me.bootId && h.bootId !== me.bootId) return 'the host rebooted since';
   if (h.pidNs && me.pidNs && h.pidNs !== me.pidNs) return undefined; // its pid cannot be checked from here
-  if (!pidAlive(h.pid)) return `pid ${h.pid} of ${h.owner} is gone`;
+  if (!pidAlive(h.pid)) return `pid ${h.pid} is gone`;
   if (h.startTime && me.startTime) {
     const now = processStartTime(h.pid);
-    if (now !== undefined && now !== h.startTime) return `pid ${h.pid} of ${h.owner} is gone (now another process)`;
+    if (now !== undefined && now !== h.startTime) return `pid ${h.pid} is gone, reused by another process`;
   }
   return undefined;
 }
@@ -166,7 +166,7 @@ export async function withLock<T>(
     if (!held) continue; // released between the two calls
     const stale = whyStale(held, me);
     if (stale && (await removeStale(file, held, me))) {
-      log.warn(`removing stale lock ${file}: ${stale}`);
+      log.warn(`removing stale lock ${file} left by ${held.info?.owner ?? 'an unknown run'} (${stale})`);
       continue;
     }
     const h = held.info;
