@@ -107,6 +107,8 @@ async function readLock(file: string): Promise<Found | undefined> {
  * place (link fails if the name exists, like O_EXCL). A full disk leaves no empty lock behind.
  */
 async function createWhole(file: string, text: string): Promise<boolean> {
+  // Not even a temp file while the lock is held: a refused run leaves the lock dir as it found it.
+  if (await readLock(file)) return false;
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     await writeFile(tmp, text, { flag: 'wx' });
