@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import fg from 'fast-glob';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { z } from 'zod';
 import { RelengError } from '../errors';
@@ -231,9 +230,27 @@ export function loadComposeModels(workspaceRoot: string, composeFiles: readonly 
   return validateComposeModels((file) => readJson(workspaceRoot, file), composeFiles);
 }
 
+/**
+ * The files COMPOSE_GLOB matches, by two readdirs: a glob library would add its load time to every nx command
+ * and runtime input that loads this module.
+ */
+function composeFiles(workspaceRoot: string): string[] {
+  const subdirs = (rel: string): string[] => {
+    try {
+      return readdirSync(join(workspaceRoot, rel)).flatMap((name) => (name.startsWith('.') ? [] : [`${rel}/${name}`]));
+    } catch {
+      return []; // missing, or not a directory
+    }
+  };
+  return subdirs('releases')
+    .flatMap(subdirs)
+    .map((dir) => `${dir}/compose.json`)
+    .filter((file) => statSync(join(workspaceRoot, file), { throwIfNoEntry: false })?.isFile());
+}
+
 /** Loads every compose of the workspace (the production-wide steps span them all). */
 export function loadAllComposeModels(workspaceRoot: string): ComposeModel[] {
-  return loadComposeModels(workspaceRoot, fg.sync(COMPOSE_GLOB, { cwd: workspaceRoot }));
+  return loadComposeModels(workspaceRoot, composeFiles(workspaceRoot));
 }
 
 /** Loads the model of one project from its root (releases/<major>/<Short>), as executors do. */
