@@ -68,6 +68,38 @@ test('the plugin, an executor and a runtime input load built JavaScript from dis
   assert.deepEqual(mods.filter((m) => /@swc/.test(m)), [], 'a TypeScript loader was loaded');
   const state = runs.filter((r) => r.argv.some((a) => a.endsWith('releng-state.js')));
   assert.equal(state.length, 1, `releng-state.js ran ${state.length} times`);
+  // Its first run validated the model; from then on it reads the model it kept, without the schemas.
+  const again = recorded(['run', 'Extras-8:sync-staging'], true).filter((r) => r.argv.some((a) => a.endsWith('releng-state.js')));
+  assert.equal(again.length, 1);
+  assert.deepEqual(again[0]?.mods.filter((m) => m.includes('/zod/')), [], 'the runtime input loaded zod again');
+  assert.ok(state[0]?.mods.some((m) => m.includes('/zod/')), 'the first runtime input did not validate (the check above could not fail)');
+});
+
+test('the model a runtime input keeps is never used for a changed layer', () => {
+  const state = () => spawnSync(process.execPath, ['tools/nx-releng/bin/releng-state.js', 'sync-staging', 'Extras-8'], {
+    cwd: ws.dir,
+    encoding: 'utf8',
+    env: { ...process.env, RELENG_ROOT: ws.relengRoot },
+  });
+  const first = state();
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, /mnt\/compose\/8\/latest-Extras-8/);
+  const commonFile = join(ws.dir, 'releases/common.json');
+  const common = readFileSync(commonFile, 'utf8');
+  writeFileSync(commonFile, common.replace('"compose": "/mnt/compose"', '"compose": "/srv/compose"'));
+  const moved = state();
+  assert.equal(moved.status, 0, moved.stderr);
+  assert.match(moved.stdout, /srv\/compose\/8\/latest-Extras-8/);
+  const composeFile = join(ws.dir, 'releases/8/Extras/compose.json');
+  const compose = readFileSync(composeFile, 'utf8');
+  writeFileSync(composeFile, compose.replace('"extras"', '"no-such-repo"'));
+  const bad = state();
+  assert.notEqual(bad.status, 0, bad.stdout);
+  assert.match(bad.stderr, /releases\/8\/Extras\/compose.json: field variants.0: unknown repository 'no-such-repo'/);
+  assert.match(bad.stdout, /^state unknown /);
+  writeFileSync(commonFile, common);
+  writeFileSync(composeFile, compose);
+  assert.equal(state().stdout, first.stdout, 'back to the first model');
 });
 
 test('a build that src/ has moved past is refused by name until bin/build.js rebuilds it', () => {

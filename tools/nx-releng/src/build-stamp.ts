@@ -12,6 +12,8 @@ import { RelengError } from './errors';
 
 /** tools/nx-releng, from dist/ when built (or from src/ under the TypeScript loader of the tests). */
 const PACKAGE_DIR = join(__dirname, '..');
+/** The build this code runs from; undefined when it runs from src/. */
+export const BUILD_DIR: string | undefined = basename(__dirname) === 'dist' ? __dirname : undefined;
 const STAMP = '.source-digest';
 const BUILD_COMMAND = 'node tools/nx-releng/bin/build.js';
 
@@ -47,8 +49,7 @@ export function buildIsCurrent(buildDir: string, packageDir = PACKAGE_DIR): bool
 
 /** Refuses to run built code that src/ has moved past (a no-op when running from src/ itself). */
 export function assertBuildCurrent(): void {
-  if (basename(__dirname) !== 'dist') return;
-  if (!buildIsCurrent(__dirname)) {
+  if (BUILD_DIR && !buildIsCurrent(BUILD_DIR)) {
     throw new RelengError(
       `tools/nx-releng/dist was not built from the current tools/nx-releng/src; run \`${BUILD_COMMAND}\` ` +
         '(tools/setup.sh and test/run.mjs do) and try again',

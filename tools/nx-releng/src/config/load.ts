@@ -44,7 +44,8 @@ export function parseLayer<S extends z.ZodType>(schema: S, file: string, raw: un
   return res.data;
 }
 
-function readJson(workspaceRoot: string, file: string): unknown {
+/** The parsed JSON of a layer file; an unreadable or invalid file is an error naming it. */
+export function readJson(workspaceRoot: string, file: string): unknown {
   let text: string;
   try {
     text = readFileSync(join(workspaceRoot, file), 'utf8');

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import type { ComposeModel } from '../config/load';
-import { CHANNELS, type Channel, type CommonConfig, type ErrataConfig, type ReleaseConfig, type SigningConfig } from '../config/schema';
+import { CHANNELS, type Channel } from '../config/channels';
+import type { CommonConfig, ErrataConfig, ReleaseConfig, SigningConfig } from '../config/schema';
 import { RelengError } from '../errors';
 
 /**
