@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { z } from 'zod';
 import { RelengError } from '../errors';
+import { COMMON_FILE, COMPOSE_GLOB } from './files';
 import {
   SAFE_NAME,
   commonSchema,
@@ -27,8 +28,7 @@ export interface ComposeModel {
   compose: ComposeConfig;
 }
 
-export const COMMON_FILE = 'releases/common.json';
-export const COMPOSE_GLOB = 'releases/*/*/compose.json';
+export { COMMON_FILE, COMPOSE_GLOB };
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   const field = issue.path.length ? issue.path.map(String).join('.') : '(top level)';

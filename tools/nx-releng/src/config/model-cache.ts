@@ -1,13 +1,14 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { BUILD_DIR } from '../build-stamp';
 import type { ComposeModel } from './load';
 
 /**
- * The validated model of one project for the runtime inputs. Nx runs one per task, and loading the schemas
- * (zod) costs such a process more than its whole read, while the graph has validated the model already. A
- * model is kept in the build (dist/.models, gone with every build) beside the parsed JSON of each layer it was
- * made from, and used only while every layer still parses to exactly that. From src/ (the tests) nothing is kept.
+ * Validated models for the graph (createNodes, on every nx command) and the runtime inputs (one process per
+ * task), where loading the schemas (zod) costs more than the rest of the read. A model is kept in the build
+ * (dist/.models, gone with every build) beside the parsed JSON of each layer it was made from, and used only
+ * while every layer still parses to exactly that; otherwise the loader validates (and names what is wrong).
+ * From src/ (the tests' TypeScript loader) nothing is kept. Executors validate with the loader every time.
  */
 
 interface Entry {
@@ -15,16 +16,29 @@ interface Entry {
   model: ComposeModel;
 }
 
-export function loadComposeModelCached(workspaceRoot: string, projectRoot: string): ComposeModel {
-  const file = BUILD_DIR && join(BUILD_DIR, '.models', `${projectRoot.replace(/\//g, '_')}.json`);
-  const kept = file && readEntry(workspaceRoot, file);
-  if (kept) return kept;
+/** The validated models of the given compose files (workspace-relative), sorted by file, as the loader gives them. */
+export function loadComposeModelsCached(workspaceRoot: string, composeFiles: readonly string[]): ComposeModel[] {
+  const sorted = [...composeFiles].sort();
+  const kept = BUILD_DIR ? sorted.map((f) => readEntry(workspaceRoot, entryFile(BUILD_DIR as string, dirname(f)))) : [];
+  if (kept.length && kept.every((m) => m)) return kept as ComposeModel[];
   // A miss: the loader and its schemas, reading each layer once.
   const { readJson, validateComposeModels } = require('./load') as typeof import('./load');
   const layers: Record<string, unknown> = {};
-  const [model] = validateComposeModels((f) => (layers[f] = readJson(workspaceRoot, f)), [`${projectRoot}/compose.json`]);
-  if (file) writeEntry(file, { layers, model: model as ComposeModel });
-  return model as ComposeModel;
+  const models = validateComposeModels((f) => (layers[f] = readJson(workspaceRoot, f)), sorted);
+  for (const model of BUILD_DIR ? models : []) {
+    const own = Object.fromEntries(Object.values(model.files).map((f) => [f, layers[f]]));
+    writeEntry(entryFile(BUILD_DIR as string, model.root), { layers: own, model });
+  }
+  return models;
+}
+
+/** The model of one project from its root (releases/<major>/<Short>), as loadComposeModel gives it. */
+export function loadComposeModelCached(workspaceRoot: string, projectRoot: string): ComposeModel {
+  return loadComposeModelsCached(workspaceRoot, [`${projectRoot}/compose.json`])[0] as ComposeModel;
+}
+
+function entryFile(buildDir: string, projectRoot: string): string {
+  return join(buildDir, '.models', `${projectRoot.replace(/\//g, '_')}.json`);
 }
 
 function readEntry(workspaceRoot: string, file: string): ComposeModel | undefined {

@@ -1,5 +1,7 @@
 import type { CreateNodes, CreateNodesResult } from '@nx/devkit';
-import { COMMON_FILE, COMPOSE_GLOB, loadComposeModels, type ComposeModel } from '../config/load';
+import { COMMON_FILE, COMPOSE_GLOB } from '../config/files';
+import type { ComposeModel } from '../config/load';
+import { loadComposeModelsCached } from '../config/model-cache';
 import { projectChannels } from '../layout/paths';
 import { MIRROR_PROJECT, composeTargets, mirrorTargets, projectTags } from './targets';
 
@@ -51,7 +53,7 @@ export const createNodes: CreateNodes = [
   PROJECT_FILES_GLOB,
   (files, _options, context) => {
     const composeFiles = files.filter((f) => f !== COMMON_FILE);
-    const results = loadComposeModels(context.workspaceRoot, composeFiles).map(
+    const results = loadComposeModelsCached(context.workspaceRoot, composeFiles).map(
       (model) => [model.files.compose, composeProject(model)] as const,
     );
     return files.includes(COMMON_FILE) ? [[COMMON_FILE, mirrorProject] as const, ...results] : results;
