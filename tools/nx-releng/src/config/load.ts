@@ -5,6 +5,7 @@ import { RelengError } from '../errors';
 import { COMMON_FILE, COMPOSE_GLOB } from './files';
 import {
   SAFE_NAME,
+  SIG_PREFIX,
   commonSchema,
   composeSchema,
   releaseSchema,
@@ -123,7 +124,7 @@ function checkCrossLayer(model: ComposeModel): void {
         `(or set "backend": "local")`,
     );
   }
-  if (compose.kind === 'sig' || model.short.startsWith('SIG-')) {
+  if (compose.kind === 'sig' || model.short.startsWith(SIG_PREFIX)) {
     checkSig(model);
     return;
   }

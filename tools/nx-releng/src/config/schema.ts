@@ -23,7 +23,7 @@ const relativeStub = z
   .refine((p) => !p.split('/').includes('..'), 'must not contain ".." segments');
 
 export const ARCHES = ['x86_64', 'aarch64', 'ppc64le', 's390x', 'riscv64', 'i686'] as const;
-export { CHANNELS, type Channel } from './channels';
+export { CHANNELS, DEFAULT_CHANNEL, SIG_PREFIX, type Channel } from './constants';
 
 export const commonSchema = z.strictObject({
   $schema: z.string().optional(),

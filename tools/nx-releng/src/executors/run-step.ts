@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { loadAllComposeModels, loadComposeModel, type ComposeModel } from '../config/load';
 import type { MirrorRequest } from '../lib/mirror/mirror';
-import { resolveRoots, type Roots } from '../layout/paths';
+import { resolveRoots, type Roots, stepOutputDir } from '../layout/paths';
 import { assertBuildCurrent } from '../build-stamp';
 import { errorMessage } from '../errors';
 import { consoleLog, type Log } from '../lib/core/log';
@@ -65,7 +65,7 @@ async function runProjectStep<R extends object>(
   try {
     assertBuildCurrent();
     const { manifest, summary } = await body(project);
-    const dir = join(context.root, 'dist', 'releng', project, step);
+    const dir = stepOutputDir(context.root, project, step);
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     console.log(`${project}:${step} ${summary}`);

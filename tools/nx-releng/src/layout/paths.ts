@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import type { ComposeModel } from '../config/load';
-import { CHANNELS, type Channel } from '../config/channels';
+import { CHANNELS, SIG_PREFIX, type Channel } from '../config/constants';
 import type { CommonConfig, ErrataConfig, ReleaseConfig, SigningConfig } from '../config/schema';
 import { RelengError } from '../errors';
 
@@ -106,6 +106,11 @@ export interface StagingPaths {
   channelLink?: string;
 }
 
+/** The tool's own state under the staging root (locks, records, work copies), never inside a published tree. */
+export function stateDir(roots: Pick<Roots, 'staging'>): string {
+  return posix.join(roots.staging, '.releng');
+}
+
 function slug(stub: string): string {
   return stub.replace(/\//g, '_');
 }
@@ -114,15 +119,15 @@ export function stagingPaths(model: ComposeModel, ch: ChannelRelease, roots: Roo
   const stub = model.compose.kind === 'sig' ? model.common.stubs.sig : model.common.stubs.category;
   const revisionName = model.compose.kind === 'sig' ? sigMajorDir(model, ch) : `${ch.revision}${ch.suffix}`;
   const categoryDir = posix.join(roots.staging, stub);
-  const stateDir = posix.join(roots.staging, '.releng');
+  const state = stateDir(roots);
   return {
     revisionName,
     categoryDir,
     revisionDir: posix.join(categoryDir, revisionName),
-    lockFile: posix.join(stateDir, 'locks', `${slug(stub)}--${revisionName}.lock`),
-    syncRecord: posix.join(stateDir, 'state', slug(stub), revisionName, `${model.project}.sync-staging.json`),
-    workDir: posix.join(stateDir, 'work', slug(stub), revisionName, model.project),
-    verifyRecord: posix.join(stateDir, 'state', slug(stub), revisionName, `${model.project}.verify.json`),
+    lockFile: posix.join(state, 'locks', `${slug(stub)}--${revisionName}.lock`),
+    syncRecord: posix.join(state, 'state', slug(stub), revisionName, `${model.project}.sync-staging.json`),
+    workDir: posix.join(state, 'work', slug(stub), revisionName, model.project),
+    verifyRecord: posix.join(state, 'state', slug(stub), revisionName, `${model.project}.verify.json`),
     channelLink: ch.channel === 'stable' ? undefined : posix.join(categoryDir, `${model.major}${ch.suffix}`),
   };
 }
@@ -146,13 +151,13 @@ export function productionPaths(model: ComposeModel, ch: ChannelRelease, roots: 
   const revisionName =
     model.compose.kind === 'sig' ? sigMajorDir(model, ch) : productionRevisionName(`${ch.revision}${ch.suffix}`);
   const categoryDir = posix.join(roots.production, stub);
-  const stateDir = posix.join(roots.staging, '.releng', 'production');
+  const state = productionStateDir(roots);
   return {
     revisionName,
     categoryDir,
     revisionDir: posix.join(categoryDir, revisionName),
-    lockFile: posix.join(stateDir, 'locks', `${slug(stub)}--${revisionName}.lock`),
-    syncRecord: posix.join(stateDir, 'state', slug(stub), revisionName, `${model.project}.sync-prod.json`),
+    lockFile: posix.join(state, 'locks', `${slug(stub)}--${revisionName}.lock`),
+    syncRecord: posix.join(state, 'state', slug(stub), revisionName, `${model.project}.sync-prod.json`),
   };
 }
 
@@ -167,13 +172,20 @@ export interface RepoDir {
   path: string;
 }
 
+/** Compose- and staging-relative repo trees, as pungi lays them out (pungi/paths.py). */
+export const repoTree = {
+  os: (variant: string, arch: string) => `${variant}/${arch}/os`,
+  debug: (variant: string, arch: string) => `${variant}/${arch}/debug/tree`,
+  source: (variant: string) => `${variant}/source/tree`,
+};
+
 export function repoDirs(variant: string, arches: readonly string[]): RepoDir[] {
   const dirs: RepoDir[] = [];
   for (const arch of arches) {
-    dirs.push({ variant, arch, kind: 'os', path: `${variant}/${arch}/os` });
-    dirs.push({ variant, arch, kind: 'debug', path: `${variant}/${arch}/debug/tree` });
+    dirs.push({ variant, arch, kind: 'os', path: repoTree.os(variant, arch) });
+    dirs.push({ variant, arch, kind: 'debug', path: repoTree.debug(variant, arch) });
   }
-  dirs.push({ variant, arch: 'source', kind: 'source', path: `${variant}/source/tree` });
+  dirs.push({ variant, arch: 'source', kind: 'source', path: repoTree.source(variant) });
   return dirs;
 }
 
@@ -258,7 +270,6 @@ export function parseRepoPath(path: string): RepoDir {
  * dir its repo paths are relative to (cloud/x86_64/cloud-common), and the SIG's own subtree is <sig>.
  */
 
-export const SIG_PREFIX = 'SIG-';
 
 /** The SIG's name, as in compose/<major>/<sig> and mirror/pub/sig/<major>/<sig>: SIG-cloud -> cloud. */
 export function sigName(model: Pick<ComposeModel, 'short'>): string {
@@ -304,4 +315,45 @@ export function parseSigRepoPath(path: string, repos: readonly string[]): RepoDi
 /** A recorded repo path of this project, base or SIG layout. */
 export function projectRepoPath(model: ComposeModel, path: string): RepoDir {
   return model.compose.kind === 'sig' ? parseSigRepoPath(path, model.compose.variants) : parseRepoPath(path);
+}
+
+/** State of the production-wide steps, beside the staging state: everything under the production root is published. */
+export function productionStateDir(roots: Pick<Roots, 'staging'>): string {
+  return posix.join(stateDir(roots), 'production');
+}
+
+/** The production-wide steps' own locks and scratch space. */
+export function mirrorStatePaths(roots: Pick<Roots, 'staging'>) {
+  return {
+    /** One lock for every file-list run. */
+    fileListLock: posix.join(productionStateDir(roots), 'locks', 'filelists.lock'),
+    /** Where new lists are written before they are renamed into place (same filesystem as production). */
+    fileListScratch: productionStateDir(roots),
+    /** One lock for every torrents run of the host, as gen-torrents' /tmp/gen-torrents.lock. */
+    torrentsLock: posix.join(stateDir(roots), 'locks', 'torrents.lock'),
+  };
+}
+
+/** The directory of one configured mirror file-list root ('.' is the production root itself). */
+export function fileListDir(roots: Pick<Roots, 'production'>, listRoot: string): string {
+  return listRoot === '.' ? roots.production : posix.join(roots.production, listRoot);
+}
+
+/** Housekeeping's lock and trash, inside the compose root it cleans (the projects sharing a root take turns). */
+export function housekeepingPaths(composeRoot: string) {
+  const dir = posix.join(composeRoot, '.releng-housekeeping');
+  return { stateDir: dir, lockFile: posix.join(dir, 'housekeeping.lock'), trashDir: posix.join(dir, 'trash') };
+}
+
+/** Where targets keep their declared outputs (manifests, reports), relative to the workspace root. */
+export const STEP_OUTPUT_ROOT = 'dist/releng';
+
+/** A target's declared output dir: <workspace>/dist/releng/<project>/<step>. */
+export function stepOutputDir(workspaceRoot: string, project: string, step: string): string {
+  return posix.join(workspaceRoot, STEP_OUTPUT_ROOT, project, step);
+}
+
+/** Where compose's runtime input leaves its reasons for the executor (beside, not inside, the target's outputs). */
+export function composeInputNotePath(workspaceRoot: string, project: string): string {
+  return posix.join(workspaceRoot, STEP_OUTPUT_ROOT, project, 'compose-input.json');
 }

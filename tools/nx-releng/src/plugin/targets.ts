@@ -1,7 +1,7 @@
 import type { TargetConfiguration } from '@nx/devkit';
 import type { ComposeModel } from '../config/load';
 import type { Channel } from '../config/schema';
-import { projectChannels, sigName } from '../layout/paths';
+import { projectChannels, sigName, STEP_OUTPUT_ROOT } from '../layout/paths';
 
 /**
  * The target factory: release model in, Nx targets out. Pure, so the graph is table-tested without Nx.
@@ -51,7 +51,7 @@ function channelConfigurations(model: ComposeModel): Record<string, { channel: C
 }
 
 function manifestOutput(step: string): string[] {
-  return [`{workspaceRoot}/dist/releng/{projectName}/${step}`];
+  return [`{workspaceRoot}/${STEP_OUTPUT_ROOT}/{projectName}/${step}`];
 }
 
 /** Hash a task after the tasks it depends on ran (Nx hashes runtime inputs up front otherwise). */

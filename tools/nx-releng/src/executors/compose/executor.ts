@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PromiseExecutor } from '@nx/devkit';
-import { channelRelease, composePaths } from '../../layout/paths';
+import { channelRelease, composePaths, stepOutputDir } from '../../layout/paths';
 import { compareComposes, summarizeReport, writeChangeReport } from '../../lib/compose/compose-diff';
 import { inspectLatestLink } from '../../lib/compose/compose-ref';
 import { takeComposeInputNote } from '../../lib/compose/compose-state';
@@ -14,6 +14,7 @@ import type { Log } from '../../lib/core/log';
 import { composeLabel, planPungiRun, runPungi } from '../../lib/compose/pungi';
 import { runStep } from '../run-step';
 import type { ComposeExecutorSchema } from './schema';
+import { DEFAULT_CHANNEL } from '../../config/schema';
 
 /**
  * Makes one compose with the configured backend, then reports what changed since the compose the latest link
@@ -24,9 +25,9 @@ const composeExecutor: PromiseExecutor<ComposeExecutorSchema> = (options, contex
     const backend = options.backend ?? model.compose.backend;
     const kind = options.kind ?? 'update';
     const allowIncomplete = options.allowIncomplete ?? false;
-    const ch = channelRelease(model.release, options.channel ?? 'stable', model.files.release);
+    const ch = channelRelease(model.release, options.channel ?? DEFAULT_CHANNEL, model.files.release);
     const paths = composePaths(model, ch, roots);
-    const outDir = join(workspaceRoot, 'dist', 'releng', model.project, 'compose');
+    const outDir = stepOutputDir(workspaceRoot, model.project, 'compose');
     // A report left by an earlier run must not pass for this one's if this one fails.
     await Promise.all(['changes.json', 'changes.md'].map((f) => rm(join(outDir, f), { force: true })));
 

@@ -1,8 +1,9 @@
 import type { PromiseExecutor } from '@nx/devkit';
 import { publishFileLists } from '../../lib/mirror/mirror';
 import { runMirrorStep } from '../run-step';
+import type { FilelistExecutorSchema } from './schema';
 
-const filelistExecutor: PromiseExecutor<Record<string, never>> = (_options, context) =>
+const filelistExecutor: PromiseExecutor<FilelistExecutorSchema> = (_options, context) =>
   runMirrorStep('filelist', context, async (req) => {
     const results = await publishFileLists(req);
     const changed = results.filter((r) => r.changed.length).map((r) => r.dir);

@@ -1,14 +1,17 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PromiseExecutor } from '@nx/devkit';
-import { gatherStatus, renderStatusPage } from '../../lib/mirror/status-page';
+import { renderStatusPage } from '../../lib/mirror/status-page';
+import { gatherStatus } from '../../lib/mirror/status-state';
 import { runMirrorStep } from '../run-step';
+import { stepOutputDir } from '../../layout/paths';
+import type { StatusExecutorSchema } from './schema';
 
 /**
  * The release status page: one static HTML file (inline CSS, no scripts, no network assets) in the target's
  * output dir, dist/releng/mirror/status/index.html, beside the step's manifest. Reads records only.
  */
-const statusExecutor: PromiseExecutor<Record<string, never>> = (_options, context) =>
+const statusExecutor: PromiseExecutor<StatusExecutorSchema> = (_options, context) =>
   runMirrorStep('status', context, async (req) => {
     const project = context.projectName ?? 'mirror';
     const model = await gatherStatus({
@@ -17,7 +20,7 @@ const statusExecutor: PromiseExecutor<Record<string, never>> = (_options, contex
       workspaceRoot: context.root,
       mirrorProject: project,
     });
-    const dir = join(context.root, 'dist', 'releng', project, 'status');
+    const dir = stepOutputDir(context.root, project, 'status');
     const page = join(dir, 'index.html');
     await mkdir(dir, { recursive: true });
     const tmp = `${page}.tmp-${process.pid}`;

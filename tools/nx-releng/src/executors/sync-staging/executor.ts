@@ -3,6 +3,7 @@ import { formatBytes } from '../../lib/core/log';
 import { syncStaging } from '../../lib/staging/sync-staging';
 import { runStep } from '../run-step';
 import type { SyncStagingExecutorSchema } from './schema';
+import { DEFAULT_CHANNEL } from '../../config/schema';
 
 const syncStagingExecutor: PromiseExecutor<SyncStagingExecutorSchema> = (options, context) =>
   runStep('sync-staging', context, async ({ model, roots, log }) => {
@@ -10,7 +11,7 @@ const syncStagingExecutor: PromiseExecutor<SyncStagingExecutorSchema> = (options
       model,
       roots,
       log,
-      channel: options.channel ?? 'stable',
+      channel: options.channel ?? DEFAULT_CHANNEL,
       dryRun: options.dryRun,
       allowIncomplete: options.allowIncomplete,
       minorRelease: options.minorRelease,

@@ -1,11 +1,12 @@
 import type { PromiseExecutor } from '@nx/devkit';
 import { applyErrata } from '../../lib/vetting/staging-steps';
 import { runStep } from '../run-step';
-import type { StagingStepExecutorSchema } from '../staging-step-schema';
+import type { UpdateinfoExecutorSchema } from './schema';
+import { DEFAULT_CHANNEL } from '../../config/schema';
 
-const updateinfoExecutor: PromiseExecutor<StagingStepExecutorSchema> = (options, context) =>
+const updateinfoExecutor: PromiseExecutor<UpdateinfoExecutorSchema> = (options, context) =>
   runStep('updateinfo', context, async (ctx) => {
-    const s = await applyErrata({ ...ctx, channel: options.channel ?? 'stable' });
+    const s = await applyErrata({ ...ctx, channel: options.channel ?? DEFAULT_CHANNEL });
     return {
       // What the repos carry, not how this run went: sign is cached on it.
       manifest: { project: ctx.model.project, channel: options.channel, composeId: s.composeId, applied: s.applied },

@@ -1,11 +1,12 @@
 import type { PromiseExecutor } from '@nx/devkit';
 import { verifyStaging } from '../../lib/vetting/staging-steps';
 import { runStep } from '../run-step';
-import type { StagingStepExecutorSchema } from '../staging-step-schema';
+import type { VerifyExecutorSchema } from './schema';
+import { DEFAULT_CHANNEL } from '../../config/schema';
 
-const verifyExecutor: PromiseExecutor<StagingStepExecutorSchema> = (options, context) =>
+const verifyExecutor: PromiseExecutor<VerifyExecutorSchema> = (options, context) =>
   runStep('verify', context, async (ctx) => {
-    const record = await verifyStaging({ ...ctx, channel: options.channel ?? 'stable' });
+    const record = await verifyStaging({ ...ctx, channel: options.channel ?? DEFAULT_CHANNEL });
     const extras = [...(record.extraSubtrees ?? []).map((s) => `${s}/`), ...(record.links ?? []).map((l) => l.name)];
     return {
       manifest: record,

@@ -5,8 +5,8 @@ import { RelengError } from '../../errors';
 import { formatJson } from '../json-format';
 import { checkMajor, treeReader } from '../tree-model';
 import type { RepoGeneratorSchema } from './schema';
+import { SIG_PREFIX } from '../../config/schema';
 
-const SIG_PREFIX = 'SIG-';
 
 /** The compose directory name and kind; the name rules themselves are the loader's (parseComposePath). */
 function nameAndKind(options: RepoGeneratorSchema): { short: string; kind: 'base' | 'sig' } {

@@ -19,8 +19,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ComposeModel } from '../../config/load';
-import { CHANNELS } from '../../config/channels';
-import { channelRelease, composePaths, reRoot, resolveRoots } from '../../layout/paths';
+import { CHANNELS } from '../../config/constants';
+import { channelRelease, composePaths, reRoot, resolveRoots, composeInputNotePath } from '../../layout/paths';
 import { inspectLatestLink } from './compose-ref';
 
 export interface ComposeInputState {
@@ -145,11 +145,6 @@ export async function composeInputState(
     }
   }
   return { lines, warnings, notes };
-}
-
-/** Where the runtime input leaves its reasons for the compose executor (outside the target's outputs). */
-export function composeInputNotePath(workspaceRoot: string, project: string): string {
-  return join(workspaceRoot, 'dist', 'releng', project, 'compose-input.json');
 }
 
 export async function writeComposeInputNote(workspaceRoot: string, project: string, state: ComposeInputState): Promise<void> {

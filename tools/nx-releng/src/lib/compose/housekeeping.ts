@@ -3,7 +3,7 @@ import { lstat, mkdir, readdir, readlink, realpath, rename, rm, stat } from 'nod
 import { posix } from 'node:path';
 import type { ComposeModel } from '../../config/load';
 import type { Channel } from '../../config/schema';
-import { channelRelease, composePaths, type Roots } from '../../layout/paths';
+import { channelRelease, composePaths, type Roots, housekeepingPaths } from '../../layout/paths';
 import { RelengError, errorMessage } from '../../errors';
 import { withLock } from '../core/lock';
 import type { Log } from '../core/log';
@@ -34,16 +34,6 @@ import type { Log } from '../core/log';
  * interrupted leaves its trash to the next run, which empties it first.
  */
 
-export const STATE_DIR = '.releng-housekeeping';
-
-/** One lock per compose root: the projects sharing a root (Rocky-8, Extras-8, ...) take turns. */
-export function housekeepingLockFile(composeRoot: string): string {
-  return posix.join(composeRoot, STATE_DIR, 'housekeeping.lock');
-}
-
-export function housekeepingTrashDir(composeRoot: string): string {
-  return posix.join(composeRoot, STATE_DIR, 'trash');
-}
 
 /** An entry directly in the compose root, as lstat sees it (a link to a directory is not a directory). */
 export interface RootEntry {
@@ -258,7 +248,7 @@ async function removeTree(path: string): Promise<void> {
 
 /** Deletes what an interrupted run left in the trash. */
 export async function emptyTrash(composeRoot: string, log: Log): Promise<string[]> {
-  const trash = housekeepingTrashDir(composeRoot);
+  const trash = housekeepingPaths(composeRoot).trashDir;
   let names: string[];
   try {
     names = await readdir(trash);
@@ -278,7 +268,7 @@ export async function emptyTrash(composeRoot: string, log: Log): Promise<string[
  */
 export async function removeComposes(composeRoot: string, names: readonly string[], log: Log): Promise<RemoveResult> {
   const result: RemoveResult = { removed: [], vanished: [], failed: [] };
-  const trash = housekeepingTrashDir(composeRoot);
+  const trash = housekeepingPaths(composeRoot).trashDir;
   await mkdir(trash, { recursive: true });
   for (const name of names) {
     const path = posix.join(composeRoot, name);
@@ -401,7 +391,7 @@ export async function housekeeping(req: HousekeepingRequest): Promise<Housekeepi
     return done(brief(p.remove), [], brief(p.keep));
   }
 
-  return withLock(housekeepingLockFile(composeRoot), `${model.project}:housekeeping`, model.common.lockTimeoutSeconds, log, async () => {
+  return withLock(housekeepingPaths(composeRoot).lockFile, `${model.project}:housekeeping`, model.common.lockTimeoutSeconds, log, async () => {
     await emptyTrash(composeRoot, log);
     const p = await plan();
     for (const d of p.remove) log.info(`removing ${d.name}: ${d.reason}`);

@@ -2,7 +2,7 @@ import { link, lstat, mkdir, readdir, readFile, stat, symlink, unlink } from 'no
 import { posix } from 'node:path';
 import type { ComposeModel } from '../../config/load';
 import type { Channel, TorrentsConfig } from '../../config/schema';
-import { channelRelease, majorOf, reRoot, stagingPaths, type Roots } from '../../layout/paths';
+import { channelRelease, majorOf, reRoot, stagingPaths, type Roots, mirrorStatePaths } from '../../layout/paths';
 import { RelengError } from '../../errors';
 import { requireTools, run } from '../tools/exec';
 import { withLock } from '../core/lock';
@@ -59,7 +59,7 @@ export function torrentPaths(model: ComposeModel, conf: TorrentsConfig, channel:
     isosDir: posix.join(staging.revisionDir, 'isos'),
     downloadDir: reRoot(conf.downloadDir, relengRoot),
     watchDir: reRoot(conf.watchDir, relengRoot),
-    lockFile: posix.join(roots.staging, '.releng', 'locks', 'torrents.lock'),
+    lockFile: mirrorStatePaths(roots).torrentsLock,
   };
 }
 

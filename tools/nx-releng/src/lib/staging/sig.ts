@@ -12,10 +12,10 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../../config/load';
-import { channelRelease, composePaths, sigName, sigRepoDirs, stagingPaths, type RepoDir } from '../../layout/paths';
-import { resolveLatestCompose, type ComposeRef } from '../compose/compose-ref';
+import { sigName, sigRepoDirs, type RepoDir } from '../../layout/paths';
+import type { ComposeRef } from '../compose/compose-ref';
 import { RelengError } from '../../errors';
-import { requireTools, run } from '../tools/exec';
+import { requireTools } from '../tools/exec';
 import { checkDestination, isDir, isFile } from '../core/fs-checks';
 import { withLock } from '../core/lock';
 import { SyncProgress } from '../core/progress';
@@ -25,10 +25,12 @@ import {
   inWorkCopy,
   recordSync,
   syncNeeded,
+  syncSource,
   totals,
   type SyncStagingRequest,
   type SyncStagingResult,
 } from './work-copy';
+import { hardlink } from '../tools/hardlink';
 
 export const SIG_SYNC_TOOLS = ['rsync', 'hardlink'];
 
@@ -114,11 +116,8 @@ function sigConfigHash(req: SyncStagingRequest): string {
 
 export async function syncSigStaging(req: SyncStagingRequest): Promise<SyncStagingResult> {
   const started = Date.now();
-  const { model, channel, roots, log } = req;
-  const ch = channelRelease(model.release, channel, model.files.release);
-  const cp = composePaths(model, ch, roots);
-  const sp = stagingPaths(model, ch, roots);
-  const compose = await resolveLatestCompose(cp.latestLink, req.allowIncomplete);
+  const { model, channel, log } = req;
+  const { sp, compose } = await syncSource(req);
   await requireTools(SIG_SYNC_TOOLS);
   const { sig, source, repos } = await planSigCompose(model, compose);
   // <stub>/<major> is the tree the SIG's repo paths are relative to; the SIG owns only <sig> in it.
@@ -158,7 +157,7 @@ export async function syncSigStaging(req: SyncStagingRequest): Promise<SyncStagi
       progress.unitDone(sig, { files: stats.filesTransferred, bytes: stats.bytesTransferred }, Date.now() - t0);
       if (stats.deleted) log.info(`  ${sig}: ${stats.deleted} files no longer in the compose deleted`);
       // noarch packages of several arches share one inode; metadata keeps its own (as perform_hardlink).
-      await run('hardlink', ['-q', '-x', '.*\\.xml.*', join(work, sig)]);
+      await hardlink([join(work, sig)], { quiet: true });
       return stats;
     });
     await recordSync(req, sp, compose, { configHash, subtrees: [sig], repos });

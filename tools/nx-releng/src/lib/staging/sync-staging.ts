@@ -2,21 +2,12 @@ import { lstat, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ComposeModel } from '../../config/load';
 import type { Channel } from '../../config/schema';
-import {
-  channelRelease,
-  composePaths,
-  compsFile,
-  moduleYaml,
-  repoDirs,
-  stagingPaths,
-  type RepoDir,
-  type StagingPaths,
-} from '../../layout/paths';
-import { resolveLatestCompose, type ComposeRef } from '../compose/compose-ref';
+import { compsFile, moduleYaml, repoDirs, type RepoDir, type StagingPaths } from '../../layout/paths';
+import type { ComposeRef } from '../compose/compose-ref';
 import { mapLimit } from '../core/concurrency';
 import { createrepo, createrepoVersion, fixOpenSize, modifyrepoModules, stagingCreaterepoArgs } from '../tools/createrepo';
 import { errorMessage, RelengError } from '../../errors';
-import { requireTools, run } from '../tools/exec';
+import { requireTools } from '../tools/exec';
 import { pointLink } from '../core/links';
 import { withLock } from '../core/lock';
 import { readComposeInfo, readRpmsMetadata } from '../formats/productmd';
@@ -24,7 +15,7 @@ import { formatSeconds, type Log } from '../core/log';
 import { SyncProgress } from '../core/progress';
 import { STAGING_EXCLUDES, rsync } from '../tools/rsync';
 import { hashConfig, readSyncRecord } from './sync-record';
-import { inWorkCopy, recordSync, syncNeeded, totals, type SyncStagingRequest, type SyncStagingResult } from './work-copy';
+import { inWorkCopy, recordSync, syncNeeded, syncSource, totals, type SyncStagingRequest, type SyncStagingResult } from './work-copy';
 import { checkDestination, isDir, isFile } from '../core/fs-checks';
 import { syncSigStaging } from './sig';
 import {
@@ -37,6 +28,7 @@ import {
   publishMinorReleaseLinks,
   type MinorReleasePlan,
 } from './minor-release';
+import { hardlink } from '../tools/hardlink';
 
 /** Tools a sync needs, checked before anything is touched. */
 export const SYNC_STAGING_TOOLS = ['rsync', 'createrepo_c', 'modifyrepo_c', 'hardlink'];
@@ -196,11 +188,8 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
   // A SIG is synced as sync-to-staging-sig.sh does it (with delete, repodata as composed): see lib/sig.ts.
   if (req.model.compose.kind === 'sig') return syncSigStaging(req);
   const started = Date.now();
-  const { model, channel, roots, log } = req;
-  const ch = channelRelease(model.release, channel, model.files.release);
-  const cp = composePaths(model, ch, roots);
-  const sp = stagingPaths(model, ch, roots);
-  const compose = await resolveLatestCompose(cp.latestLink, req.allowIncomplete);
+  const { model, channel, log } = req;
+  const { ch, sp, compose } = await syncSource(req);
   await requireTools(releaseExtras(req) ? [...SYNC_STAGING_TOOLS, ...MINOR_RELEASE_TOOLS] : SYNC_STAGING_TOOLS);
   const { units, repos } = await planFromCompose(model, compose);
   const minor: MinorReleasePlan | undefined = releaseExtras(req) ? await planMinorRelease(model, ch, compose, sp, log) : undefined;
@@ -279,7 +268,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
       // The kickstart trees of an earlier minor release are repos of the project too: signed and verified.
       const recorded = [...repos, ...(await kickstartRepos(model, work))];
       // Identical files across this project's repos share one inode; metadata files are rewritten in place later.
-      await run('hardlink', ['-q', '-x', '.*\\.xml.*', '-x', '.*\\.treeinfo', '-x', '.*\\.discinfo', ...subtrees.map((s) => join(work, s))]);
+      await hardlink(subtrees.map((s) => join(work, s)), { quiet: true });
       return { stats, recorded };
     });
     await pointChannelLink(sp, log);

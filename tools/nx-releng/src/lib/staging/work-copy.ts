@@ -6,8 +6,8 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../../config/load';
 import type { Channel } from '../../config/schema';
-import type { RepoDir, Roots, StagingPaths } from '../../layout/paths';
-import type { ComposeRef } from '../compose/compose-ref';
+import { channelRelease, composePaths, stagingPaths, type RepoDir, type Roots, type StagingPaths } from '../../layout/paths';
+import { resolveLatestCompose, type ComposeRef } from '../compose/compose-ref';
 import { isDir } from '../core/fs-checks';
 import type { Log } from '../core/log';
 import { run } from '../tools/exec';
@@ -39,6 +39,15 @@ export interface SyncStagingResult {
   bytes: number;
   repos: number;
   seconds: number;
+}
+
+/** Where a sync reads from and writes to: the channel's release, its staging paths, and the compose its latest link names. */
+export async function syncSource(req: Pick<SyncStagingRequest, 'model' | 'channel' | 'roots' | 'allowIncomplete'>) {
+  const { model, channel, roots } = req;
+  const ch = channelRelease(model.release, channel, model.files.release);
+  const sp = stagingPaths(model, ch, roots);
+  const compose = await resolveLatestCompose(composePaths(model, ch, roots).latestLink, req.allowIncomplete);
+  return { ch, sp, compose };
 }
 
 /** Why the staging tree needs a sync, or undefined when the last sync's record still holds. */

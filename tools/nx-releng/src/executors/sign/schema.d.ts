@@ -1,0 +1,2 @@
+/** sign takes the options every staging-chain step takes (the channel). */
+export type { StagingStepExecutorSchema as SignExecutorSchema } from '../staging-step-schema';
