@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import fg from 'fast-glob';
 import { join, posix } from 'node:path';
 import type { z } from 'zod';
 import { RelengError } from '../errors';
+import { DEFAULT_RELEASES_DIR, commonFileOf, composeFilesIn } from './files';
 import {
   SAFE_NAME,
   SIG_PREFIX,
@@ -29,18 +29,6 @@ export interface ComposeModel {
   compose: ComposeConfig;
 }
 
-/** Where the release model lives unless the plugin's `releasesDir` option (nx.json) says otherwise. */
-export const DEFAULT_RELEASES_DIR = 'releases';
-
-/** The common layer of the model in `dir`. */
-export function commonFileOf(dir = DEFAULT_RELEASES_DIR): string {
-  return `${dir}/common.json`;
-}
-
-/** The compose layers of the model in `dir`. */
-export function composeGlobOf(dir = DEFAULT_RELEASES_DIR): string {
-  return `${dir}/*/*/compose.json`;
-}
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   const field = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
@@ -56,7 +44,8 @@ export function parseLayer<S extends z.ZodType>(schema: S, file: string, raw: un
   return res.data;
 }
 
-function readJson(workspaceRoot: string, file: string): unknown {
+/** The parsed JSON of a layer file; an unreadable or invalid file is an error naming it. */
+export function readJson(workspaceRoot: string, file: string): unknown {
   let text: string;
   try {
     text = readFileSync(join(workspaceRoot, file), 'utf8');
@@ -249,7 +238,7 @@ export function loadComposeModels(workspaceRoot: string, composeFiles: readonly 
 
 /** Loads every compose of the model in `dir` (the production-wide steps span them all). */
 export function loadAllComposeModels(workspaceRoot: string, dir = DEFAULT_RELEASES_DIR): ComposeModel[] {
-  return loadComposeModels(workspaceRoot, fg.sync(composeGlobOf(dir), { cwd: workspaceRoot }), dir);
+  return loadComposeModels(workspaceRoot, composeFilesIn(workspaceRoot, dir), dir);
 }
 
 /** Loads the model of one project from its root (<releases dir>/<major>/<Short>), as executors do. */

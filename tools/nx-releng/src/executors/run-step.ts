@@ -4,6 +4,7 @@ import type { ExecutorContext } from '@nx/devkit';
 import { loadAllComposeModels, loadComposeModel, type ComposeModel } from '../config/load';
 import type { MirrorRequest } from '../lib/mirror/mirror';
 import { resolveRoots, type Roots, stepOutputDir } from '../layout/paths';
+import { assertBuildCurrent } from '../build-stamp';
 import { errorMessage } from '../errors';
 import { consoleLog, type Log } from '../lib/core/log';
 
@@ -67,6 +68,7 @@ async function runProjectStep<R extends object>(
 ): Promise<{ success: boolean }> {
   const project = context.projectName ?? '(unknown project)';
   try {
+    assertBuildCurrent();
     const { manifest, summary } = await body(project);
     const dir = stepOutputDir(context.root, project, step);
     await mkdir(dir, { recursive: true });

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import type { ComposeModel } from '../config/load';
-import { CHANNELS, SIG_PREFIX, type Channel, type CommonConfig, type ErrataConfig, type ReleaseConfig, type SigningConfig } from '../config/schema';
+import { CHANNELS, SIG_PREFIX, type Channel } from '../config/constants';
+import type { CommonConfig, ErrataConfig, ReleaseConfig, SigningConfig } from '../config/schema';
 import { RelengError } from '../errors';
 
 /**

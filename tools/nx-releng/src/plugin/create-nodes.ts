@@ -1,5 +1,7 @@
 import type { CreateNodes, CreateNodesResult, TargetConfiguration } from '@nx/devkit';
-import { commonFileOf, loadComposeModels, type ComposeModel } from '../config/load';
+import { commonFileOf } from '../config/files';
+import type { ComposeModel } from '../config/load';
+import { loadComposeModelsCached } from '../config/model-cache';
 import { projectChannels } from '../layout/paths';
 import { releasesDirOf, type RelengPluginOptions } from './options';
 import { MIRROR_PROJECT, TARGET_GROUPS, composeTargets, mirrorTargets, projectTags } from './targets';
@@ -88,7 +90,7 @@ export const createNodes: CreateNodes<RelengPluginOptions> = [
     const commonFile = commonFileOf(dir);
     const composeFiles = files.filter((f) => isComposeFile(f, dir));
     if (!composeFiles.length && !files.includes(commonFile)) return [];
-    const results = loadComposeModels(context.workspaceRoot, composeFiles, dir).map(
+    const results = loadComposeModelsCached(context.workspaceRoot, composeFiles, dir).map(
       (model) => [model.files.compose, composeProject(model)] as const,
     );
     return files.includes(commonFile) ? [[commonFile, mirrorProject(dir)] as const, ...results] : results;

@@ -1,4 +1,4 @@
-import { DEFAULT_RELEASES_DIR } from '../config/load';
+import { DEFAULT_RELEASES_DIR } from '../config/files';
 import { RelengError } from '../errors';
 
 /** The plugin's options, from its entry in nx.json `plugins` ({ "plugin": "@nx-releng/plugin", "options": {...} }). */

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import type { TargetConfiguration } from '@nx/devkit';
-import { DEFAULT_RELEASES_DIR, type ComposeModel } from '../config/load';
+import { DEFAULT_RELEASES_DIR } from '../config/files';
+import type { ComposeModel } from '../config/load';
 import type { Channel } from '../config/schema';
 import { projectChannels, sigName, STEP_OUTPUT_ROOT } from '../layout/paths';
 

@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_RELEASES_DIR, loadComposeModel } from '../../config/load';
+import { DEFAULT_RELEASES_DIR } from '../../config/files';
+import { loadComposeModelCached } from '../../config/model-cache';
 import { channelRelease, composePaths, projectChannels, projectRepoPath, resolveRoots, stagingPaths } from '../../layout/paths';
 import { inspectLatestLink } from '../compose/compose-ref';
 import { composeInputState, writeComposeInputNote } from '../compose/compose-state';
@@ -18,7 +19,7 @@ import { destinationDrift, readSyncRecord, vettedPaths } from '../staging/sync-r
 function projectModel(workspaceRoot: string, project: string, releasesDir = DEFAULT_RELEASES_DIR) {
   const m = /^(.+)-(\d+)$/.exec(project);
   if (!m) throw new RelengError(`'${project}' is not a compose project name (<Short>-<major>)`);
-  return loadComposeModel(workspaceRoot, `${releasesDir}/${m[2]}/${m[1]}`);
+  return loadComposeModelCached(workspaceRoot, `${releasesDir}/${m[2]}/${m[1]}`);
 }
 
 export async function syncStagingState(workspaceRoot: string, project: string, relengRoot?: string, releasesDir?: string): Promise<string> {
