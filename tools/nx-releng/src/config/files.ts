@@ -31,5 +31,11 @@ export function composeFilesIn(workspaceRoot: string, dir = DEFAULT_RELEASES_DIR
   return subdirs(dir)
     .flatMap(subdirs)
     .map((d) => `${d}/compose.json`)
-    .filter((file) => statSync(join(workspaceRoot, file), { throwIfNoEntry: false })?.isFile());
+    .filter((file) => {
+      try {
+        return statSync(join(workspaceRoot, file)).isFile();
+      } catch {
+        return false; // missing, or its dir is a file (release.json)
+      }
+    });
 }
