@@ -536,6 +536,57 @@ const CASES: Case[] = [
     error: () => new RegExp(`Extras-8:sync-prod FAILED: production directory ${re(w.productionDir)} is not writable \\(EPERM\\); nothing was changed`),
     chattr: true,
   },
+  // --- faults: the tool's own machinery (locks, captured output, torrents) ---
+  {
+    name: 'staging: the disk holding the locks is full (ENOSPC), no empty lock is left',
+    nx: ['run', 'Extras-8:sync-staging'],
+    arrange: async () => {
+      // A tiny tmpfs over the locks dir, filled up: a file can be created there, but nothing written into it.
+      const locks = dirname(paths('Extras-8').sp.lockFile);
+      const made = await mkdir(locks, { recursive: true });
+      await run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', locks]);
+      await run('sh', ['-c', `cat /dev/zero > ${locks}/filler`], { allowFailure: true });
+      return async () => {
+        await run('umount', [locks]);
+        if (made) await rm(made, { recursive: true });
+      };
+    },
+    error: () =>
+      new RegExp(`Extras-8:sync-staging FAILED: cannot create lock ${re(paths('Extras-8').sp.lockFile)}: ENOSPC: no space left on device`),
+  },
+  {
+    name: 'tool: rsync output over the capture limit is an error, not a cut output taken for success',
+    nx: ['run', 'Extras-8:sync-staging'],
+    arrange: async () => {
+      const real = await which('rsync');
+      const bin = await mkdtemp(join(tmpdir(), 'releng-badinput-tool-'));
+      // Exit 0 after 100 MB and a bit on stdout: before, run() returned the first 100 MB as a success.
+      await writeFile(
+        join(bin, 'rsync'),
+        `#!/bin/sh\nif [ "$1" = "--version" ]; then exec ${real} "$@"; fi\nyes '>f+++++++++ Packages/r/releng-hello.rpm' | head -c 100000100\nexit 0\n`,
+      );
+      await chmod(join(bin, 'rsync'), 0o755);
+      return { env: { PATH: `${bin}${delimiter}${process.env.PATH}` }, undo: () => rm(bin, { recursive: true, force: true }) };
+    },
+    error: () => /Extras-8:sync-staging FAILED: rsync .* wrote more than 100000000 bytes to stdout; refusing to use a truncated capture/,
+    drops: () => [paths('Extras-8').sp.syncRecord],
+  },
+  {
+    name: 'staging: torrents of a staging revision without a verify record',
+    nx: ['run', 'Rocky-8:torrents'],
+    arrange: () => moveAside(paths('Rocky-8').sp.verifyRecord),
+    error: () =>
+      new RegExp(
+        `Rocky-8:torrents FAILED: Rocky-8: ${re(w.stagingDir)}/isos has no passing verify \\(${re(paths('Rocky-8').sp.verifyRecord)} is missing\\); ` +
+          'run nx run Rocky-8:verify first, nothing was made',
+      ),
+  },
+  {
+    name: 'staging: torrents of a staging revision whose verify did not cover isos/',
+    nx: ['run', 'Rocky-8:torrents'],
+    error: () =>
+      new RegExp(`Rocky-8:torrents FAILED: Rocky-8: ${re(w.stagingDir)}/isos has no passing verify \\(${re(paths('Rocky-8').sp.verifyRecord)} does not cover isos/\\)`),
+  },
 ];
 
 before(async () => {
