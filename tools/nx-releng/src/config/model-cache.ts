@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join, posix } from 'node:path';
 import { BUILD_DIR } from '../build-stamp';
+import { DEFAULT_RELEASES_DIR, composeFilesOf } from './files';
 import type { ComposeModel } from './load';
 
 /**
@@ -16,15 +17,15 @@ interface Entry {
   model: ComposeModel;
 }
 
-/** The validated models of the given compose files (workspace-relative), sorted by file, as the loader gives them. */
-export function loadComposeModelsCached(workspaceRoot: string, composeFiles: readonly string[]): ComposeModel[] {
+/** The validated models of the given compose files (workspace-relative) of the model in `dir`, as the loader gives them. */
+export function loadComposeModelsCached(workspaceRoot: string, composeFiles: readonly string[], dir = DEFAULT_RELEASES_DIR): ComposeModel[] {
   const sorted = [...composeFiles].sort();
-  const kept = BUILD_DIR ? sorted.map((f) => readEntry(workspaceRoot, entryFile(BUILD_DIR as string, dirname(f)))) : [];
+  const kept = BUILD_DIR ? sorted.map((f) => readEntry(workspaceRoot, entryFile(BUILD_DIR as string, posix.dirname(f)))) : [];
   if (kept.length && kept.every((m) => m)) return kept as ComposeModel[];
   // A miss: the loader and its schemas, reading each layer once.
   const { readJson, validateComposeModels } = require('./load') as typeof import('./load');
   const layers: Record<string, unknown> = {};
-  const models = validateComposeModels((f) => (layers[f] = readJson(workspaceRoot, f)), sorted);
+  const models = validateComposeModels((f) => (layers[f] = readJson(workspaceRoot, f)), sorted, dir);
   for (const model of BUILD_DIR ? models : []) {
     const own = Object.fromEntries(Object.values(model.files).map((f) => [f, layers[f]]));
     writeEntry(entryFile(BUILD_DIR as string, model.root), { layers: own, model });
@@ -32,9 +33,15 @@ export function loadComposeModelsCached(workspaceRoot: string, composeFiles: rea
   return models;
 }
 
-/** The model of one project from its root (releases/<major>/<Short>), as loadComposeModel gives it. */
+/** Every compose of the model in `dir`, as loadAllComposeModels gives them. */
+export function loadAllComposeModelsCached(workspaceRoot: string, dir = DEFAULT_RELEASES_DIR): ComposeModel[] {
+  return loadComposeModelsCached(workspaceRoot, composeFilesOf(workspaceRoot, dir), dir);
+}
+
+/** The model of one project from its root (<releases dir>/<major>/<Short>), as loadComposeModel gives it. */
 export function loadComposeModelCached(workspaceRoot: string, projectRoot: string): ComposeModel {
-  return loadComposeModelsCached(workspaceRoot, [`${projectRoot}/compose.json`])[0] as ComposeModel;
+  const dir = posix.dirname(posix.dirname(projectRoot));
+  return loadComposeModelsCached(workspaceRoot, [`${projectRoot}/compose.json`], dir)[0] as ComposeModel;
 }
 
 function entryFile(buildDir: string, projectRoot: string): string {

@@ -50,8 +50,13 @@ export function runMirrorStep<R extends object>(
   context: ExecutorContext,
   body: (req: MirrorRequest) => Promise<{ manifest: R; summary: string }>,
 ): Promise<{ success: boolean }> {
-  return runProjectStep(step, context, () =>
-    body({ models: loadAllComposeModels(context.root), relengRoot: process.env.RELENG_ROOT, log: consoleLog }),
+  // The production-wide project's root is the release model's dir (the plugin's releasesDir option).
+  return runProjectStep(step, context, (project) =>
+    body({
+      models: loadAllComposeModels(context.root, context.projectsConfigurations.projects[project]?.root),
+      relengRoot: process.env.RELENG_ROOT,
+      log: consoleLog,
+    }),
   );
 }
 

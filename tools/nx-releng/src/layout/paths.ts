@@ -345,6 +345,11 @@ export function housekeepingPaths(composeRoot: string) {
   return { stateDir: dir, lockFile: posix.join(dir, 'housekeeping.lock'), trashDir: posix.join(dir, 'trash') };
 }
 
+/** pungi-koji's own output for one run (hours of it: kept on disk, not in memory), beside the composes it made. */
+export function pungiLogFile(composeRoot: string, startedAt: Date): string {
+  return posix.join(composeRoot, '.releng-logs', `pungi-koji-${startedAt.toISOString().replace(/[:.]/g, '-')}.log`);
+}
+
 /** Where targets keep their declared outputs (manifests, reports), relative to the workspace root. */
 export const STEP_OUTPUT_ROOT = 'dist/releng';
 
