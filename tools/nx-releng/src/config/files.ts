@@ -28,8 +28,15 @@ export function composeFilesOf(workspaceRoot: string, dir = DEFAULT_RELEASES_DIR
       return []; // missing, or not a directory
     }
   };
+  const isFile = (file: string): boolean => {
+    try {
+      return statSync(join(workspaceRoot, file)).isFile();
+    } catch {
+      return false; // missing, or under a file (releases/8/release.json/compose.json)
+    }
+  };
   return subdirs(dir)
     .flatMap(subdirs)
     .map((d) => `${d}/compose.json`)
-    .filter((file) => statSync(join(workspaceRoot, file), { throwIfNoEntry: false })?.isFile());
+    .filter(isFile);
 }
