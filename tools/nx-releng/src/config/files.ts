@@ -1,7 +1,10 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Where the release model's layers are (workspace-relative). Apart from the loader, which loads the schemas. */
+/**
+ * Where the release model's layers are (workspace-relative), apart from the loader, which loads the schemas:
+ * the graph and the runtime inputs need these on every command, the schemas only when a layer changed.
+ */
 
 /** Where the release model lives unless the plugin's `releasesDir` option (nx.json) says otherwise. */
 export const DEFAULT_RELEASES_DIR = 'releases';
@@ -16,11 +19,8 @@ export function composeGlobOf(dir = DEFAULT_RELEASES_DIR): string {
   return `${dir}/*/*/compose.json`;
 }
 
-/**
- * The files composeGlobOf(dir) matches, by two readdirs: a glob library would add its load time to every nx command
- * and runtime input that loads this module.
- */
-export function composeFilesIn(workspaceRoot: string, dir = DEFAULT_RELEASES_DIR): string[] {
+/** The files composeGlobOf(dir) matches, by two readdirs: a glob library would add its load time to every nx command. */
+export function composeFilesOf(workspaceRoot: string, dir = DEFAULT_RELEASES_DIR): string[] {
   const subdirs = (rel: string): string[] => {
     try {
       return readdirSync(join(workspaceRoot, rel)).flatMap((name) => (name.startsWith('.') ? [] : [`${rel}/${name}`]));
@@ -28,14 +28,15 @@ export function composeFilesIn(workspaceRoot: string, dir = DEFAULT_RELEASES_DIR
       return []; // missing, or not a directory
     }
   };
+  const isFile = (file: string): boolean => {
+    try {
+      return statSync(join(workspaceRoot, file)).isFile();
+    } catch {
+      return false; // missing, or under a file (releases/8/release.json/compose.json)
+    }
+  };
   return subdirs(dir)
     .flatMap(subdirs)
     .map((d) => `${d}/compose.json`)
-    .filter((file) => {
-      try {
-        return statSync(join(workspaceRoot, file)).isFile();
-      } catch {
-        return false; // missing, or its dir is a file (release.json)
-      }
-    });
+    .filter(isFile);
 }

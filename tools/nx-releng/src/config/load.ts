@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { z } from 'zod';
 import { RelengError } from '../errors';
-import { DEFAULT_RELEASES_DIR, commonFileOf, composeFilesIn } from './files';
+import { DEFAULT_RELEASES_DIR, commonFileOf, composeFilesOf, composeGlobOf } from './files';
 import {
   SAFE_NAME,
   SIG_PREFIX,
@@ -29,6 +29,7 @@ export interface ComposeModel {
   compose: ComposeConfig;
 }
 
+export { DEFAULT_RELEASES_DIR, commonFileOf, composeGlobOf };
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   const field = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
@@ -238,7 +239,7 @@ export function loadComposeModels(workspaceRoot: string, composeFiles: readonly 
 
 /** Loads every compose of the model in `dir` (the production-wide steps span them all). */
 export function loadAllComposeModels(workspaceRoot: string, dir = DEFAULT_RELEASES_DIR): ComposeModel[] {
-  return loadComposeModels(workspaceRoot, composeFilesIn(workspaceRoot, dir), dir);
+  return loadComposeModels(workspaceRoot, composeFilesOf(workspaceRoot, dir), dir);
 }
 
 /** Loads the model of one project from its root (<releases dir>/<major>/<Short>), as executors do. */

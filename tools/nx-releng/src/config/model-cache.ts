@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, posix } from 'node:path';
+import { join, posix } from 'node:path';
 import { BUILD_DIR } from '../build-stamp';
-import { DEFAULT_RELEASES_DIR } from './files';
+import { DEFAULT_RELEASES_DIR, composeFilesOf } from './files';
 import type { ComposeModel } from './load';
 
 /**
@@ -17,10 +17,10 @@ interface Entry {
   model: ComposeModel;
 }
 
-/** The validated models of the given compose files (workspace-relative), sorted by file, as the loader gives them. */
+/** The validated models of the given compose files (workspace-relative) of the model in `dir`, as the loader gives them. */
 export function loadComposeModelsCached(workspaceRoot: string, composeFiles: readonly string[], dir = DEFAULT_RELEASES_DIR): ComposeModel[] {
   const sorted = [...composeFiles].sort();
-  const kept = BUILD_DIR ? sorted.map((f) => readEntry(workspaceRoot, entryFile(BUILD_DIR as string, dirname(f)))) : [];
+  const kept = BUILD_DIR ? sorted.map((f) => readEntry(workspaceRoot, entryFile(BUILD_DIR as string, posix.dirname(f)))) : [];
   if (kept.length && kept.every((m) => m)) return kept as ComposeModel[];
   // A miss: the loader and its schemas, reading each layer once.
   const { readJson, validateComposeModels } = require('./load') as typeof import('./load');
@@ -33,9 +33,15 @@ export function loadComposeModelsCached(workspaceRoot: string, composeFiles: rea
   return models;
 }
 
+/** Every compose of the model in `dir`, as loadAllComposeModels gives them. */
+export function loadAllComposeModelsCached(workspaceRoot: string, dir = DEFAULT_RELEASES_DIR): ComposeModel[] {
+  return loadComposeModelsCached(workspaceRoot, composeFilesOf(workspaceRoot, dir), dir);
+}
+
 /** The model of one project from its root (<releases dir>/<major>/<Short>), as loadComposeModel gives it. */
 export function loadComposeModelCached(workspaceRoot: string, projectRoot: string): ComposeModel {
-  return loadComposeModelsCached(workspaceRoot, [`${projectRoot}/compose.json`], posix.dirname(posix.dirname(projectRoot)))[0] as ComposeModel;
+  const dir = posix.dirname(posix.dirname(projectRoot));
+  return loadComposeModelsCached(workspaceRoot, [`${projectRoot}/compose.json`], dir)[0] as ComposeModel;
 }
 
 function entryFile(buildDir: string, projectRoot: string): string {

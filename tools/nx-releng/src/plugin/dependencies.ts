@@ -1,7 +1,7 @@
 import { DependencyType, validateDependency, type CreateDependencies, type RawProjectGraphDependency } from '@nx/devkit';
-import { commonFileOf, composeFilesIn } from '../config/files';
+import { commonFileOf } from '../config/files';
 import type { ComposeModel } from '../config/load';
-import { loadComposeModelsCached } from '../config/model-cache';
+import { loadAllComposeModelsCached } from '../config/model-cache';
 import { RelengError } from '../errors';
 import { releasesDirOf, type RelengPluginOptions } from './options';
 import { MIRROR_PROJECT } from './targets';
@@ -59,8 +59,7 @@ export function releaseEdges(models: readonly ComposeModel[], commonFile: string
  */
 export const createDependencies: CreateDependencies<RelengPluginOptions> = (options, context) => {
   const dir = releasesDirOf(options);
-  const models = loadComposeModelsCached(context.workspaceRoot, composeFilesIn(context.workspaceRoot, dir), dir);
-  const edges = releaseEdges(models, commonFileOf(dir));
+  const edges = releaseEdges(loadAllComposeModelsCached(context.workspaceRoot, dir), commonFileOf(dir));
   return edges.filter((edge) => edge.source in context.projects).map((edge) => {
     if (!(edge.target in context.projects)) {
       throw new RelengError(`${edge.why}: ${edge.source} depends on ${edge.target}, which is not a project of this workspace`);
