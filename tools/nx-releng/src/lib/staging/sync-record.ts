@@ -24,9 +24,12 @@ export interface SyncRecord {
   repos: string[];
   /** Set by a minor-release sync: the hash of the minor release settings it applied (lib/minor-release). */
   minorRelease?: string;
-  /** Subtrees beyond the repos' variant dirs that the sync wrote (a minor release: isos); verify checks them. */
+  /**
+   * Subtrees beyond the repos' variant dirs that a minor release wrote (isos); verify checks them. A later daily
+   * sync keeps them, and the links below, while staging holds them (minor-release.ts keptReleaseState).
+   */
   extraSubtrees?: string[];
-  /** Links the sync made in the revision dir (a minor release's linkRepos: nfv -> NFV); verify checks them. */
+  /** Links the minor release made in the revision dir (linkRepos: nfv -> NFV); verify checks them. */
   links?: RevisionLink[];
 }
 
