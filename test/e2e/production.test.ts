@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { stageLocalSource } from '../helpers/rpms';
 import { taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
 import { openPipelineWorkspace, type PipelineWorkspace } from '../helpers/pipeline';
 import { sampleRepos } from '../helpers/repo-consistency';
+import { snapshotTree } from '../helpers/tree-snapshot';
 
 /**
  * Production end to end: two majors (8 and a 9 fixture) vetted in staging, then `nx run-many -t sync-prod
@@ -209,6 +210,50 @@ test('a push where one project is refused still publishes and announces the othe
   const alone = await nx(['run', 'Rocky-8:sync-prod']);
   assert.notEqual(alone.status, 0);
   assert.match(alone.output, new RegExp(`Rocky-8:sync-prod FAILED: ${refusal}`));
+});
+
+test('production is the whole vetted revision: images/, live/, top-level files go, what staging lost is deleted', async () => {
+  const staging = join(ws.relengRoot, 'mnt/repos-staging/mirror/pub/rocky/8.10-RC2');
+  const production = join(prod, 'mirror/pub/rocky/8.10');
+  // Content no compose project claims (the cloud import's images/, live/, a top-level file): Rocky-8's, which
+  // carries BaseOS. A retired variant only production still has: deleted by Rocky-8's push.
+  mkdirSync(join(staging, 'images/x86_64'), { recursive: true });
+  writeFileSync(join(staging, 'images/x86_64/Rocky-8-GenericCloud.latest.x86_64.qcow2'), 'qcow2');
+  mkdirSync(join(staging, 'live/x86_64'), { recursive: true });
+  writeFileSync(join(staging, 'live/x86_64/Rocky-8-Workstation.iso'), 'live');
+  writeFileSync(join(staging, 'RELEASE-NOTES.txt'), 'notes\n');
+  mkdirSync(join(production, 'Retired/x86_64/os'), { recursive: true });
+  writeFileSync(join(production, 'Retired/x86_64/os/old.rpm'), 'old');
+  // verify vouches for them: a cached verify would hide them, so Rocky-8's verify runs (its runtime input sees them).
+  const verified = await runOk(['run-many', '-t', 'verify']);
+  assert.equal(taskOutcomes(verified, 'verify')['Rocky-8'], 'passed');
+  assert.match(verified, /Rocky-8:verify \d+ repos passed, and unclaimed RELEASE-NOTES\.txt images live /);
+
+  // Changed after verify: refused, naming the path; neither tree changes.
+  writeFileSync(join(staging, 'images/x86_64/Rocky-8-GenericCloud.latest.x86_64.qcow2'), 'QCOW2');
+  const trees = async () => [await snapshotTree(staging), await snapshotTree(prod)];
+  const before = await trees();
+  let r = await nx(['run', 'Rocky-8:sync-prod']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.output, new RegExp(`Rocky-8:sync-prod FAILED: Rocky-8: ${staging} changed since it passed verify at [^;]+; run nx run Rocky-8:verify again before syncing to production \\(changed: ${staging}/images\\)`));
+  assert.deepEqual(await trees(), before);
+  // So is a top-level entry that appeared after verify.
+  writeFileSync(join(staging, 'images/x86_64/Rocky-8-GenericCloud.latest.x86_64.qcow2'), 'qcow2');
+  assert.equal(taskOutcomes(await runOk(['run', 'Rocky-8:verify']), 'verify')['Rocky-8'], 'passed', 'a changed images/ file is never a cache hit');
+  writeFileSync(join(staging, 'EULA'), 'eula');
+  r = await nx(['run', 'Rocky-8:sync-prod']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.output, new RegExp(`Rocky-8: ${staging}/EULA appeared in staging after verify at [^,]+, which vouched for every path sync-prod publishes; run nx run Rocky-8:verify again`));
+  rmSync(join(staging, 'EULA'));
+
+  await runOk(['run-many', '-t', 'sync-prod', 'filelist']);
+  for (const rev of ['8.10', '9.7']) {
+    const d = await run('diff', ['-r', '--no-dereference', join(ws.relengRoot, `mnt/repos-staging/mirror/pub/rocky/${rev}-RC2`), join(prod, 'mirror/pub/rocky', rev)], { allowFailure: true });
+    assert.equal(`${d.stdout}`, '', `staging and production ${rev} differ`);
+  }
+  assert.ok(!existsSync(join(production, 'Retired')));
+  assertListsDescribeDisk();
+  assert.match(readFileSync(join(prod, 'mirror/pub/rocky/fullfiletimelist-rocky'), 'utf8'), /\tf\t5\t8\.10\/images\/x86_64\/Rocky-8-GenericCloud\.latest\.x86_64\.qcow2\n/);
 });
 
 test('a production sync killed midway converges on rerun, and production never names a missing file', async () => {

@@ -1,4 +1,5 @@
 import type { PromiseExecutor } from '@nx/devkit';
+import { loadAllComposeModels } from '../../config/load';
 import { formatBytes } from '../../lib/core/log';
 import { syncProd } from '../../lib/production/sync-prod';
 import { errorMessage } from '../../errors';
@@ -9,7 +10,8 @@ import { DEFAULT_CHANNEL } from '../../config/schema';
 
 const syncProdExecutor: PromiseExecutor<SyncProdExecutorSchema> = (options, context) =>
   runStep<object>('sync-prod', context, async ({ model, roots, log }) => {
-    const r = await syncProd({ model, roots, log, channel: options.channel ?? DEFAULT_CHANNEL, dryRun: options.dryRun }).catch(
+    const models = loadAllComposeModels(context.root);
+    const r = await syncProd({ model, models, roots, log, channel: options.channel ?? DEFAULT_CHANNEL, dryRun: options.dryRun }).catch(
       (err: unknown) => {
         // In a push that ends with the file lists, they still announce what the other projects published.
         if (!announcedInRun(context)) throw err;

@@ -38,15 +38,6 @@ export interface RevisionLink {
   target: string;
 }
 
-/**
- * The paths of the revision dir that verify vouches for (and digests): the repos, the extra subtrees and the
- * links. The sync record says what there is to verify, the verify record what was verified; both have these
- * fields, so verify, its runtime input, sync-prod and the status page digest the same paths.
- */
-export function vettedPaths(rec: { repos: readonly string[]; extraSubtrees?: readonly string[]; links?: readonly RevisionLink[] }): string[] {
-  return [...rec.repos, ...(rec.extraSubtrees ?? []), ...(rec.links ?? []).map((l) => l.name)];
-}
-
 export function hashConfig(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
