@@ -353,3 +353,36 @@ test('a compose without ISOs, or an ISO type without its iso dir, is refused and
   assert.match(r.output, /has no ISOs in compose\/Minimal\/aarch64\/iso \(no \*\.iso files\), but isoTypes in releases\/8\/release\.json lists Minimal/);
   assertSameTree(await snapshotTree(stagingRoot, { exclude: (rel) => rel.startsWith('.releng') }), before, 'staging after the refused runs');
 });
+
+test('a daily sync of a newer compose between the GA sync and the GA push keeps isos/, kickstart and nfv; the push publishes them', async () => {
+  const state = join(ws.relengRoot, 'mnt/repos-staging/.releng/state/mirror_pub_rocky/8.10-RC2');
+  // The GA push has not happened yet: production holds none of the release's ISOs and no nfv link.
+  rmSync(join(production, 'isos'), { recursive: true });
+  rmSync(join(production, 'nfv'));
+  // A newer update compose (no ISOs), synced by the daily job: releng-hello 1.1.
+  await stageSandbox(ws.relengRoot, { version: '1.1', shorts: ['Rocky'] });
+  await runOk(['run', 'Rocky-8:compose', '--backend=local']);
+  const out = await runOk(['run', 'Rocky-8:verify']);
+  assert.deepEqual(taskOutcomes(out, 'sync-staging'), { 'Rocky-8': 'synced' });
+  const synced = readJsonFile<any>(join(state, 'Rocky-8.sync-staging.json'));
+  assert.equal(synced.minorRelease, undefined, 'a daily sync is no minor release');
+  assert.deepEqual(synced.extraSubtrees, ['isos']);
+  assert.deepEqual(synced.links, [{ name: 'nfv', target: 'NFV' }]);
+  for (const arch of ARCHES) assert.ok(synced.repos.includes(`BaseOS/${arch}/kickstart`), `BaseOS/${arch}/kickstart stays a repo`);
+  assert.match(out, /Rocky-8:verify 49 repos passed, and isos\/, nfv /);
+  assert.match(out, /isos: 14 of 14 files ok/);
+  assert.match(out, /nfv -> NFV: ok/);
+  assert.deepEqual(verifyRecord().extraSubtrees, ['isos']);
+
+  const push = await runOk(['run-many', '-t', 'sync-prod', 'filelist']);
+  assert.deepEqual(taskOutcomes(push, 'sync-prod'), { 'Extras-8': 'up-to-date', 'Rocky-8': 'synced', 'Rocky-devel-8': 'up-to-date' });
+  assert.ok(existsSync(join(production, 'BaseOS/x86_64/os/Packages/r/releng-hello-1.1-1.el8.x86_64.rpm')), 'the newer compose is published');
+  assert.ok(statSync(join(production, 'BaseOS/x86_64/kickstart/repodata/repomd.xml')).isFile());
+  for (const arch of ARCHES) {
+    assertSameContent(contentOf(join(production, 'isos', arch)), contentOf(join(staging, 'isos', arch)), `production isos/${arch}`);
+    const check = await run('sha256sum', ['-c', 'CHECKSUM'], { cwd: join(production, 'isos', arch) });
+    assert.equal(check.stdout.trim().split('\n').filter((l) => / OK$/.test(l)).length, 6, check.stdout);
+  }
+  assert.equal(readlinkSync(join(production, 'nfv')), 'NFV');
+  assert.match(readFileSync(join(prodCategory, 'fullfiletimelist-rocky'), 'utf8'), /\tl\t\d+\t8\.10\/nfv\n/);
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,9 +9,10 @@ import { run } from '../../tools/nx-releng/src/lib/tools/exec';
 import { stageSandbox } from '../../tools/sandbox/sandbox';
 import { readJsonFile, writeJsonFile } from '../helpers/workspace';
 import { stageLocalSource } from '../helpers/rpms';
-import type { NxWorkspace } from '../helpers/nx-workspace';
+import { taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
 import { openPipelineWorkspace, type PipelineWorkspace } from '../helpers/pipeline';
 import { sampleRepos } from '../helpers/repo-consistency';
+import { snapshotTree } from '../helpers/tree-snapshot';
 
 /**
  * Production end to end: two majors (8 and a 9 fixture) vetted in staging, then `nx run-many -t sync-prod
@@ -38,6 +39,35 @@ function listState(): Record<string, string> {
   return Object.fromEntries(
     LISTS.map((f) => [f, `${statSync(join(dir, f)).mtimeMs} ${readFileSync(join(dir, f)).toString('base64').length}:${readFileSync(join(dir, f), 'utf8')}`]),
   );
+}
+
+/** The regular files under root/rel with their sizes (and mtimes, to the second, when asked). */
+function filesOf(root: string, rel: string, withMtime = false): string[] {
+  return readdirSync(join(root, rel), { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => {
+      const st = statSync(join(e.parentPath ?? e.path, e.name));
+      return `${join(e.parentPath ?? e.path, e.name).slice(root.length)} ${st.size}${withMtime ? ` ${Math.floor(st.mtimeMs / 1000)}` : ''}`;
+    })
+    .sort();
+}
+
+/** fullfiletimelist-rocky names every file and link under the revision dirs, each with its size, and nothing else. */
+function assertListsDescribeDisk(): void {
+  const dir = join(prod, 'mirror/pub/rocky');
+  const listed = new Map<string, string>();
+  for (const m of readFileSync(join(dir, 'fullfiletimelist-rocky'), 'utf8').matchAll(/^\d+\t([fl])\t(\d+)\t(.+)$/gm)) {
+    listed.set(m[3] as string, `${m[1]} ${m[1] === 'f' ? m[2] : ''}`);
+  }
+  const onDisk = new Map<string, string>();
+  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    const rel = join(e.parentPath ?? e.path, e.name).slice(dir.length + 1);
+    if (!rel.includes('/')) continue; // the lists themselves
+    if (e.isSymbolicLink()) onDisk.set(rel, 'l ');
+    else if (e.isFile()) onDisk.set(rel, `f ${statSync(join(dir, rel)).size}`);
+  }
+  const diffs = [...new Set([...listed.keys(), ...onDisk.keys()])].filter((k) => listed.get(k) !== onDisk.get(k));
+  assert.deepEqual(diffs.map((k) => `${k}: listed ${listed.get(k)}, on disk ${onDisk.get(k)}`), [], 'the file list describes production');
 }
 
 /** Rocky-8 kept small (three of its repos), and a 9 release with its own compose, before the composes run. */
@@ -149,6 +179,83 @@ test('beta never reaches production, and unverified staging is refused', async (
   await runOk(['run', 'Extras-8:verify']);
 });
 
+test('a push where one project is refused still publishes and announces the others, then fails naming it', async () => {
+  // Extras-8 holds a verified new compose (the test above); Rocky-8's staging changes after its verify.
+  const staging = join(ws.relengRoot, 'mnt/repos-staging/mirror/pub/rocky/8.10-RC2');
+  const pkgDir = join(staging, 'BaseOS/x86_64/os/Packages/r');
+  const pkg = join(pkgDir, readdirSync(pkgDir).find((n) => n.startsWith('releng-hello-')) as string);
+  writeFileSync(pkg, readFileSync(pkg)); // the same bytes, rewritten: not the file verify passed
+  const rocky = () => ['BaseOS', 'AppStream', 'PowerTools'].flatMap((v) => filesOf(join(prod, 'mirror/pub/rocky/8.10'), v, true));
+  const rockyBefore = rocky();
+  const refusal = `Rocky-8: ${staging} changed since it passed verify at [^;]+; run nx run Rocky-8:verify again before syncing to production`;
+  // Twice: sync-prod is never cached, so the second run decides again (and refuses again) rather than replaying a success.
+  for (const round of [1, 2]) {
+    const r = await nx(['run-many', '-t', 'sync-prod', 'filelist', '-p', 'Extras-8', 'mirror']);
+    assert.notEqual(r.status, 0, `round ${round} must fail:\n${r.output}`);
+    const outcomes = taskOutcomes(r.output, 'sync-prod');
+    assert.equal(outcomes['Extras-8'], round === 1 ? 'synced' : 'up-to-date', `round ${round}`);
+    assert.equal(outcomes['Rocky-8'], 'ran', `round ${round}: Rocky-8:sync-prod ran, not answered by the cache`);
+    assert.match(r.output, new RegExp(`Rocky-8:sync-prod NOT PUBLISHED: ${refusal}`));
+    const tasks = tasksRun(r.output);
+    assert.ok(tasks.includes('mirror:hardlink') && tasks.at(-1) === 'mirror:filelist', tasks.join(' '));
+    assert.match(
+      r.output,
+      new RegExp(`mirror:filelist FAILED: file lists ${round === 1 ? 'rewritten' : 'unchanged'} [^\n]*, but 1 project\\(s\\) were not published:\n\\s+Rocky-8: ${staging} changed since it passed verify`),
+    );
+    assert.deepEqual(filesOf(join(prod, 'mirror/pub/rocky/8.10'), 'extras'), filesOf(staging, 'extras'), 'Extras-8 is published');
+    assert.deepEqual(rocky(), rockyBefore, 'Rocky-8 in production is untouched');
+    assertListsDescribeDisk();
+  }
+  // Alone, the refused sync-prod fails as any step does.
+  const alone = await nx(['run', 'Rocky-8:sync-prod']);
+  assert.notEqual(alone.status, 0);
+  assert.match(alone.output, new RegExp(`Rocky-8:sync-prod FAILED: ${refusal}`));
+});
+
+test('production is the whole vetted revision: images/, live/, top-level files go, what staging lost is deleted', async () => {
+  const staging = join(ws.relengRoot, 'mnt/repos-staging/mirror/pub/rocky/8.10-RC2');
+  const production = join(prod, 'mirror/pub/rocky/8.10');
+  // Content no compose project claims (the cloud import's images/, live/, a top-level file): Rocky-8's, which
+  // carries BaseOS. A retired variant only production still has: deleted by Rocky-8's push.
+  mkdirSync(join(staging, 'images/x86_64'), { recursive: true });
+  writeFileSync(join(staging, 'images/x86_64/Rocky-8-GenericCloud.latest.x86_64.qcow2'), 'qcow2');
+  mkdirSync(join(staging, 'live/x86_64'), { recursive: true });
+  writeFileSync(join(staging, 'live/x86_64/Rocky-8-Workstation.iso'), 'live');
+  writeFileSync(join(staging, 'RELEASE-NOTES.txt'), 'notes\n');
+  mkdirSync(join(production, 'Retired/x86_64/os'), { recursive: true });
+  writeFileSync(join(production, 'Retired/x86_64/os/old.rpm'), 'old');
+  // verify vouches for them: a cached verify would hide them, so Rocky-8's verify runs (its runtime input sees them).
+  const verified = await runOk(['run-many', '-t', 'verify']);
+  assert.equal(taskOutcomes(verified, 'verify')['Rocky-8'], 'passed');
+  assert.match(verified, /Rocky-8:verify \d+ repos passed, and unclaimed RELEASE-NOTES\.txt images live /);
+
+  // Changed after verify: refused, naming the path; neither tree changes.
+  writeFileSync(join(staging, 'images/x86_64/Rocky-8-GenericCloud.latest.x86_64.qcow2'), 'QCOW2');
+  const trees = async () => [await snapshotTree(staging), await snapshotTree(prod)];
+  const before = await trees();
+  let r = await nx(['run', 'Rocky-8:sync-prod']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.output, new RegExp(`Rocky-8:sync-prod FAILED: Rocky-8: ${staging} changed since it passed verify at [^;]+; run nx run Rocky-8:verify again before syncing to production \\(changed: ${staging}/images\\)`));
+  assert.deepEqual(await trees(), before);
+  // So is a top-level entry that appeared after verify.
+  writeFileSync(join(staging, 'images/x86_64/Rocky-8-GenericCloud.latest.x86_64.qcow2'), 'qcow2');
+  assert.equal(taskOutcomes(await runOk(['run', 'Rocky-8:verify']), 'verify')['Rocky-8'], 'passed', 'a changed images/ file is never a cache hit');
+  writeFileSync(join(staging, 'EULA'), 'eula');
+  r = await nx(['run', 'Rocky-8:sync-prod']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.output, new RegExp(`Rocky-8: ${staging}/EULA appeared in staging after verify at [^,]+, which vouched for every path sync-prod publishes; run nx run Rocky-8:verify again`));
+  rmSync(join(staging, 'EULA'));
+
+  await runOk(['run-many', '-t', 'sync-prod', 'filelist']);
+  for (const rev of ['8.10', '9.7']) {
+    const d = await run('diff', ['-r', '--no-dereference', join(ws.relengRoot, `mnt/repos-staging/mirror/pub/rocky/${rev}-RC2`), join(prod, 'mirror/pub/rocky', rev)], { allowFailure: true });
+    assert.equal(`${d.stdout}`, '', `staging and production ${rev} differ`);
+  }
+  assert.ok(!existsSync(join(production, 'Retired')));
+  assertListsDescribeDisk();
+  assert.match(readFileSync(join(prod, 'mirror/pub/rocky/fullfiletimelist-rocky'), 'utf8'), /\tf\t5\t8\.10\/images\/x86_64\/Rocky-8-GenericCloud\.latest\.x86_64\.qcow2\n/);
+});
+
 test('a production sync killed midway converges on rerun, and production never names a missing file', async () => {
   await stageSandbox(ws.relengRoot, { version: '1.1', shorts: ['Rocky'] });
   await runOk(['run', 'Rocky-8:compose', '--backend=local']);
@@ -174,12 +281,7 @@ test('a production sync killed midway converges on rerun, and production never n
   // Converged: production holds exactly what staging holds for this project.
   const staging = join(ws.relengRoot, 'mnt/repos-staging/mirror/pub/rocky/8.10-RC2');
   for (const repo of ['BaseOS/x86_64/os', 'AppStream/aarch64/os', 'PowerTools/source/tree']) {
-    const list = (root: string) =>
-      readdirSync(join(root, repo), { recursive: true, withFileTypes: true })
-        .filter((e) => e.isFile())
-        .map((e) => `${join(e.parentPath ?? e.path, e.name).slice(root.length)} ${statSync(join(e.parentPath ?? e.path, e.name)).size}`)
-        .sort();
-    assert.deepEqual(list(join(prod, 'mirror/pub/rocky/8.10')), list(staging), repo);
+    assert.deepEqual(filesOf(join(prod, 'mirror/pub/rocky/8.10'), repo), filesOf(staging, repo), repo);
   }
   const again = await runOk(['run', 'Rocky-8:sync-prod']);
   assert.match(again, /up to date, nothing synced/);

@@ -587,7 +587,48 @@ const CASES: Case[] = [
     error: () =>
       new RegExp(`Rocky-8:torrents FAILED: Rocky-8: ${re(w.stagingDir)}/isos has no passing verify \\(${re(paths('Rocky-8').sp.verifyRecord)} does not cover isos/\\)`),
   },
+  // --- prod: verify vouches for every byte sync-prod publishes ---
+  {
+    name: 'staging: compose metadata changed after verify',
+    nx: ['run', 'Rocky-8:sync-prod'],
+    arrange: () => replaceFile(join(w.stagingDir, 'metadata/composeinfo.json'), '{}'),
+    error: () =>
+      new RegExp(
+        `Rocky-8:sync-prod FAILED: Rocky-8: ${re(w.stagingDir)} changed since it passed verify at \\S+; ` +
+          `run nx run Rocky-8:verify again before syncing to production \\(changed: ${re(w.stagingDir)}/metadata\\)`,
+      ),
+  },
+  {
+    name: 'staging: a file outside the repo dirs of a variant appeared after verify',
+    nx: ['run', 'Extras-8:sync-prod'],
+    arrange: () => addFile(join(w.stagingDir, 'extras/x86_64/README'), 'not vetted'),
+    error: () => new RegExp(`Extras-8: ${re(w.stagingDir)} changed since it passed verify at \\S+; .*\\(changed: ${re(w.stagingDir)}/extras\\)`),
+  },
+  {
+    name: 'staging: a top-level entry no project claims appeared after verify',
+    nx: ['run', 'Rocky-8:sync-prod'],
+    arrange: () => addFile(join(w.stagingDir, 'images/Rocky-8-GenericCloud.qcow2'), 'qcow2'),
+    error: () =>
+      new RegExp(
+        `Rocky-8:sync-prod FAILED: Rocky-8: ${re(w.stagingDir)}/images appeared in staging after verify at \\S+, ` +
+          'which vouched for every path sync-prod publishes; run nx run Rocky-8:verify again',
+      ),
+  },
 ];
+
+/** Creates a file (and the dirs it needs); the undo removes them and puts the parent's mtime back. */
+async function addFile(path: string, content: string): Promise<Undo> {
+  let top = path;
+  while (!(await lstat(dirname(top)).then(() => true, () => false))) top = dirname(top);
+  const parent = dirname(top);
+  const mtime = (await lstat(parent, { bigint: true })).mtimeNs;
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, content);
+  return async () => {
+    await rm(top, { recursive: true });
+    await setMtimeNs(parent, mtime);
+  };
+}
 
 before(async () => {
   w = await openReleasedWorkspace('bad-input');

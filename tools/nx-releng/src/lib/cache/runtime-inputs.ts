@@ -2,13 +2,14 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_RELEASES_DIR } from '../../config/files';
-import { loadComposeModelCached } from '../../config/model-cache';
+import { loadAllComposeModelsCached, loadComposeModelCached } from '../../config/model-cache';
 import { channelRelease, composePaths, projectChannels, projectRepoPath, resolveRoots, stagingPaths } from '../../layout/paths';
 import { inspectLatestLink } from '../compose/compose-ref';
 import { composeInputState, writeComposeInputNote } from '../compose/compose-state';
 import { RelengError } from '../../errors';
 import { treeDigest } from '../core/tree-digest';
-import { destinationDrift, readSyncRecord, vettedPaths } from '../staging/sync-record';
+import { destinationDrift, readSyncRecord } from '../staging/sync-record';
+import { revisionClaims, vettedPaths, vouchedPaths } from '../vetting/vouched-paths';
 
 /**
  * The runtime input of the sync targets: one line per channel with the compose its latest link points at and
@@ -44,13 +45,15 @@ export async function syncStagingState(workspaceRoot: string, project: string, r
 }
 
 /**
- * The runtime input of verify, a pure check: per channel, the digest of exactly what it would look at (the
- * project's staging repos, a minor release's isos/ and links as the sync record lists them, and the repomd.xml
+ * The runtime input of verify, a pure check: per channel, the digest of exactly what it would vouch for (the
+ * project's subtrees, a minor release's isos/ and links as the sync record lists them, for the revision's owner the
+ * content no project claims (lib/vetting/vouched-paths.ts), and the repomd.xml
  * of the repos their dependencies come from). Verify is hashed after sign has run (it also has a dependentTasksOutputFiles input), so this is the state verify will see.
  */
 export async function verifyState(workspaceRoot: string, project: string, relengRoot?: string, releasesDir?: string): Promise<string> {
   const model = projectModel(workspaceRoot, project, releasesDir);
   const roots = resolveRoots(model.common, model.release, relengRoot);
+  const claims = revisionClaims(loadAllComposeModelsCached(workspaceRoot, releasesDir), model);
   const lines: string[] = [];
   for (const channel of projectChannels(model)) {
     const sp = stagingPaths(model, channelRelease(model.release, channel), roots);
@@ -68,7 +71,8 @@ export async function verifyState(workspaceRoot: string, project: string, releng
         deps.update(repomd).update(await readFile(repomd).catch(() => 'missing'));
       }
     }
-    lines.push(`${channel}: ${await treeDigest(sp.revisionDir, vettedPaths(record))} deps ${deps.digest('hex')}`);
+    const vouched = await vouchedPaths(model, claims, sp.revisionDir, record);
+    lines.push(`${channel}: ${await treeDigest(sp.revisionDir, vettedPaths(vouched))} deps ${deps.digest('hex')}`);
   }
   return lines.join('\n');
 }

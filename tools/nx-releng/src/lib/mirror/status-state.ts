@@ -12,8 +12,8 @@ import { channelRelease, composePaths, productionPaths, projectChannels, resolve
 import type { ChangeKind, ChangeReport } from '../compose/compose-diff';
 import { inspectLatestLink } from '../compose/compose-ref';
 import { errorMessage } from '../../errors';
-import { readRecord, readSyncRecord, vettedPaths } from '../staging/sync-record';
-import { treeDigest } from '../core/tree-digest';
+import { readRecord, readSyncRecord } from '../staging/sync-record';
+import { vettedPaths, vouchedDigest } from '../vetting/vouched-paths';
 import { readVerifyRecord } from '../vetting/staging-steps';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -173,7 +173,7 @@ async function gatherVerify(verifyRecord: string, revisionDir: string): Promise<
   }
   let now: string;
   try {
-    now = await treeDigest(revisionDir, vettedPaths(rec));
+    now = (await vouchedDigest(revisionDir, vettedPaths(rec))).digest;
   } catch (err) {
     return { state: 'stale', ...base, detail: `staging cannot be read: ${errorMessage(err)}` };
   }

@@ -1,4 +1,4 @@
-import { readlink } from 'node:fs/promises';
+import { readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../../config/load';
 import type { Channel } from '../../config/schema';
@@ -11,10 +11,11 @@ import { formatBytes, type Log } from '../core/log';
 import { SyncProgress } from '../core/progress';
 import { rsync, type RsyncOptions } from '../tools/rsync';
 import { checkLinkSlot, pointLink } from '../core/links';
-import { readRecord, removeRecord, vettedPaths, writeRecord, type RevisionLink } from '../staging/sync-record';
+import { readRecord, removeRecord, writeRecord, type RevisionLink } from '../staging/sync-record';
 import { treeDigest } from '../core/tree-digest';
-import { readVerifyRecord } from '../vetting/staging-steps';
-import { checkDestination, exists } from '../core/fs-checks';
+import { readVerifyRecord, type VerifyRecord } from '../vetting/staging-steps';
+import { ownsUnclaimed, revisionClaims, vettedPaths, vouchedDigest, vouchedPaths } from '../vetting/vouched-paths';
+import { checkDestination } from '../core/fs-checks';
 
 /**
  * Staging to production for one compose project, in an order that never publishes repodata ahead of what it
@@ -26,6 +27,9 @@ import { checkDestination, exists } from '../core/fs-checks';
  * deletions. --delay-updates over the whole subtree would not do: its renames run in file-list order, so
  * CHECKSUM (C < R) would land before the ISOs it names, and a run killed among the renames would leave it so.
  * Then the verified linkRepos links (nfv -> NFV), once their targets are complete.
+ * The project that owns the revision dir's unclaimed content (lib/vetting/vouched-paths.ts: images/, live/,
+ * top-level files) publishes it after its repodata, in one pass over the revision dir that leaves every claimed
+ * name alone, and deletes in the same way what staging no longer has.
  * The staging category links (latest-8, 8.10) are not copied: the production major alias is switched by hand.
  */
 
@@ -45,6 +49,8 @@ export interface SyncProdRequest {
   roots: Roots;
   dryRun?: boolean;
   log: Log;
+  /** Every compose model of the workspace: which project claims what of the revision dir. */
+  models: readonly ComposeModel[];
 }
 
 export interface SyncProdResult {
@@ -88,11 +94,10 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
   }
   // hardlink is mirror:hardlink's, which runs after every sync-prod: a push that could not finish must not start.
   await requireTools(['rsync', 'hardlink']);
-  const subtrees = [...new Set(verified.repos.map((r) => r.split('/')[0] as string))];
-  if (model.compose.syncMetadata && (await exists(join(sp.revisionDir, 'metadata')))) subtrees.push('metadata');
+  const { subtrees } = verified;
+  const unclaimed = verified.unclaimed ?? [];
+  const claims = revisionClaims(req.models, model);
   const extraSubtrees = verified.extraSubtrees ?? [];
-  subtrees.push(...extraSubtrees.filter((s) => !subtrees.includes(s)));
-  subtrees.sort();
   const links = verified.links ?? [];
   const linkNames = links.map((l) => l.name);
   const linkToChange = async () => {
@@ -109,21 +114,19 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
   };
   const copy = (rel: string, extra: Partial<RsyncOptions>) =>
     rsync({ src: join(sp.revisionDir, rel), dest: join(pp.revisionDir, rel), chown: model.common.owner, ...extra });
+  const ownsRest = ownsUnclaimed(model);
+  // The whole revision dir but every claimed name: what no project claims, as verify vouched for it.
+  const copyUnclaimed = (extra: Partial<RsyncOptions>) => copy('', { excludes: claims.map((c) => `/${c}`), ...extra });
 
   // Production lock first, then staging's, so no staging writer changes what is being copied.
   return withLock(pp.lockFile, `${model.project}:sync-prod`, model.common.lockTimeoutSeconds, log, () =>
     withLock(sp.lockFile, `${model.project}:sync-prod`, model.common.lockTimeoutSeconds, log, async () => {
-      const now = await treeDigest(sp.revisionDir, vettedPaths(verified));
-      if (now !== verified.digest) {
-        throw new RelengError(
-          `${model.project}: ${sp.revisionDir} changed since it passed verify at ${verified.verifiedAt}; ` +
-            `run nx run ${model.project}:verify again before syncing to production`,
-        );
-      }
+      await checkStillVouched(model, claims, sp.revisionDir, verified);
       const record = await readRecord<ProdRecord>(pp.syncRecord);
       if (
         record?.verifyDigest === verified.digest &&
-        record.productionDigest === (await treeDigest(pp.revisionDir, [...record.subtrees, ...(record.links ?? [])], { inodes: false }))
+        record.productionDigest === (await treeDigest(pp.revisionDir, [...record.subtrees, ...(record.links ?? [])], { inodes: false })) &&
+        (!ownsRest || (await unclaimedInProduction(pp.revisionDir, claims)).join() === unclaimed.join())
       ) {
         log.info(`${model.project}: production ${pp.revisionDir} already holds verified ${verified.composeId}`);
         return { ...base, outcome: 'up-to-date', files: 0, bytes: 0 };
@@ -136,10 +139,15 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
           for (const line of s.changes) log.info(`  ${rel}: ${line}`);
           files += s.changes.length;
         }
+        if (ownsRest) {
+          const s = await copyUnclaimed({ delete: true, dryRun: true });
+          for (const line of s.changes) log.info(`  (unclaimed): ${line}`);
+          files += s.changes.length;
+        }
         for (const l of await linkToChange()) log.info(`  would point ${join(pp.revisionDir, l.name)} -> ${l.target}`);
         return { ...base, outcome: 'dry-run', files, bytes: 0 };
       }
-      await checkDestination('production', pp.revisionDir, subtrees);
+      await checkDestination('production', pp.revisionDir, [...subtrees, ...unclaimed]);
       log.info(`${model.project}: syncing verified ${verified.composeId} ${sp.revisionDir} -> ${pp.revisionDir}`);
       await removeRecord(pp.syncRecord);
       const progress = await SyncProgress.of(log, sp.revisionDir, subtrees);
@@ -158,13 +166,16 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
         await copy(rel, { includes: ['repomd.xml', 'repomd.xml.asc'], excludes: ['*'], delayUpdates: true });
       });
       for (const rel of extraSubtrees) for (const pass of EXTRA_SUBTREE_PASSES.slice(1)) await copy(rel, pass);
+      const other = unclaimed.length ? [await copyUnclaimed({})] : [];
       for (const l of await linkToChange()) {
         await pointLink(pp.revisionDir, l.name, l.target, model.common.owner);
         log.info(`  ${join(pp.revisionDir, l.name)} -> ${l.target}`);
       }
       const deletions = await mapLimit(subtrees, model.common.rsync.parallel, (rel) => copy(rel, { delete: true }));
-      const files = content.reduce((n, s) => n + s.filesTransferred, 0);
-      const bytes = content.reduce((n, s) => n + s.bytesTransferred, 0);
+      // The owner deletes what no project claims and staging no longer has (a retired variant, a renamed tree).
+      if (ownsRest) deletions.push(await copyUnclaimed({ delete: true }));
+      const files = [...content, ...other].reduce((n, s) => n + s.filesTransferred, 0);
+      const bytes = [...content, ...other].reduce((n, s) => n + s.bytesTransferred, 0);
       const deleted = deletions.reduce((n, s) => n + s.deleted, 0);
       log.info(`  ${files} files (${formatBytes(bytes)}) copied, ${deleted} deleted`);
       await writeRecord(pp.syncRecord, {
@@ -172,12 +183,41 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
         project: model.project,
         composeId: verified.composeId,
         verifyDigest: verified.digest,
-        productionDigest: await treeDigest(pp.revisionDir, [...subtrees, ...linkNames], { inodes: false }),
-        subtrees,
+        productionDigest: await treeDigest(pp.revisionDir, [...subtrees, ...unclaimed, ...linkNames], { inodes: false }),
+        subtrees: [...subtrees, ...unclaimed],
         ...(linkNames.length ? { links: linkNames } : {}),
         syncedAt: new Date().toISOString(),
       } satisfies ProdRecord);
       return { ...base, outcome: 'synced', files, bytes };
     }),
   );
+}
+
+/**
+ * Refuses staging that is not what verify vouched for, naming the path: a changed subtree, file or link, or a
+ * top-level entry that appeared since (verify vouches for every byte sync-prod publishes).
+ */
+async function checkStillVouched(model: ComposeModel, claims: readonly string[], revisionDir: string, verified: VerifyRecord): Promise<void> {
+  const again = `run nx run ${model.project}:verify again before syncing to production`;
+  const now = await vouchedPaths(model, claims, revisionDir, verified);
+  const added = [...now.subtrees.filter((s) => !verified.subtrees.includes(s)), ...now.unclaimed.filter((s) => !(verified.unclaimed ?? []).includes(s))];
+  if (added.length) {
+    throw new RelengError(
+      `${model.project}: ${join(revisionDir, added[0] as string)} appeared in staging after verify at ${verified.verifiedAt}, ` +
+        `which vouched for every path sync-prod publishes; ${again}`,
+    );
+  }
+  const { digest, byPath } = await vouchedDigest(revisionDir, vettedPaths(verified));
+  if (digest !== verified.digest) {
+    const changed = Object.keys(byPath).filter((p) => byPath[p] !== verified.pathDigests[p]);
+    throw new RelengError(
+      `${model.project}: ${revisionDir} changed since it passed verify at ${verified.verifiedAt}; ${again} ` +
+        `(changed: ${changed.map((p) => join(revisionDir, p)).join(', ')})`,
+    );
+  }
+}
+
+/** The top-level entries of a production revision dir that no project claims. */
+async function unclaimedInProduction(revisionDir: string, claims: readonly string[]): Promise<string[]> {
+  return (await readdir(revisionDir).catch(() => [] as string[])).filter((n) => !claims.includes(n)).sort();
 }

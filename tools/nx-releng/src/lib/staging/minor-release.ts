@@ -14,7 +14,7 @@
  * sync-staging calls these hooks: planMinorRelease before anything is touched, buildMinorRelease on its work
  * copy (so a failure leaves staging unchanged), publishMinorReleaseLinks after the swap.
  */
-import { chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../../config/load';
 import type { ChannelRelease, RepoDir, StagingPaths } from '../../layout/paths';
@@ -26,6 +26,7 @@ import { checkLinkSlot, pointLink, runningAsRoot } from '../core/links';
 import type { Log } from '../core/log';
 import { fileDigest, writeFileAtomic } from '../formats/repomd';
 import { rsync } from '../tools/rsync';
+import type { RevisionLink } from './sync-record';
 
 /**
  * A minor release copies the whole install tree (images/, EFI/, .treeinfo, ... which the daily sync leaves out,
@@ -127,6 +128,24 @@ export async function planMinorRelease(
   if (!preRelease && ch.revision !== sp.revisionName) categoryLinks.push({ name: ch.revision, target: sp.revisionName });
   for (const link of categoryLinks) await checkLinkSlot(join(sp.categoryDir, link.name), link.target, 'the minor release');
   return { model, revision: ch.revision, revisionDir: sp.revisionDir, categoryDir: sp.categoryDir, isoDirs, kickstart, repoLinks, categoryLinks };
+}
+
+/**
+ * What of a minor release a later daily sync keeps in its record, read from staging (not from the last record, which
+ * a failed sync drops): isos/ of the project that makes ISOs, and the linkRepos links it owns, as long as staging
+ * holds them. Without this a daily sync between the GA sync and the GA push would drop them from verify and so
+ * from production. (Its kickstart trees stay repos of the project: kickstartRepos.)
+ */
+export async function keptReleaseState(model: ComposeModel, revisionDir: string): Promise<{ extraSubtrees?: string[]; links?: RevisionLink[] }> {
+  const { release } = model;
+  const makesIsos = model.compose.variants.some((v) => release.isoTypes.includes(v));
+  const extraSubtrees = makesIsos && (await isDir(join(revisionDir, 'isos'))) ? ['isos'] : [];
+  const links: RevisionLink[] = [];
+  for (const [target, name] of Object.entries(release.linkRepos)) {
+    if (!model.compose.variants.includes(target)) continue;
+    if ((await readlink(join(revisionDir, name)).catch(() => undefined)) === target) links.push({ name, target });
+  }
+  return { ...(extraSubtrees.length ? { extraSubtrees } : {}), ...(links.length ? { links } : {}) };
 }
 
 /** Subtrees of the revision dir the minor release adds to the project's (swapped in with them). */

@@ -24,24 +24,18 @@ export interface SyncRecord {
   repos: string[];
   /** Set by a minor-release sync: the hash of the minor release settings it applied (lib/minor-release). */
   minorRelease?: string;
-  /** Subtrees beyond the repos' variant dirs that the sync wrote (a minor release: isos); verify checks them. */
+  /**
+   * Subtrees beyond the repos' variant dirs that a minor release wrote (isos); verify checks them. A later daily
+   * sync keeps them, and the links below, while staging holds them (minor-release.ts keptReleaseState).
+   */
   extraSubtrees?: string[];
-  /** Links the sync made in the revision dir (a minor release's linkRepos: nfv -> NFV); verify checks them. */
+  /** Links the minor release made in the revision dir (linkRepos: nfv -> NFV); verify checks them. */
   links?: RevisionLink[];
 }
 
 export interface RevisionLink {
   name: string;
   target: string;
-}
-
-/**
- * The paths of the revision dir that verify vouches for (and digests): the repos, the extra subtrees and the
- * links. The sync record says what there is to verify, the verify record what was verified; both have these
- * fields, so verify, its runtime input, sync-prod and the status page digest the same paths.
- */
-export function vettedPaths(rec: { repos: readonly string[]; extraSubtrees?: readonly string[]; links?: readonly RevisionLink[] }): string[] {
-  return [...rec.repos, ...(rec.extraSubtrees ?? []), ...(rec.links ?? []).map((l) => l.name)];
 }
 
 export function hashConfig(value: unknown): string {

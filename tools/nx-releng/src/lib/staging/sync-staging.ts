@@ -22,6 +22,7 @@ import {
   MINOR_RELEASE_EXCLUDES,
   MINOR_RELEASE_TOOLS,
   buildMinorRelease,
+  keptReleaseState,
   kickstartRepos,
   minorReleaseSubtrees,
   planMinorRelease,
@@ -277,7 +278,9 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
       configHash,
       subtrees,
       repos: recorded,
-      ...(minor ? { minorRelease: minorHash, extraSubtrees: minorReleaseSubtrees(minor), links: minor.repoLinks } : {}),
+      ...(minor
+        ? { minorRelease: minorHash, extraSubtrees: minorReleaseSubtrees(minor), links: minor.repoLinks }
+        : await keptReleaseState(model, target)),
     });
     return { ...base, minorRelease: !!minorHash, outcome: 'synced', ...totals(stats), seconds: (Date.now() - started) / 1000 };
   });

@@ -86,7 +86,9 @@ export async function recordSync(
     destination: sp.revisionDir,
     dirs: await fingerprintDirs(sp.revisionDir, o.subtrees),
     repos: o.repos.map((r) => r.path),
-    ...(o.minorRelease ? { minorRelease: o.minorRelease, extraSubtrees: o.extraSubtrees, links: o.links } : {}),
+    ...(o.minorRelease ? { minorRelease: o.minorRelease } : {}),
+    ...(o.extraSubtrees?.length ? { extraSubtrees: o.extraSubtrees } : {}),
+    ...(o.links?.length ? { links: o.links } : {}),
   });
 }
 

@@ -19,8 +19,8 @@ import { withLock } from '../core/lock';
 import type { Log } from '../core/log';
 import { checkSigner, signRepomd } from './sign';
 import { checkIsos } from './iso-checksums';
-import { treeDigest } from '../core/tree-digest';
-import { readRecord, readSyncRecord, removeRecord, vettedPaths, writeRecord, type RevisionLink, type SyncRecord } from '../staging/sync-record';
+import { readRecord, readSyncRecord, removeRecord, writeRecord, type RevisionLink, type SyncRecord } from '../staging/sync-record';
+import { revisionClaims, vettedPaths, vouchedDigest, vouchedPaths } from './vouched-paths';
 import { updateRepoAdvisories } from './updateinfo';
 import { verifyRepo, type RepoReport } from './verify';
 
@@ -139,8 +139,13 @@ export interface VerifyRecord {
   extraSubtrees?: string[];
   /** The links of the revision dir that passed (nfv -> NFV); absent when there were none. */
   links?: RevisionLink[];
-  /** Of vettedPaths(this record): what sync-prod may publish. */
+  /** The top-level subtrees vouched for (lib/vetting/vouched-paths.ts): what sync-prod publishes. */
+  subtrees: string[];
+  /** For the revision's owner: the top-level entries no project claims, vouched for by digest. */
+  unclaimed?: string[];
+  /** Of vettedPaths(this record): what sync-prod may publish (vouchedDigest), and of each path. */
   digest: string;
+  pathDigests: Record<string, string>;
   verifiedAt: string;
 }
 
@@ -162,7 +167,7 @@ async function checkRevisionLinks(revisionDir: string, links: readonly RevisionL
 }
 
 /** Checks every repo of the project; records the digest of what passed, or fails with a per-repo report. */
-export async function verifyStaging(req: StagingStepRequest): Promise<VerifyRecord> {
+export async function verifyStaging(req: StagingStepRequest & { models: readonly ComposeModel[] }): Promise<VerifyRecord> {
   const { model, log } = req;
   const { sp, repos, composeId, record: synced } = await stagedRepos(req);
   // SIG repos are neither signed nor closed over the distribution's repos here (see plugin/targets.ts sigTargets).
@@ -177,8 +182,9 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
   // nothing changed while it looked, by taking the digest before and after.
   const extraSubtrees = synced.extraSubtrees ?? [];
   const links = synced.links ?? [];
-  const paths = vettedPaths({ repos: repos.map((r) => r.path), extraSubtrees, links });
-  const digest = await treeDigest(sp.revisionDir, paths);
+  const vouched = await vouchedPaths(model, revisionClaims(req.models, model), sp.revisionDir, synced);
+  const paths = vettedPaths(vouched);
+  const { digest, byPath } = await vouchedDigest(sp.revisionDir, paths);
   const reports: RepoReport[] = await mapLimit(repos, 2, async (repo) => {
     // A kickstart tree (the frozen GA install tree) is closed over the other kickstart trees, an os tree over os.
     const tree = repo.kind === 'os' || repo.kind === 'kickstart' ? repo.kind : undefined;
@@ -209,7 +215,7 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
     log.info(`  ${subtree}: ${mine.filter((r) => r.ok).length} of ${mine.length} files ok`);
   }
   for (const l of links) log.info(`  ${l.name} -> ${l.target}: ${extra.find((r) => r.repo === l.name)?.ok ? 'ok' : 'problem'}`);
-  if ((await treeDigest(sp.revisionDir, paths)) !== digest) {
+  if ((await vouchedDigest(sp.revisionDir, paths)).digest !== digest) {
     reports.push({ repo: sp.revisionDir, ok: false, problems: ['staging changed while it was being verified; run verify again'] });
   }
   const failed = reports.filter((r) => !r.ok);
@@ -232,13 +238,18 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
     repos: repos.map((r) => r.path),
     ...(extraSubtrees.length ? { extraSubtrees } : {}),
     ...(links.length ? { links } : {}),
+    subtrees: vouched.subtrees,
+    ...(vouched.unclaimed.length ? { unclaimed: vouched.unclaimed } : {}),
     digest,
+    pathDigests: byPath,
     verifiedAt: new Date().toISOString(),
   };
   await writeRecord(sp.verifyRecord, record);
   return record;
 }
 
-export function readVerifyRecord(file: string): Promise<VerifyRecord | undefined> {
-  return readRecord<VerifyRecord>(file);
+/** A record from before verify vouched for whole subtrees (no subtrees field) vouches for nothing: verify again. */
+export async function readVerifyRecord(file: string): Promise<VerifyRecord | undefined> {
+  const rec = await readRecord<VerifyRecord>(file);
+  return rec && Array.isArray(rec.subtrees) ? rec : undefined;
 }
