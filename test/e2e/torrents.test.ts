@@ -19,7 +19,7 @@ import { after, before, test } from 'node:test';
 import { loadComposeModels } from '../../tools/nx-releng/src/config/load';
 import { channelRelease, resolveRoots, stagingPaths, type StagingPaths } from '../../tools/nx-releng/src/layout/paths';
 import { parseTorrent, type TorrentMeta } from '../../tools/nx-releng/src/lib/formats/torrent-file';
-import { treeDigest } from '../../tools/nx-releng/src/lib/core/tree-digest';
+import { vouchedDigest } from '../../tools/nx-releng/src/lib/vetting/vouched-paths';
 import { createNxWorkspace, type NxWorkspace } from '../helpers/nx-workspace';
 import { assertPiecesMatch } from '../helpers/torrent';
 import { readJsonFile } from '../helpers/workspace';
@@ -47,6 +47,7 @@ let sp: StagingPaths;
 /** The verify record of staging as it is now, as a passing verify of the minor release leaves it (isos/ only here). */
 async function recordVerify(): Promise<void> {
   mkdirSync(join(sp.verifyRecord, '..'), { recursive: true });
+  const { digest, byPath } = await vouchedDigest(sp.revisionDir, ['isos']);
   const record = {
     version: 1,
     project: 'Rocky-8',
@@ -55,7 +56,9 @@ async function recordVerify(): Promise<void> {
     stagingDir: sp.revisionDir,
     repos: [],
     extraSubtrees: ['isos'],
-    digest: await treeDigest(sp.revisionDir, ['isos']),
+    subtrees: ['isos'],
+    digest,
+    pathDigests: byPath,
     verifiedAt: new Date().toISOString(),
   };
   writeFileSync(sp.verifyRecord, `${JSON.stringify(record, null, 2)}\n`);
