@@ -15,6 +15,7 @@ import { readRecord, removeRecord, vettedPaths, writeRecord, type RevisionLink }
 import { treeDigest } from '../core/tree-digest';
 import { readVerifyRecord } from '../vetting/staging-steps';
 import { checkDestination, exists } from '../core/fs-checks';
+import { refuseLinksOnBothSides } from '../core/link-policy';
 
 /**
  * Staging to production for one compose project, in an order that never publishes repodata ahead of what it
@@ -128,6 +129,7 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
         log.info(`${model.project}: production ${pp.revisionDir} already holds verified ${verified.composeId}`);
         return { ...base, outcome: 'up-to-date', files: 0, bytes: 0 };
       }
+      await refuseLinksOnBothSides(model.project, sp.revisionDir, pp.revisionDir, subtrees, verified.repos);
       for (const l of links) await checkLinkSlot(join(pp.revisionDir, l.name), l.target, 'sync-prod');
       if (req.dryRun) {
         let files = 0;

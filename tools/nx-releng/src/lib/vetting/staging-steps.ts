@@ -20,6 +20,7 @@ import type { Log } from '../core/log';
 import { checkSigner, signRepomd } from './sign';
 import { checkIsos } from './iso-checksums';
 import { treeDigest } from '../core/tree-digest';
+import { refuseLinks, treeLinkProblems } from '../core/link-policy';
 import { readRecord, readSyncRecord, removeRecord, vettedPaths, writeRecord, type RevisionLink, type SyncRecord } from '../staging/sync-record';
 import { updateRepoAdvisories } from './updateinfo';
 import { verifyRepo, type RepoReport } from './verify';
@@ -56,6 +57,11 @@ async function stagedRepos(req: StagingStepRequest): Promise<StagedRepos> {
   return { sp, repos: record.repos.map((p) => projectRepoPath(req.model, p)), composeId: record.composeId, record };
 }
 
+/** updateinfo and sign write into each repo's repodata: never through a link (link-policy). */
+function refuseRepodataLinks(req: StagingStepRequest, sp: StagingPaths, repos: readonly RepoDir[]): Promise<void> {
+  return refuseLinks(`${req.model.project}: staging ${sp.revisionDir}`, sp.revisionDir, repos.map((r) => `${r.path}/repodata`));
+}
+
 function locked<T>(req: StagingStepRequest, sp: StagingPaths, step: string, fn: () => Promise<T>): Promise<T> {
   return withLock(sp.lockFile, `${req.model.project}:${step}`, req.model.common.lockTimeoutSeconds, req.log, fn);
 }
@@ -79,6 +85,7 @@ export async function applyErrata(req: StagingStepRequest): Promise<UpdateinfoSu
   const summary: UpdateinfoSummary = { composeId, changed: [], unchanged: [], skipped: [], warnings: [], applied: {} };
   // Each repo is fetched, validated and then replaced atomically: a failing repo is left as it was.
   return locked(req, sp, 'updateinfo', async () => {
+    await refuseRepodataLinks(req, sp, targets);
     for (const repo of targets) {
       const res = await updateRepoAdvisories(join(sp.revisionDir, repo.path), source, {
         repo: repo.variant,
@@ -118,6 +125,7 @@ export async function signStaging(req: StagingStepRequest): Promise<SignSummary>
     throw new RelengError(`${model.files.release}: field signing: ${errorMessage(err)}`);
   });
   return locked(req, sp, 'sign', async () => {
+    await refuseRepodataLinks(req, sp, repos);
     const summary: SignSummary = { composeId, signed: [], unchanged: [] };
     for (const repo of repos) {
       const result = await signRepomd(join(sp.revisionDir, repo.path, 'repodata', 'repomd.xml'), signer);
@@ -184,6 +192,8 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
     const tree = repo.kind === 'os' || repo.kind === 'kickstart' ? repo.kind : undefined;
     const deps = tree && !sig ? model.release.repoclosure[repo.variant] ?? [] : [];
     const closureRepos = Object.fromEntries(deps.map((dep) => [dep, join(sp.revisionDir, dep, repo.arch, tree as string)] as const));
+    // What production will hold: no link leaving staging, none in place of a layout dir (link-policy).
+    const links = await treeLinkProblems(sp.revisionDir, [repo.path]);
     const report = await verifyRepo(join(sp.revisionDir, repo.path), {
       publicKey,
       arch: repo.arch,
@@ -194,6 +204,7 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
       // repoclosure of debug and source trees is not meaningful: their dependencies live in the os trees.
       skipDnf: !tree,
     });
+    if (links.length) Object.assign(report, { ok: false, problems: [...links, ...report.problems] });
     log.info(`  ${repo.path}: ${report.ok ? 'ok' : `${report.problems.length} problem(s)`}`);
     return report;
   });
@@ -201,6 +212,8 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
   const extra: RepoReport[] = [];
   for (const subtree of extraSubtrees) {
     if (subtree !== 'isos') throw new RelengError(`${sp.syncRecord}: extraSubtrees lists '${subtree}'; verify knows how to check only isos`);
+    const links = await treeLinkProblems(sp.revisionDir, [subtree], model.release.arches.map((a) => `${subtree}/${a}`));
+    if (links.length) extra.push({ repo: `${subtree}/`, ok: false, problems: links });
     extra.push(...(await checkIsos(sp.revisionDir, subtree, model.release.arches)));
   }
   extra.push(...(await checkRevisionLinks(sp.revisionDir, links)));
