@@ -269,7 +269,7 @@ test('a missing createrepo_c is named with the package to install, before anythi
 test('createrepo_c failing midway leaves staging as it was, no work dir, no record; the next run syncs', async () => {
   const { root } = await syncedThenNewCompose('sf-toolfail', EXTRAS);
   const sp = stagingOf(root, EXTRAS);
-  assert.ok(await readSyncRecord(sp.syncRecord), 'the first sync wrote its record');
+  assert.ok(await readSyncRecord(sp.syncRecord, EXTRAS), 'the first sync wrote its record');
   const bin = await temp('sf-fakebin');
   // The one stand-in: createrepo_c that answers --version like the real one and fails any real work (disk full).
   const fake = join(bin, 'createrepo_c');
@@ -506,7 +506,7 @@ test('a sync killed midway (three kill points in a row) converges to the tree of
   assert.equal(res.outcome, 'synced');
   assert.match(res.log.text, /^WARNING: removing stale lock .* \(pid \d+ is gone\)$/m);
   assert.equal(existsSync(sp.workDir), false);
-  assert.equal((await readSyncRecord(sp.syncRecord))?.composeId, b.composeId);
+  assert.equal((await readSyncRecord(sp.syncRecord, EXTRAS))?.composeId, b.composeId);
 
   const twin = await newRoot('sf-killed-twin');
   for (const c of [a, b]) {

@@ -32,7 +32,7 @@ export interface ComposeModel {
 export const COMMON_FILE = 'releases/common.json';
 export const COMPOSE_GLOB = 'releases/*/*/compose.json';
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+export function describeIssue(issue: z.core.$ZodIssue): string {
   const field = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
   return `field ${field}: ${issue.message}`;
 }

@@ -33,7 +33,8 @@ export async function syncStagingState(workspaceRoot: string, project: string, r
       lines.push(`${channel}: ${seen.problem}`);
       continue;
     }
-    const record = await readSyncRecord(stagingPaths(model, ch, roots).syncRecord);
+    // A record its schema refuses hashes as unknown: the step runs and names it.
+    const record = await readSyncRecord(stagingPaths(model, ch, roots).syncRecord, model).catch(() => undefined);
     const intact = record && !(await destinationDrift(record));
     // Whether a minor release was applied too: after a daily sync, a minor-release sync of the same compose has work.
     const staging = intact ? `ok ${record.composeId}${record.minorRelease ? ` minor ${record.minorRelease}` : ''}` : `unknown ${randomUUID()}`;
@@ -53,9 +54,9 @@ export async function verifyState(workspaceRoot: string, project: string, releng
   const lines: string[] = [];
   for (const channel of projectChannels(model)) {
     const sp = stagingPaths(model, channelRelease(model.release, channel), roots);
-    const record = await readSyncRecord(sp.syncRecord);
+    const record = await readSyncRecord(sp.syncRecord, model).catch(() => null);
     if (!record) {
-      lines.push(`${channel}: not synced`);
+      lines.push(record === null ? `${channel}: refused record ${randomUUID()}` : `${channel}: not synced`);
       continue;
     }
     const deps = createHash('sha256');

@@ -11,7 +11,7 @@ import { formatBytes, type Log } from '../core/log';
 import { SyncProgress } from '../core/progress';
 import { rsync, type RsyncOptions } from '../tools/rsync';
 import { checkLinkSlot, pointLink } from '../core/links';
-import { readRecord, removeRecord, vettedPaths, writeRecord, type RevisionLink } from '../staging/sync-record';
+import { readProdRecord, removeRecord, vettedPaths, writeRecord, type RevisionLink } from '../staging/sync-record';
 import { treeDigest } from '../core/tree-digest';
 import { readVerifyRecord } from '../vetting/staging-steps';
 import { checkDestination, exists } from '../core/fs-checks';
@@ -81,7 +81,7 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
     );
   }
   const pp = productionPaths(model, ch, roots);
-  const verified = await readVerifyRecord(sp.verifyRecord);
+  const verified = await readVerifyRecord(sp.verifyRecord, model);
   if (!verified || verified.stagingDir !== sp.revisionDir) {
     throw new RelengError(
       `${model.project}: ${sp.revisionDir} has no passing verify (${sp.verifyRecord}); run nx run ${model.project}:verify first`,
@@ -121,7 +121,7 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
             `run nx run ${model.project}:verify again before syncing to production`,
         );
       }
-      const record = await readRecord<ProdRecord>(pp.syncRecord);
+      const record = await readProdRecord(pp.syncRecord, model);
       if (
         record?.verifyDigest === verified.digest &&
         record.productionDigest === (await treeDigest(pp.revisionDir, [...record.subtrees, ...(record.links ?? [])], { inodes: false }))

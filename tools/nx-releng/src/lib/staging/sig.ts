@@ -150,7 +150,7 @@ export async function syncSigStaging(req: SyncStagingRequest): Promise<SyncStagi
   await refuseLinks(`staging ${target}`, target, [sig], layoutDirs(repos.map((r) => r.path)));
   return withLock(sp.lockFile, `${model.project}:sync-staging`, model.common.lockTimeoutSeconds, log, async () => {
     const configHash = sigConfigHash(req);
-    const reason = await syncNeeded(await readSyncRecord(sp.syncRecord), compose, configHash, target);
+    const reason = await syncNeeded(await readSyncRecord(sp.syncRecord, model), compose, configHash, target);
     if (!reason) {
       log.info(`${model.project}: staging ${join(target, sig)} already holds ${compose.composeId}; nothing to sync`);
       return { ...base, outcome: 'up-to-date', files: 0, bytes: 0, seconds: (Date.now() - started) / 1000 };

@@ -256,7 +256,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
   return withLock(sp.lockFile, `${model.project}:sync-staging`, model.common.lockTimeoutSeconds, log, async () => {
     const configHash = configHashOf(req);
     const minorHash = minorHashOf(req);
-    const record = await readSyncRecord(sp.syncRecord);
+    const record = await readSyncRecord(sp.syncRecord, model);
     const reason = await syncNeeded(record, compose, configHash, target, minorHash);
     if (!reason) {
       await pointChannelLink(sp, log);

@@ -1,7 +1,8 @@
 import { lstat, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../../config/load';
-import type { Channel } from '../../config/schema';
+import { CHANNELS, type Channel } from '../../config/schema';
+import { z } from 'zod';
 import {
   channelRelease,
   projectRepoPath,
@@ -21,7 +22,16 @@ import { checkSigner, signRepomd } from './sign';
 import { checkIsos } from './iso-checksums';
 import { treeDigest } from '../core/tree-digest';
 import { refuseLinks, treeLinkProblems } from '../core/link-policy';
-import { readRecord, readSyncRecord, removeRecord, vettedPaths, writeRecord, type RevisionLink, type SyncRecord } from '../staging/sync-record';
+import {
+  readRecord,
+  readSyncRecord,
+  recordPaths,
+  removeRecord,
+  vettedPaths,
+  writeRecord,
+  type RevisionLink,
+  type SyncRecord,
+} from '../staging/sync-record';
 import { updateRepoAdvisories } from './updateinfo';
 import { verifyRepo, type RepoReport } from './verify';
 
@@ -48,7 +58,7 @@ interface StagedRepos {
 async function stagedRepos(req: StagingStepRequest): Promise<StagedRepos> {
   const ch = channelRelease(req.model.release, req.channel, req.model.files.release);
   const sp = stagingPaths(req.model, ch, req.roots);
-  const record = await readSyncRecord(sp.syncRecord);
+  const record = await readSyncRecord(sp.syncRecord, req.model);
   if (!record) {
     throw new RelengError(
       `${req.model.project}: ${sp.revisionDir} has no record of a completed sync-staging (${sp.syncRecord}); run sync-staging first`,
@@ -252,6 +262,19 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
   return record;
 }
 
-export function readVerifyRecord(file: string): Promise<VerifyRecord | undefined> {
-  return readRecord<VerifyRecord>(file);
+export function readVerifyRecord(file: string, model: ComposeModel): Promise<VerifyRecord | undefined> {
+  const p = recordPaths(model);
+  const schema = z.looseObject({
+    version: z.literal(1),
+    project: z.string(),
+    channel: z.enum(CHANNELS),
+    composeId: z.string(),
+    stagingDir: p.absolute,
+    repos: z.array(p.repo),
+    extraSubtrees: z.array(p.subtree).optional(),
+    links: z.array(p.link).optional(),
+    digest: z.string(),
+    verifiedAt: z.string(),
+  });
+  return readRecord(file, schema);
 }
