@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { loadComposeModels, type ComposeModel } from '../../../tools/nx-releng/src/config/load';
 import { RelengError } from '../../../tools/nx-releng/src/errors';
-import { readProdRecord, readSyncRecord } from '../../../tools/nx-releng/src/lib/staging/sync-record';
+import { readProdRecord, readSyncRecord } from '../../../tools/nx-releng/src/lib/staging/record-schemas';
 import { readVerifyRecord } from '../../../tools/nx-releng/src/lib/vetting/staging-steps';
 import { copyReleases, removeDir, tempDir } from '../../helpers/workspace';
 

@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
-import { describeIssue, type ComposeModel } from '../../config/load';
-import { SAFE_NAME } from '../../config/schema';
+import type { ComposeModel } from '../../config/load';
+import { SAFE_NAME } from '../../config/constants';
 import { sigName } from '../../layout/paths';
-import { RelengError } from '../../errors';
 
 /**
  * What a successful sync leaves beside the tree it wrote (outside the published tree): which compose, which
@@ -92,109 +90,46 @@ export async function destinationDrift(record: SyncRecord): Promise<string | und
   return undefined;
 }
 
-/**
- * The records are the tool's own, but they name the subtrees later runs copy, digest and delete in (rsync
- * --delete): each path must be a plain relative path inside the project's own subtrees. Objects are loose, so a
- * field another version adds is kept.
- */
-export function recordPaths(model: ComposeModel) {
-  const sig = model.compose.kind === 'sig';
-  const outside = (tops: readonly string[], p: string) => {
-    const parts = p.split('/');
-    if (tops.includes(parts[0] as string) && parts.every((s) => SAFE_NAME.test(s) && !s.includes('..'))) return undefined;
-    return `'${p}' is not a path inside the project's own subtrees (${tops.join(', ')})`;
-  };
-  const inside = (tops: readonly string[]) =>
-    z.string().superRefine((p, ctx) => {
-      const message = outside(tops, p);
-      if (message) ctx.addIssue({ code: 'custom', message });
-    });
-  const repos = sig ? [sigName(model)] : model.compose.variants;
-  const subtrees = sig ? repos : [...repos, 'metadata', 'isos'];
-  const linkNames = Object.values(model.release.linkRepos);
-  const linkName = z.string().refine((n) => linkNames.includes(n), {
-    error: (iss) => `'${String(iss.input)}' is not a link of linkRepos in ${model.files.release} (${linkNames.join(', ')})`,
-  });
-  const absolute = z.string().refine((p) => p.startsWith('/') && !p.split('/').includes('..'), 'must be an absolute path without ".."');
-  return {
-    /** A repository (BaseOS/x86_64/os; a SIG's cloud/x86_64/cloud-common). */
-    repo: inside(repos),
-    /** A subtree the project writes: its variant dirs, and a base compose's metadata and isos. */
-    subtree: inside(subtrees),
-    /** relative dir -> stamp, each dir inside the project's subtrees (named by its key). */
-    dirs: z.record(z.string(), z.string()).superRefine((dirs, ctx) => {
-      for (const key of Object.keys(dirs)) {
-        const message = outside(subtrees, key);
-        if (message) ctx.addIssue({ code: 'custom', path: [key], message });
-      }
-    }),
-    link: z.looseObject({ name: linkName, target: z.string().refine((t) => model.release.linkRepos[t] !== undefined, 'is not a target of linkRepos') }),
-    linkName,
-    absolute,
-  };
+/** The first path segments a record of this project may name: its variants (a SIG: its own dir), and for subtrees metadata and isos. */
+export function projectTops(model: ComposeModel, what: 'repo' | 'subtree'): string[] {
+  if (model.compose.kind === 'sig') return [sigName(model)];
+  return what === 'repo' ? model.compose.variants : [...model.compose.variants, 'metadata', 'isos'];
 }
 
-function syncRecordSchema(model: ComposeModel) {
-  const p = recordPaths(model);
-  return z.looseObject({
-    version: z.literal(1),
-    project: z.string(),
-    channel: z.string(),
-    composeId: z.string(),
-    composeDir: p.absolute,
-    configHash: z.string(),
-    syncedAt: z.string(),
-    destination: p.absolute,
-    dirs: p.dirs,
-    repos: z.array(p.repo),
-    minorRelease: z.string().optional(),
-    extraSubtrees: z.array(p.subtree).optional(),
-    links: z.array(p.link).optional(),
-  });
+/** Why a path a record names is not a plain relative path inside `tops`; undefined when it is. */
+export function pathOutside(tops: readonly string[], p: string): string | undefined {
+  const parts = p.split('/');
+  if (tops.includes(parts[0] as string) && parts.every((s) => SAFE_NAME.test(s) && !s.includes('..'))) return undefined;
+  return `'${p}' is not a path inside the project's own subtrees (${tops.join(', ')})`;
 }
 
-/**
- * Reads a record written by writeRecord: undefined when it is missing, not JSON (cut off) or of another version;
- * a record that does not pass its schema is refused, naming the file and each field.
- */
-export async function readRecord<S extends z.ZodType>(file: string, schema: S): Promise<z.infer<S> | undefined> {
+/** A record's JSON: undefined when it is missing, not JSON (cut off) or of another version. Not validated. */
+export async function readRecordJson(file: string): Promise<unknown> {
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));
   } catch {
     return undefined;
   }
-  if ((raw as { version?: unknown } | null)?.version !== 1) return undefined;
-  const res = schema.safeParse(raw);
-  if (!res.success) {
-    throw new RelengError(
-      `${res.error.issues.map((i) => `${file}: ${describeIssue(i)}`).join('\n')}\n` +
-        'This record is refused (the tool writes only paths inside the project\'s own subtrees); remove it and run the step that writes it again',
-    );
+  return (raw as { version?: unknown } | null)?.version === 1 ? raw : undefined;
+}
+
+/**
+ * The sync record as the runtime inputs read it, without the schema library (record-schemas.ts validates it in
+ * the steps): null when a path it names is outside the project, so that nothing outside is ever stat'ed.
+ */
+export async function peekSyncRecord(file: string, model: ComposeModel): Promise<SyncRecord | undefined | null> {
+  const rec = (await readRecordJson(file)) as SyncRecord | undefined;
+  if (!rec) return undefined;
+  try {
+    const tops = projectTops(model, 'subtree');
+    const paths = [...rec.repos, ...(rec.extraSubtrees ?? []), ...Object.keys(rec.dirs)];
+    const names = (rec.links ?? []).map((l) => l.name);
+    const ok = paths.every((p) => !pathOutside(tops, p)) && names.every((n) => SAFE_NAME.test(n) && !n.includes('..'));
+    return ok && typeof rec.destination === 'string' ? rec : null;
+  } catch {
+    return null; // not even the shape
   }
-  return res.data;
-}
-
-/** What sync-prod records of production (lib/production/sync-prod.ts): the subtrees it digests there. */
-export function readProdRecord(file: string, model: ComposeModel) {
-  const p = recordPaths(model);
-  return readRecord(
-    file,
-    z.looseObject({
-      version: z.literal(1),
-      project: z.string(),
-      composeId: z.string(),
-      verifyDigest: z.string(),
-      productionDigest: z.string(),
-      subtrees: z.array(p.subtree),
-      links: z.array(p.linkName).optional(),
-      syncedAt: z.string(),
-    }),
-  );
-}
-
-export function readSyncRecord(file: string, model: ComposeModel): Promise<SyncRecord | undefined> {
-  return readRecord(file, syncRecordSchema(model));
 }
 
 /** Writes a record (any JSON) by temp file and rename, so a reader never sees half of it. */

@@ -22,16 +22,8 @@ import { checkSigner, signRepomd } from './sign';
 import { checkIsos } from './iso-checksums';
 import { treeDigest } from '../core/tree-digest';
 import { refuseLinks, treeLinkProblems } from '../core/link-policy';
-import {
-  readRecord,
-  readSyncRecord,
-  recordPaths,
-  removeRecord,
-  vettedPaths,
-  writeRecord,
-  type RevisionLink,
-  type SyncRecord,
-} from '../staging/sync-record';
+import { removeRecord, vettedPaths, writeRecord, type RevisionLink, type SyncRecord } from '../staging/sync-record';
+import { readRecord, readSyncRecord, recordPaths } from '../staging/record-schemas';
 import { updateRepoAdvisories } from './updateinfo';
 import { verifyRepo, type RepoReport } from './verify';
 
