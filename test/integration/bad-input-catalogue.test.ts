@@ -197,6 +197,78 @@ async function liveLock(lockFile: string, owner: string): Promise<Undo> {
 
 const impatientLocks = () => editConfig('releases/common.json', (v) => (v.lockTimeoutSeconds = 0));
 
+/** Puts a link where `path` was, to `target` or else to the original, moved out of the trees (inode and mtime kept). */
+async function linkInstead(path: string, target?: string): Promise<Undo> {
+  const aside = join(w.ws.dir, 'aside', `link-${Date.now()}-${basename(path)}`);
+  await mkdir(dirname(aside), { recursive: true });
+  const parentMtime = (await lstat(dirname(path), { bigint: true })).mtimeNs;
+  await rename(path, aside);
+  await symlink(target ?? aside, path);
+  return async () => {
+    await rm(path, { recursive: true, force: true }); // the link, or whatever a step put in its place
+    await rename(aside, path);
+    await setMtimeNs(dirname(path), parentMtime);
+  };
+}
+
+/** Adds a link at `path` (its dir's mtime restored on undo). */
+async function addLink(path: string, target: string): Promise<Undo> {
+  const mtime = (await lstat(dirname(path), { bigint: true })).mtimeNs;
+  await symlink(target, path);
+  return async () => {
+    await rm(path);
+    await setMtimeNs(dirname(path), mtime);
+  };
+}
+
+/** Rewrites a record of .releng (parsed JSON through `edit`); the original (inode, mtime) is put back. */
+async function editRecord(file: string, edit: (v: any) => void): Promise<Undo> {
+  const value = JSON.parse(await readFile(file, 'utf8'));
+  edit(value);
+  return replaceFile(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** The latest compose of a project as a regexp (its id is only known once composed). */
+const composeDir = (project: string) => `${re(w.composeRoot)}/${re(project.replace(/-8$/, ''))}-8\\.10-updates-[^/\\s]+`;
+
+/** A link-policy refusal by `target`: the problem (a regexp) and the policy's sentence. */
+function policy(target: string, problem: string): RegExp {
+  return new RegExp(`${target} FAILED: [^\\n]*${problem}[\\s\\S]*${re(LINK_POLICY)}`);
+}
+
+/** A directory of the layout that is a link; `path` plain text (the compose part a regexp). */
+function layoutLink(target: string, path: string, what?: string): RegExp {
+  const p = path.startsWith(re(w.composeRoot)) ? path : re(path);
+  return policy(target, `${what ? `${re(what)}: ` : ''}${p} is a symbolic link \\(to [^)]+\\) where the layout has a directory`);
+}
+
+/** A record refused by the schema: the file, the field and the bad value. */
+function badRecord(target: string, file: string, field: string, value: string): RegExp {
+  return new RegExp(`${target} FAILED: ${re(file)}: field ${field}: ${value} is not `);
+}
+
+const LINK_POLICY = 'Refused by the link policy: a link must be relative and stay inside its tree';
+
+/** A link added inside the latest compose: sync-staging refuses it; `why` gets the compose dir (a regexp). */
+function composeLink(name: string, project: string, rel: string, target: string, why: (compose: string) => string): Case {
+  return {
+    name: `compose: ${name}`,
+    nx: ['run', `${project}:sync-staging`],
+    arrange: async () => addLink(join(await latestCompose(project), rel), target),
+    error: () => policy(`${project}:sync-staging`, `${composeDir(project)}/${rel} is a symbolic link to ${why(composeDir(project))}`),
+  };
+}
+
+/** A dir of the latest compose replaced by a link (to `target`, else to the original moved outside): sync-staging refuses it. */
+function composeLayoutLink(name: string, project: string, rel: string, target?: string): Case {
+  return {
+    name: `compose: ${name}`,
+    nx: ['run', `${project}:sync-staging`],
+    arrange: async () => linkInstead(join(await latestCompose(project), rel), target),
+    error: () => layoutLink(`${project}:sync-staging`, `${composeDir(project)}/${rel}`),
+  };
+}
+
 // --- the catalogue ----------------------------------------------------------------------------------------------
 
 interface Case {
@@ -613,6 +685,164 @@ const CASES: Case[] = [
         `Rocky-8:sync-prod FAILED: Rocky-8: ${re(w.stagingDir)}/images appeared in staging after verify at \\S+, ` +
           'which vouched for every path sync-prod publishes; run nx run Rocky-8:verify again',
       ),
+  },
+  // --- hostile: untrusted compose content, links and records ---
+  composeLayoutLink('a variant dir that is a link to a directory outside the compose', 'Extras-8', 'compose/plus'),
+  composeLayoutLink('a <Variant>/<arch> dir that is a link, even one inside the compose', 'Extras-8', 'compose/extras/x86_64', '../plus/x86_64'),
+  composeLayoutLink('metadata/ that is a link to a directory outside the compose', 'Rocky-8', 'compose/metadata'),
+  composeLayoutLink("a repodata dir that is a link to another repo's", 'Extras-8', 'compose/extras/aarch64/os/repodata', '../../../plus/aarch64/os/repodata'),
+  composeLink('a link to /etc/shadow inside a repo', 'Extras-8', 'compose/extras/x86_64/os/Packages/shadow', '/etc/shadow', (c) => `the absolute path /etc/shadow, outside ${c}/compose`),
+  composeLink('a relative link that climbs out of the compose', 'Rocky-8', 'compose/AppStream/x86_64/os/escape', '../../../../../../../../etc/passwd', (c) =>
+    `${re('../../../../../../../../etc/passwd')}, which leaves ${c}/compose`,
+  ),
+  composeLink('a link that climbs back with .. after a name', 'Extras-8', 'compose/plus/x86_64/os/sneaky', 'Packages/../../../../../..', () =>
+    `${re('Packages/../../../../../..')}, which climbs back with '\\.\\.' after a name`,
+  ),
+  {
+    name: 'staging: a repodata dir that is a link outside (old repodata is never cleared through it)',
+    nx: ['run', 'Extras-8:sync-staging'],
+    arrange: () => linkInstead(join(w.stagingDir, 'extras/x86_64/os/repodata')),
+    error: () => layoutLink('Extras-8:sync-staging', `${w.stagingDir}/extras/x86_64/os/repodata`, `staging ${w.stagingDir}`),
+  },
+  {
+    name: 'staging: a variant dir that is a link outside (the sync never writes through it)',
+    nx: ['run', 'Extras-8:sync-staging'],
+    arrange: () => linkInstead(join(w.stagingDir, 'plus')),
+    error: () => layoutLink('Extras-8:sync-staging', `${w.stagingDir}/plus`, `staging ${w.stagingDir}`),
+  },
+  {
+    name: 'staging: a package that is a symlink at verify (production would get only the link)',
+    nx: ['run', 'Rocky-devel-8:verify', '--excludeTaskDependencies'],
+    arrange: () =>
+      linkInstead(join(w.stagingDir, 'devel/x86_64/os/Packages/r/releng-devel-lib-1.0-1.el8.x86_64.rpm'), 'releng-devel-lib-1.0-1.el8.x86_64.rpm.real').then(
+        async (undo) => {
+          // The link stays inside the repo and names a real copy: only checking what production will hold (lstat) sees it.
+          const dir = join(w.stagingDir, 'devel/x86_64/os/Packages/r');
+          const aside = (await readdir(join(w.ws.dir, 'aside'))).filter((n) => n.endsWith('releng-devel-lib-1.0-1.el8.x86_64.rpm')).sort().pop() as string;
+          await run('cp', ['-p', join(w.ws.dir, 'aside', aside), join(dir, 'releng-devel-lib-1.0-1.el8.x86_64.rpm.real')]);
+          return async () => {
+            await rm(join(dir, 'releng-devel-lib-1.0-1.el8.x86_64.rpm.real'));
+            await undo();
+          };
+        },
+      ),
+    error: () =>
+      new RegExp(
+        `Rocky-devel-8:verify FAILED: 1 of 5 repos failed verification:\\n\\s+devel/x86_64/os:\\n\\s+` +
+          `package releng-devel-lib-1\\.0-1\\.el8\\.x86_64: ${re(w.stagingDir)}/devel/x86_64/os/Packages/r/releng-devel-lib-1\\.0-1\\.el8\\.x86_64\\.rpm ` +
+          'is a symbolic link; production would receive the link, not the file',
+      ),
+    drops: () => [paths('Rocky-devel-8').sp.verifyRecord],
+  },
+  {
+    name: 'staging: a link to /etc/shadow in a repo at verify',
+    nx: ['run', 'Rocky-devel-8:verify', '--excludeTaskDependencies'],
+    arrange: () => addLink(join(w.stagingDir, 'devel/aarch64/os/Packages/shadow'), '/etc/shadow'),
+    error: () =>
+      new RegExp(
+        `Rocky-devel-8:verify FAILED: 1 of 5 repos failed verification:\\n\\s+devel/aarch64/os:\\n\\s+` +
+          `${re(w.stagingDir)}/devel/aarch64/os/Packages/shadow is a symbolic link to the absolute path /etc/shadow, outside ${re(w.stagingDir)}`,
+      ),
+    drops: () => [paths('Rocky-devel-8').sp.verifyRecord],
+  },
+  {
+    name: 'staging: a repodata dir that is a link outside at verify',
+    nx: ['run', 'Rocky-devel-8:verify', '--excludeTaskDependencies'],
+    arrange: () => linkInstead(join(w.stagingDir, 'devel/x86_64/debug/tree/repodata')),
+    error: () =>
+      new RegExp(
+        `Rocky-devel-8:verify FAILED: 1 of 5 repos failed verification:\\n\\s+devel/x86_64/debug/tree:\\n\\s+` +
+          `${re(w.stagingDir)}/devel/x86_64/debug/tree/repodata is a symbolic link \\(to [^)]+\\) where the layout has a directory`,
+      ),
+    drops: () => [paths('Rocky-devel-8').sp.verifyRecord],
+  },
+  {
+    name: 'staging: a repodata dir that is a link outside at updateinfo (errata never written through it)',
+    // --skip-nx-cache: nothing updateinfo is cached on changed (a link is not part of sync-staging's output).
+    nx: ['run', 'Rocky-8:updateinfo', '--excludeTaskDependencies', '--skip-nx-cache'],
+    arrange: () => linkInstead(join(w.stagingDir, 'BaseOS/x86_64/os/repodata')),
+    error: () => layoutLink('Rocky-8:updateinfo', `${w.stagingDir}/BaseOS/x86_64/os/repodata`, `Rocky-8: staging ${w.stagingDir}`),
+  },
+  {
+    name: 'staging: an arch dir that is a link at sign (repomd.xml.asc never written through it)',
+    nx: ['run', 'Rocky-devel-8:sign', '--excludeTaskDependencies', '--skip-nx-cache'],
+    arrange: () => linkInstead(join(w.stagingDir, 'devel/aarch64')),
+    error: () => layoutLink('Rocky-devel-8:sign', `${w.stagingDir}/devel/aarch64`, `Rocky-devel-8: staging ${w.stagingDir}`),
+  },
+  {
+    name: 'staging: metadata/ that is a link outside at sync-prod (its files are never published)',
+    nx: ['run', 'Rocky-8:sync-prod'],
+    arrange: () => linkInstead(join(w.stagingDir, 'metadata')),
+    error: () => layoutLink('Rocky-8:sync-prod', `${w.stagingDir}/metadata`, `Rocky-8: staging ${w.stagingDir}`),
+  },
+  {
+    name: 'production: a repodata dir that is a link outside (sync-prod never writes through it)',
+    nx: ['run', 'Extras-8:sync-prod'],
+    arrange: () => linkInstead(join(w.productionDir, 'extras/x86_64/os/repodata')),
+    error: () => layoutLink('Extras-8:sync-prod', `${w.productionDir}/extras/x86_64/os/repodata`, `Extras-8: production ${w.productionDir}`),
+  },
+  {
+    name: 'production: a repomd.xml that is a link, for the file list',
+    nx: ['run', 'mirror:filelist', '--excludeTaskDependencies', '--skip-nx-cache'],
+    // Inside production, so only the checksum rule refuses it: the list would checksum extras' repomd.xml for plus.
+    arrange: () => linkInstead(join(w.productionDir, 'plus/x86_64/os/repodata/repomd.xml'), '../../../../extras/x86_64/os/repodata/repomd.xml'),
+    error: () =>
+      new RegExp(`mirror:filelist FAILED: ${re(w.productionDir)}/plus/x86_64/os/repodata/repomd\\.xml is a symbolic link; the file lists checksum repomd\\.xml itself, never through a link`),
+  },
+  {
+    name: 'production: a link to /etc/shadow, for the file list',
+    nx: ['run', 'mirror:filelist', '--excludeTaskDependencies', '--skip-nx-cache'],
+    arrange: () => addLink(join(w.productionDir, 'extras/x86_64/os/Packages/shadow'), '/etc/shadow'),
+    error: () =>
+      new RegExp(`mirror:filelist FAILED: [^\\n]*${re(w.productionDir)}/extras/x86_64/os/Packages/shadow is a symbolic link to the absolute path /etc/shadow, outside ${re(w.productionRoot)}`),
+  },
+  {
+    name: 'record: a sync record naming ../.. as a repo',
+    nx: ['run', 'Extras-8:verify', '--excludeTaskDependencies'],
+    arrange: () => editRecord(paths('Extras-8').sp.syncRecord, (v) => (v.repos[1] = '../..')),
+    error: () => badRecord('Extras-8:verify', paths('Extras-8').sp.syncRecord, 'repos\\.1', "'\\.\\./\\.\\.'"),
+  },
+  {
+    name: 'record: a sync record naming a link outside the revision dir',
+    nx: ['run', 'Rocky-8:sync-staging'],
+    arrange: () => editRecord(paths('Rocky-8').sp.syncRecord, (v) => (v.links = [{ name: '../../../etc', target: 'NFV' }])),
+    error: () => badRecord('Rocky-8:sync-staging', paths('Rocky-8').sp.syncRecord, 'links\\.0\\.name', "'\\.\\./\\.\\./\\.\\./etc'"),
+  },
+  {
+    name: 'record: a sync record stamping a dir outside the project (never stat\'ed or trusted)',
+    nx: ['run', 'Extras-8:sync-staging'],
+    arrange: () => editRecord(paths('Extras-8').sp.syncRecord, (v) => (v.dirs['extras/../../../..'] = '1:2')),
+    error: () => badRecord('Extras-8:sync-staging', paths('Extras-8').sp.syncRecord, 'dirs\\.extras/\\.\\./\\.\\./\\.\\./\\.\\.', "'extras/\\.\\./\\.\\./\\.\\./\\.\\.'"),
+  },
+  {
+    name: 'record: a verify record naming ../.. as a repo (never an rsync --delete subtree)',
+    nx: ['run', 'Extras-8:sync-prod'],
+    arrange: () => editRecord(paths('Extras-8').sp.verifyRecord, (v) => v.repos.push('../..')),
+    error: () => badRecord('Extras-8:sync-prod', paths('Extras-8').sp.verifyRecord, 'repos\\.\\d+', "'\\.\\./\\.\\.'"),
+  },
+  {
+    name: 'record: a verify record naming another project\'s repo',
+    nx: ['run', 'Rocky-devel-8:sync-prod'],
+    arrange: () => editRecord(paths('Rocky-devel-8').sp.verifyRecord, (v) => (v.repos[0] = 'BaseOS/x86_64/os')),
+    error: () => badRecord('Rocky-devel-8:sync-prod', paths('Rocky-devel-8').sp.verifyRecord, 'repos\\.0', "'BaseOS/x86_64/os'"),
+  },
+  {
+    name: 'record: a verify record whose extra subtree is absolute',
+    nx: ['run', 'Rocky-8:sync-prod'],
+    arrange: () => editRecord(paths('Rocky-8').sp.verifyRecord, (v) => (v.extraSubtrees = ['/etc'])),
+    error: () => badRecord('Rocky-8:sync-prod', paths('Rocky-8').sp.verifyRecord, 'extraSubtrees\\.0', "'/etc'"),
+  },
+  {
+    name: 'record: a production record naming ../.. as a subtree',
+    nx: ['run', 'Extras-8:sync-prod'],
+    arrange: async () => {
+      const digest = JSON.parse(await readFile(paths('Extras-8').sp.verifyRecord, 'utf8')).digest;
+      return editRecord(paths('Extras-8').pp.syncRecord, (v) => {
+        v.subtrees = ['../..'];
+        v.verifyDigest = digest;
+      });
+    },
+    error: () => badRecord('Extras-8:sync-prod', paths('Extras-8').pp.syncRecord, 'subtrees\\.0', "'\\.\\./\\.\\.'"),
   },
 ];
 

@@ -12,7 +12,7 @@ import { withLock } from '../../tools/nx-releng/src/lib/core/lock';
 import { createLocalCompose, type LocalComposeResult } from '../../tools/nx-releng/src/lib/compose/local-compose';
 import { replaceLink } from '../../tools/nx-releng/src/lib/core/links';
 import type { Log } from '../../tools/nx-releng/src/lib/core/log';
-import { readSyncRecord } from '../../tools/nx-releng/src/lib/staging/sync-record';
+import { readSyncRecord } from '../../tools/nx-releng/src/lib/staging/record-schemas';
 import { syncStaging } from '../../tools/nx-releng/src/lib/staging/sync-staging';
 import type { SyncStagingRequest, SyncStagingResult } from '../../tools/nx-releng/src/lib/staging/work-copy';
 import { stageSandbox } from '../../tools/sandbox/sandbox';
@@ -269,7 +269,7 @@ test('a missing createrepo_c is named with the package to install, before anythi
 test('createrepo_c failing midway leaves staging as it was, no work dir, no record; the next run syncs', async () => {
   const { root } = await syncedThenNewCompose('sf-toolfail', EXTRAS);
   const sp = stagingOf(root, EXTRAS);
-  assert.ok(await readSyncRecord(sp.syncRecord), 'the first sync wrote its record');
+  assert.ok(await readSyncRecord(sp.syncRecord, EXTRAS), 'the first sync wrote its record');
   const bin = await temp('sf-fakebin');
   // The one stand-in: createrepo_c that answers --version like the real one and fails any real work (disk full).
   const fake = join(bin, 'createrepo_c');
@@ -506,7 +506,7 @@ test('a sync killed midway (three kill points in a row) converges to the tree of
   assert.equal(res.outcome, 'synced');
   assert.match(res.log.text, /^WARNING: removing stale lock .* \(pid \d+ is gone\)$/m);
   assert.equal(existsSync(sp.workDir), false);
-  assert.equal((await readSyncRecord(sp.syncRecord))?.composeId, b.composeId);
+  assert.equal((await readSyncRecord(sp.syncRecord, EXTRAS))?.composeId, b.composeId);
 
   const twin = await newRoot('sf-killed-twin');
   for (const c of [a, b]) {
@@ -534,5 +534,5 @@ test('an interrupted minor-release swap is rolled back by the next daily sync: t
   assert.equal(res.outcome, 'synced');
   assert.equal(readFileSync(join(sp.revisionDir, 'isos', iso), 'utf8'), 'the only copy', 'isos/ was deleted with the work dir');
   assert.equal(existsSync(sp.workDir), false);
-  assert.equal((await readSyncRecord(sp.syncRecord))?.composeId, b.composeId);
+  assert.equal((await readSyncRecord(sp.syncRecord, EXTRAS))?.composeId, b.composeId);
 });

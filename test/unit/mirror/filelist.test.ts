@@ -604,3 +604,38 @@ test('times follow CPython float arithmetic (sec + nsec * 1e-9, then int())', ()
   assert.equal(t(1718000000n, 999_999_999n), 1718000001); // rounds up, as in CPython
   assert.equal(t(1718000000n, 999_999_800n), 1718000000);
 });
+
+// ---------------------------------------------------------------------------------------------------------
+// The link policy (lib/core/link-policy.ts): never checksum through a link, never list a link leaving the root.
+// ---------------------------------------------------------------------------------------------------------
+
+test('a repomd.xml that is a symlink is refused, not checksummed through; nothing is published', async () => {
+  const root = newDir('repomd-link');
+  // Inside the root, so only the checksum rule refuses it (create-filelist would checksum AppStream's repomd.xml).
+  file(join(root, 'AppStream/x86_64/os/repodata/repomd.xml'), '<repomd>AppStream</repomd>\n');
+  file(join(root, 'BaseOS/x86_64/os/Packages/a.rpm'), 'rpm');
+  fs.mkdirSync(join(root, 'BaseOS/x86_64/os/repodata'));
+  fs.symlinkSync('../../../../AppStream/x86_64/os/repodata/repomd.xml', join(root, 'BaseOS/x86_64/os/repodata/repomd.xml'));
+  await assert.rejects(writeFileLists([ROCKY(root)], quiet({ workers: 0 })), (err: unknown) => {
+    assert.ok(err instanceof RelengError);
+    assert.match(err.message, new RegExp(`${fs.realpathSync(root)}/BaseOS/x86_64/os/repodata/repomd\\.xml is a symbolic link; the file lists checksum repomd\\.xml itself, never through a link`));
+    return true;
+  });
+  assert.deepEqual(fs.readdirSync(root).sort(), ['AppStream', 'BaseOS']);
+});
+
+test('a link leaving the list root (absolute, or climbing out) is refused, in the serial and the parallel walk', async () => {
+  for (const [name, target] of [['shadow', '/etc/shadow'], ['escape', '../../../../../etc/passwd']] as const) {
+    for (const workers of [0, 2]) {
+      const root = newDir(`leaving-${name}-${workers}`);
+      file(join(root, 'BaseOS/x86_64/os/Packages/a.rpm'), 'rpm');
+      fs.symlinkSync('BaseOS', join(root, 'baseos')); // inside: fine
+      fs.symlinkSync(target, join(root, 'BaseOS/x86_64/os/Packages', name));
+      await assert.rejects(
+        writeFileLists([ROCKY(root)], quiet({ workers, parallelTuning: { splitLevel: 1, mainTakesTasks: workers === 0 } })),
+        new RegExp(`${fs.realpathSync(root)}/BaseOS/x86_64/os/Packages/${name} is a symbolic link to (the absolute path )?${target.replace(/\./g, '\\.')}.*nothing was published`),
+      );
+      assert.deepEqual(fs.readdirSync(root).sort(), ['BaseOS', 'baseos']);
+    }
+  }
+});

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -15,6 +15,7 @@ import {
   stagingPaths,
 } from '../../../tools/nx-releng/src/layout/paths';
 import { createLocalSigCompose } from '../../../tools/nx-releng/src/lib/compose/local-sig-compose';
+import { planSigCompose } from '../../../tools/nx-releng/src/lib/staging/sig';
 import { readRpmsMetadata } from '../../../tools/nx-releng/src/lib/formats/productmd';
 import { composeTargets } from '../../../tools/nx-releng/src/plugin/targets';
 import { repoquery } from '../../helpers/dnf';
@@ -144,4 +145,30 @@ test('the local backend lays a SIG compose out the empanadas way, with repodata 
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+});
+
+test('a SIG compose holding a link out of the compose, or a link in place of an arch or repo dir, is refused by the link policy', async () => {
+  const model = sigModel('SIG-cloud', { ...CLOUD, variants: ['cloud-common'] });
+  const make = async (name: string) => {
+    const composeDir = join(await mkdtemp(join(tmpdir(), 'releng-sig-links-')), name);
+    for (const dir of ['x86_64/cloud-common', 'aarch64/cloud-common', 'source/cloud-common']) {
+      await mkdir(join(composeDir, 'compose/8/cloud', dir, 'repodata'), { recursive: true });
+      await writeFile(join(composeDir, 'compose/8/cloud', dir, 'repodata/repomd.xml'), '<repomd/>');
+    }
+    return { compose: { latestLink: '', composeDir, composeId: name, status: 'FINISHED' }, sig: join(composeDir, 'compose/8/cloud') };
+  };
+  const good = await make('SIG-cloud-8.10-updates-20240412.0');
+  assert.equal((await planSigCompose(model, good.compose)).repos.length, 3);
+
+  const shadow = await make('SIG-cloud-8.10-updates-20240412.1');
+  await symlink('/etc/shadow', join(shadow.sig, 'x86_64/cloud-common/shadow'));
+  await assert.rejects(
+    planSigCompose(model, shadow.compose),
+    new RegExp(`compose SIG-cloud-8\\.10-updates-20240412\\.1: ${shadow.sig}/x86_64/cloud-common/shadow is a symbolic link to the absolute path /etc/shadow, outside ${shadow.compose.composeDir}/compose/8\\n`),
+  );
+  const arch = await make('SIG-cloud-8.10-updates-20240412.2');
+  await rm(join(arch.sig, 'aarch64'), { recursive: true });
+  await symlink('x86_64', join(arch.sig, 'aarch64'));
+  await assert.rejects(planSigCompose(model, arch.compose), new RegExp(`${arch.sig}/aarch64 is a symbolic link \\(to x86_64\\) where the layout has a directory`));
+  for (const c of [good, shadow, arch]) await rm(join(c.compose.composeDir, '..'), { recursive: true, force: true });
 });

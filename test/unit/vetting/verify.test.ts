@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { run } from '../../../tools/nx-releng/src/lib/tools/exec';
@@ -177,4 +177,22 @@ test('repoclosure map: plain data resolved to directories; repoclosure output pa
     parseRepoclosureOutput('package: a-1-1.x86_64 from t\n  unresolved deps (2):\n    b\n    c >= 2\npackage: d-1-1.noarch from t\n  unresolved deps (1):\n    e\n'),
     ['a-1-1.x86_64 from t: unresolved b, c >= 2', 'd-1-1.noarch from t: unresolved e'],
   );
+});
+
+test('verify checks what production will hold (lstat): a package or repomd.xml that is a symlink is refused', async () => {
+  const repo = copyRepo(app.x86_64!, 'linked-package');
+  const dir = join(repo, 'Packages');
+  const rpm = readdirSync(dir).find((f) => f.endsWith('.rpm')) as string;
+  // The link names an identical copy: following it, every checksum would pass; production would get only the link.
+  renameSync(join(dir, rpm), join(dir, `${rpm}.real`));
+  symlinkSync(`${rpm}.real`, join(dir, rpm));
+  const report = await verifyRepo(repo, { publicKey: pub, arch: 'x86_64', closureRepos: { BaseOS: base }, skipDnf: true });
+  assert.equal(report.problems.length, 1, report.problems.join('\n'));
+  assert.match(report.problems[0] ?? '', new RegExp(`^package \\S+: ${join(dir, rpm).replace(/[.+]/g, '\\$&')} is a symbolic link; production would receive the link, not the file$`));
+
+  const md = copyRepo(app.x86_64!, 'linked-repomd');
+  renameSync(repomdPath(md), `${repomdPath(md)}.real`);
+  symlinkSync('repomd.xml.real', repomdPath(md));
+  const mdReport = await verifyRepo(md, { publicKey: pub, arch: 'x86_64', closureRepos: { BaseOS: base }, skipDnf: true });
+  assert.deepEqual(mdReport.problems, [`${repomdPath(md)} is a symbolic link; production would receive the link, not the file`]);
 });

@@ -8,3 +8,5 @@ export type Channel = (typeof CHANNELS)[number];
 export const DEFAULT_CHANNEL: Channel = 'stable';
 /** Project names of SIG composes start with this (SIG-cloud-8); the rest is the SIG's name. */
 export const SIG_PREFIX = 'SIG-';
+/** Directory and repository names: no separators, no `..`, nothing a shell or a path join could misread. */
+export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;

@@ -31,7 +31,7 @@ export interface ComposeModel {
 
 export { DEFAULT_RELEASES_DIR, commonFileOf, composeGlobOf };
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+export function describeIssue(issue: z.core.$ZodIssue): string {
   const field = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
   return `field ${field}: ${issue.message}`;
 }

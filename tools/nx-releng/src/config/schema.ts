@@ -1,12 +1,11 @@
 import { z } from 'zod';
+import { SAFE_NAME } from './constants';
 
 /**
  * The three layers of the release model, one zod schema each (the bash `common`, `common_<major>`, and the
  * per-compose script arguments). Objects are strict so a misspelt key is reported, not ignored.
  */
 
-/** Directory and repository names: no separators, no `..`, nothing a shell or a path join could misread. */
-export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 const safeName = z
   .string()
   .regex(SAFE_NAME, 'must be a plain name (letters, digits, . _ + -; no "/" and not starting with "." or "-")')
@@ -23,7 +22,7 @@ const relativeStub = z
   .refine((p) => !p.split('/').includes('..'), 'must not contain ".." segments');
 
 export const ARCHES = ['x86_64', 'aarch64', 'ppc64le', 's390x', 'riscv64', 'i686'] as const;
-export { CHANNELS, DEFAULT_CHANNEL, SIG_PREFIX, type Channel } from './constants';
+export { CHANNELS, DEFAULT_CHANNEL, SAFE_NAME, SIG_PREFIX, type Channel } from './constants';
 
 export const commonSchema = z.strictObject({
   $schema: z.string().optional(),

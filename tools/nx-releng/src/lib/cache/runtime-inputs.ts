@@ -8,7 +8,7 @@ import { inspectLatestLink } from '../compose/compose-ref';
 import { composeInputState, writeComposeInputNote } from '../compose/compose-state';
 import { RelengError } from '../../errors';
 import { treeDigest } from '../core/tree-digest';
-import { destinationDrift, readSyncRecord } from '../staging/sync-record';
+import { destinationDrift, peekSyncRecord } from '../staging/sync-record';
 import { revisionClaims, vettedPaths, vouchedPaths } from '../vetting/vouched-paths';
 
 /**
@@ -35,7 +35,8 @@ export async function syncStagingState(workspaceRoot: string, project: string, r
       lines.push(`${channel}: ${seen.problem}`);
       continue;
     }
-    const record = await readSyncRecord(stagingPaths(model, ch, roots).syncRecord);
+    // A record naming paths outside the project hashes as unknown: the step runs and refuses it, naming it.
+    const record = await peekSyncRecord(stagingPaths(model, ch, roots).syncRecord, model);
     const intact = record && !(await destinationDrift(record));
     // Whether a minor release was applied too: after a daily sync, a minor-release sync of the same compose has work.
     const staging = intact ? `ok ${record.composeId}${record.minorRelease ? ` minor ${record.minorRelease}` : ''}` : `unknown ${randomUUID()}`;
@@ -57,9 +58,9 @@ export async function verifyState(workspaceRoot: string, project: string, releng
   const lines: string[] = [];
   for (const channel of projectChannels(model)) {
     const sp = stagingPaths(model, channelRelease(model.release, channel), roots);
-    const record = await readSyncRecord(sp.syncRecord);
+    const record = await peekSyncRecord(sp.syncRecord, model);
     if (!record) {
-      lines.push(`${channel}: not synced`);
+      lines.push(record === null ? `${channel}: refused record ${randomUUID()}` : `${channel}: not synced`);
       continue;
     }
     const deps = createHash('sha256');

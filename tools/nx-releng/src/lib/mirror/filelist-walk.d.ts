@@ -45,6 +45,8 @@ export interface StagedLists {
   fullLines: number;
   /** The listed files whose content is checksummed, in walk order. */
   readonly checksums: { rel: string; abs: string }[];
+  /** Every symlink the lists name (absolute path) and its target, in walk order. */
+  readonly links: { abs: string; target: string }[];
   /** The staged timelist up to its [Files] section: the checksum sections and [End] are appended to it. */
   readonly timelist: string;
   /**

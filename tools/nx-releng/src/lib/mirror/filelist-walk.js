@@ -158,6 +158,8 @@ class Sink {
     this.entries = 0;
     this.fullLines = 0;
     this.checksums = [];
+    /** Every symlink listed, with its target: filelist.ts holds each to the link policy. */
+    this.links = [];
     /** Kept in recording order: offsets ascend; at equal offsets, recording order is list order. */
     this.tlInserts = [];
     this.flInserts = [];
@@ -254,9 +256,11 @@ class Walker {
       const tlOk = target !== undefined && (target.mode & S_IRGRP) !== 0 && !skipped;
       if (target === undefined && !skipped && inFrames.some((f) => f.timelist)) this.warn(`Could not stat ${abs}/${name}.  Dangling symlink?`);
 
+      const linkTarget = isLink ? fs.readlinkSync(p) : undefined;
       for (const f of inFrames) {
         f.sink.fullfilelist.write(`./${f.prefix}${name}\n`);
         f.sink.fullLines++;
+        if (isLink) f.sink.links.push({ abs: `${abs}/${name}`, target: linkTarget });
       }
 
       let inner;
@@ -373,7 +377,7 @@ function takeTasks(cfg, ctl, thread, rel, warn) {
     for (const s of sinks.values()) s.close(true);
     throw err;
   }
-  return { parts, sinks: [...sinks.values()].map((s) => ({ index: s.root.index, entries: s.entries, fullLines: s.fullLines, checksums: s.checksums })) };
+  return { parts, sinks: [...sinks.values()].map((s) => ({ index: s.root.index, entries: s.entries, fullLines: s.fullLines, checksums: s.checksums, links: s.links })) };
 }
 
 /** Resolves with the worker's answer, or undefined (after a warning) if it died without one. */
@@ -447,6 +451,7 @@ async function walkRoots(roots, opts) {
         s.entries += t.entries;
         s.fullLines += t.fullLines;
         s.checksums.push(...t.checksums);
+        s.links.push(...t.links);
       }
       for (const p of out.parts) parts.set(`${p.task}.${p.sink}`, p);
     }
@@ -471,6 +476,7 @@ class StagedLists {
     this.entries = sink.entries;
     this.fullLines = sink.fullLines;
     this.checksums = sink.checksums;
+    this.links = sink.links;
     this.inserts = { timelist: sink.tlInserts, fullfilelist: sink.flInserts };
     this.timeField = timeField;
   }

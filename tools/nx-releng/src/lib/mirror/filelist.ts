@@ -82,6 +82,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { scratchDir } from '../core/scratch';
 import { RelengError } from '../../errors';
+import { linkTargetProblem } from '../core/link-policy';
 import { WalkError, compareNames, walkRoots, type ListContent, type StagedLists, type WalkRoot } from './filelist-walk';
 
 export type ChecksumAlgorithm = 'sha1' | 'md5' | 'sha256' | 'sha512';
@@ -271,9 +272,14 @@ function publish(content: ListContent, target: string, mode: number, owner: Writ
   }
 }
 
-/** Digests of one file (following symlinks), read in 64 KiB blocks as create-filelist does; null if not a regular file. */
+/**
+ * Digests of one file, read in 64 KiB blocks as create-filelist does; null if not a regular file. Never through a
+ * link (create-filelist follows one): a client would check the link's target against what it downloads.
+ */
 function hashFile(absPath: string, algs: readonly ChecksumAlgorithm[]): string[] | null {
-  if (!fs.statSync(absPath, { throwIfNoEntry: false })?.isFile()) return null;
+  const st = fs.lstatSync(absPath, { throwIfNoEntry: false });
+  if (st?.isSymbolicLink()) throw new RelengError(`${absPath} is a symbolic link; the file lists checksum repomd.xml itself, never through a link`);
+  if (!st?.isFile()) return null;
   const hashes = algs.map((a) => createHash(a));
   try {
     const fd = fs.openSync(absPath, 'r');
@@ -311,6 +317,21 @@ function finishTimelist(list: StagedLists, algs: readonly ChecksumAlgorithm[], c
   return algs.length > 0 ? files.length : 0;
 }
 
+/** The link policy (lib/core/link-policy.ts): every listed link stays inside each root that lists it. */
+function refuseOutsideLinks(plans: readonly Plan[], lists: readonly StagedLists[]): void {
+  const problems = new Map<string, string>();
+  // Innermost root first: a link is reported against the tightest root that lists it.
+  for (const i of plans.map((_, i) => i).sort((a, b) => (plans[b] as Plan).walk.depth - (plans[a] as Plan).walk.depth)) {
+    for (const link of (lists[i] as StagedLists).links) {
+      const problem = linkTargetProblem((plans[i] as Plan).walk.dir, link.abs, link.target);
+      if (problem && !problems.has(link.abs)) problems.set(link.abs, problem);
+    }
+  }
+  if (problems.size) {
+    throw new RelengError(`the file lists would publish links leaving their root: ${[...problems.values()].join('; ')}; nothing was published`);
+  }
+}
+
 /**
  * Generates fullfilelist and the timelist (+ copies) of every root, then publishes those whose content changed.
  * All roots are generated before anything is published; a failure publishes nothing. See the file comment.
@@ -340,6 +361,7 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
         mainTakesTasks: opts.parallelTuning?.mainTakesTasks ?? true,
       },
     );
+    refuseOutsideLinks(plans, lists);
     const cache = new Map<string, string[] | null>();
     const checksummed = lists.map((l) => finishTimelist(l, algs, cache, warn));
     // Publish innermost roots first, so deferred lines of enclosing roots see the published files.

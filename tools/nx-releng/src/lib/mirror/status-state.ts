@@ -12,7 +12,7 @@ import { channelRelease, composePaths, productionPaths, projectChannels, resolve
 import type { ChangeKind, ChangeReport } from '../compose/compose-diff';
 import { inspectLatestLink } from '../compose/compose-ref';
 import { errorMessage } from '../../errors';
-import { readRecord, readSyncRecord } from '../staging/sync-record';
+import { readProdRecord, readSyncRecord } from '../staging/record-schemas';
 import { vettedPaths, vouchedDigest } from '../vetting/vouched-paths';
 import { readVerifyRecord } from '../vetting/staging-steps';
 
@@ -130,13 +130,6 @@ export interface GatherRequest {
   now?: Date;
 }
 
-/** What sync-prod records (lib/sync-prod.ts); only the fields shown here. */
-interface ProdRecordView {
-  version: 1;
-  composeId: string;
-  syncedAt: string;
-}
-
 async function mtimeIso(path: string): Promise<string | undefined> {
   return stat(path).then(
     (s) => s.mtime.toISOString(),
@@ -164,9 +157,9 @@ async function gatherLatest(link: string): Promise<LatestState> {
 }
 
 /** The verify record against staging as it is now: the digest recomputed as sync-prod recomputes it. */
-async function gatherVerify(verifyRecord: string, revisionDir: string): Promise<VerifyStatus> {
-  const rec = await readVerifyRecord(verifyRecord);
-  if (!rec) return { state: 'not-verified', detail: 'no passing verify recorded' };
+async function gatherVerify(model: ComposeModel, verifyRecord: string, revisionDir: string): Promise<VerifyStatus> {
+  const rec = await readVerifyRecord(verifyRecord, model).catch(() => null);
+  if (!rec) return { state: 'not-verified', detail: rec === null ? 'the verify record is refused (invalid)' : 'no passing verify recorded' };
   const base = { composeId: rec.composeId, verifiedAt: rec.verifiedAt };
   if (rec.stagingDir !== revisionDir) {
     return { state: 'not-verified', ...base, detail: `the record is of ${rec.stagingDir}` };
@@ -208,7 +201,7 @@ async function gatherRows(model: ComposeModel, req: GatherRequest): Promise<Stat
   for (const channel of projectChannels(model)) {
     const ch = channelRelease(model.release, channel, model.files.release);
     const sp = stagingPaths(model, ch, roots);
-    const synced = await readSyncRecord(sp.syncRecord);
+    const synced = await readSyncRecord(sp.syncRecord, model).catch(() => undefined);
     const verifyPresent = (await mtimeIso(sp.verifyRecord)) !== undefined;
     // Stable always has its row; the other channels only once something of theirs was recorded.
     if (channel !== 'stable' && !synced && !verifyPresent) continue;
@@ -219,11 +212,11 @@ async function gatherRows(model: ComposeModel, req: GatherRequest): Promise<Stat
       stagingRevision: sp.revisionName,
       latest: await gatherLatest(composePaths(model, ch, roots).latestLink),
       staging: { dir: sp.revisionDir, composeId: synced?.composeId, syncedAt: synced?.syncedAt },
-      verify: await gatherVerify(sp.verifyRecord, sp.revisionDir),
+      verify: await gatherVerify(model, sp.verifyRecord, sp.revisionDir),
     };
     if (channel === 'stable') {
       const pp = productionPaths(model, ch, roots);
-      const prod = await readRecord<ProdRecordView>(pp.syncRecord);
+      const prod = await readProdRecord(pp.syncRecord, model).catch(() => undefined);
       row.production = { dir: pp.revisionDir, composeId: prod?.composeId, syncedAt: prod?.syncedAt };
     }
     rows.push(row);

@@ -270,7 +270,7 @@ export async function makeTorrents(req: TorrentsRequest): Promise<TorrentsResult
   const paths = torrentPaths(model, conf, channel, roots, req.relengRoot);
   const sp = stagingPaths(model, channelRelease(model.release, channel, model.files.release), roots);
   // As sync-prod: only what passed verify is published, and seeding is publishing.
-  const verified = await readVerifyRecord(sp.verifyRecord);
+  const verified = await readVerifyRecord(sp.verifyRecord, model);
   if (!verified || verified.stagingDir !== sp.revisionDir || !verified.extraSubtrees?.includes('isos')) {
     throw new RelengError(
       `${model.project}: ${paths.isosDir} has no passing verify (${sp.verifyRecord}${verified ? ' does not cover isos/' : ' is missing'}); ` +

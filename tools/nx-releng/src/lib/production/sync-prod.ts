@@ -11,11 +11,13 @@ import { formatBytes, type Log } from '../core/log';
 import { SyncProgress } from '../core/progress';
 import { rsync, type RsyncOptions } from '../tools/rsync';
 import { checkLinkSlot, pointLink } from '../core/links';
-import { readRecord, removeRecord, writeRecord, type RevisionLink } from '../staging/sync-record';
+import { removeRecord, writeRecord, type RevisionLink } from '../staging/sync-record';
+import { readProdRecord } from '../staging/record-schemas';
 import { treeDigest } from '../core/tree-digest';
 import { readVerifyRecord, type VerifyRecord } from '../vetting/staging-steps';
 import { ownsUnclaimed, revisionClaims, vettedPaths, vouchedDigest, vouchedPaths } from '../vetting/vouched-paths';
 import { checkDestination } from '../core/fs-checks';
+import { refuseLinksOnBothSides } from '../core/link-policy';
 
 /**
  * Staging to production for one compose project, in an order that never publishes repodata ahead of what it
@@ -86,7 +88,7 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
     );
   }
   const pp = productionPaths(model, ch, roots);
-  const verified = await readVerifyRecord(sp.verifyRecord);
+  const verified = await readVerifyRecord(sp.verifyRecord, model);
   if (!verified || verified.stagingDir !== sp.revisionDir) {
     throw new RelengError(
       `${model.project}: ${sp.revisionDir} has no passing verify (${sp.verifyRecord}); run nx run ${model.project}:verify first`,
@@ -122,7 +124,7 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
   return withLock(pp.lockFile, `${model.project}:sync-prod`, model.common.lockTimeoutSeconds, log, () =>
     withLock(sp.lockFile, `${model.project}:sync-prod`, model.common.lockTimeoutSeconds, log, async () => {
       await checkStillVouched(model, claims, sp.revisionDir, verified);
-      const record = await readRecord<ProdRecord>(pp.syncRecord);
+      const record = await readProdRecord(pp.syncRecord, model);
       if (
         record?.verifyDigest === verified.digest &&
         record.productionDigest === (await treeDigest(pp.revisionDir, [...record.subtrees, ...(record.links ?? [])], { inodes: false })) &&
@@ -131,6 +133,7 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
         log.info(`${model.project}: production ${pp.revisionDir} already holds verified ${verified.composeId}`);
         return { ...base, outcome: 'up-to-date', files: 0, bytes: 0 };
       }
+      await refuseLinksOnBothSides(model.project, sp.revisionDir, pp.revisionDir, subtrees, verified.repos);
       for (const l of links) await checkLinkSlot(join(pp.revisionDir, l.name), l.target, 'sync-prod');
       if (req.dryRun) {
         let files = 0;

@@ -15,7 +15,7 @@
  * copy (so a failure leaves staging unchanged), publishMinorReleaseLinks after the swap.
  */
 import { chown, mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { ComposeModel } from '../../config/load';
 import type { ChannelRelease, RepoDir, StagingPaths } from '../../layout/paths';
 import type { ComposeRef } from '../compose/compose-ref';
@@ -23,6 +23,7 @@ import { RelengError } from '../../errors';
 import { run } from '../tools/exec';
 import { isDir, isFile } from '../core/fs-checks';
 import { checkLinkSlot, pointLink, runningAsRoot } from '../core/links';
+import { refuseLinks } from '../core/link-policy';
 import type { Log } from '../core/log';
 import { fileDigest, writeFileAtomic } from '../formats/repomd';
 import { rsync } from '../tools/rsync';
@@ -102,6 +103,8 @@ export async function planMinorRelease(
       }
     }
   }
+  // Minimal's iso dirs are not a variant of the project: checked here, the variants' by sync-staging.
+  await refuseLinks(`compose ${compose.composeId}`, top, isoDirs.map((d) => relative(top, d.dir)));
   const kickstart: RepoDir[] = [];
   for (const variant of preRelease ? [] : model.compose.variants.filter((v) => release.compsRepos.includes(v))) {
     for (const arch of release.arches) {

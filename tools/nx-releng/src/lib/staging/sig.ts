@@ -17,10 +17,12 @@ import type { ComposeRef } from '../compose/compose-ref';
 import { RelengError } from '../../errors';
 import { requireTools } from '../tools/exec';
 import { checkDestination, isDir, isFile } from '../core/fs-checks';
+import { layoutDirs, refuseLinks } from '../core/link-policy';
 import { withLock } from '../core/lock';
 import { SyncProgress } from '../core/progress';
 import { rsync } from '../tools/rsync';
-import { hashConfig, readSyncRecord } from './sync-record';
+import { hashConfig } from './sync-record';
+import { readSyncRecord } from './record-schemas';
 import {
   inWorkCopy,
   recordSync,
@@ -64,6 +66,8 @@ export async function planSigCompose(model: ComposeModel, compose: ComposeRef): 
   for (const repo of model.compose.variants) {
     for (const dir of sigRepoDirs(sig, repo, model.release.arches)) expected.set(dir.path, dir);
   }
+  // Relative to compose/<major>, as staging's paths are to <stub>/<major> (link-policy).
+  await refuseLinks(`compose ${compose.composeId}`, join(source, '..'), [sig], layoutDirs([...expected.keys()]));
   const repos: RepoDir[] = [];
   for (const top of (await readdir(source, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     if (!top.isDirectory() || !arches.includes(top.name)) {
@@ -142,9 +146,10 @@ export async function syncSigStaging(req: SyncStagingRequest): Promise<SyncStagi
   }
 
   await checkDestination('staging', target, [sig]);
+  await refuseLinks(`staging ${target}`, target, [sig], layoutDirs(repos.map((r) => r.path)));
   return withLock(sp.lockFile, `${model.project}:sync-staging`, model.common.lockTimeoutSeconds, log, async () => {
     const configHash = sigConfigHash(req);
-    const reason = await syncNeeded(await readSyncRecord(sp.syncRecord), compose, configHash, target);
+    const reason = await syncNeeded(await readSyncRecord(sp.syncRecord, model), compose, configHash, target);
     if (!reason) {
       log.info(`${model.project}: staging ${join(target, sig)} already holds ${compose.composeId}; nothing to sync`);
       return { ...base, outcome: 'up-to-date', files: 0, bytes: 0, seconds: (Date.now() - started) / 1000 };

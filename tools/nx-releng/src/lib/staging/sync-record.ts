@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { ComposeModel } from '../../config/load';
+import { SAFE_NAME } from '../../config/constants';
+import { sigName } from '../../layout/paths';
 
 /**
  * What a successful sync leaves beside the tree it wrote (outside the published tree): which compose, which
@@ -81,18 +84,46 @@ export async function destinationDrift(record: SyncRecord): Promise<string | und
   return undefined;
 }
 
-/** Reads a record written by writeRecord; undefined when it is missing, unreadable or of another version. */
-export async function readRecord<T extends { version: number }>(file: string): Promise<T | undefined> {
+/** The first path segments a record of this project may name: its variants (a SIG: its own dir), and for subtrees metadata and isos. */
+export function projectTops(model: ComposeModel, what: 'repo' | 'subtree'): string[] {
+  if (model.compose.kind === 'sig') return [sigName(model)];
+  return what === 'repo' ? model.compose.variants : [...model.compose.variants, 'metadata', 'isos'];
+}
+
+/** Why a path a record names is not a plain relative path inside `tops`; undefined when it is. */
+export function pathOutside(tops: readonly string[], p: string): string | undefined {
+  const parts = p.split('/');
+  if (tops.includes(parts[0] as string) && parts.every((s) => SAFE_NAME.test(s) && !s.includes('..'))) return undefined;
+  return `'${p}' is not a path inside the project's own subtrees (${tops.join(', ')})`;
+}
+
+/** A record's JSON: undefined when it is missing, not JSON (cut off) or of another version. Not validated. */
+export async function readRecordJson(file: string): Promise<unknown> {
+  let raw: unknown;
   try {
-    const rec = JSON.parse(await readFile(file, 'utf8')) as T;
-    return rec.version === 1 ? rec : undefined;
+    raw = JSON.parse(await readFile(file, 'utf8'));
   } catch {
     return undefined;
   }
+  return (raw as { version?: unknown } | null)?.version === 1 ? raw : undefined;
 }
 
-export function readSyncRecord(file: string): Promise<SyncRecord | undefined> {
-  return readRecord<SyncRecord>(file);
+/**
+ * The sync record as the runtime inputs read it, without the schema library (record-schemas.ts validates it in
+ * the steps): null when a path it names is outside the project, so that nothing outside is ever stat'ed.
+ */
+export async function peekSyncRecord(file: string, model: ComposeModel): Promise<SyncRecord | undefined | null> {
+  const rec = (await readRecordJson(file)) as SyncRecord | undefined;
+  if (!rec) return undefined;
+  try {
+    const tops = projectTops(model, 'subtree');
+    const paths = [...rec.repos, ...(rec.extraSubtrees ?? []), ...Object.keys(rec.dirs)];
+    const names = (rec.links ?? []).map((l) => l.name);
+    const ok = paths.every((p) => !pathOutside(tops, p)) && names.every((n) => SAFE_NAME.test(n) && !n.includes('..'));
+    return ok && typeof rec.destination === 'string' ? rec : null;
+  } catch {
+    return null; // not even the shape
+  }
 }
 
 /** Writes a record (any JSON) by temp file and rename, so a reader never sees half of it. */

@@ -14,9 +14,11 @@ import { readComposeInfo, readRpmsMetadata } from '../formats/productmd';
 import { formatSeconds, type Log } from '../core/log';
 import { SyncProgress } from '../core/progress';
 import { STAGING_EXCLUDES, rsync } from '../tools/rsync';
-import { hashConfig, readSyncRecord } from './sync-record';
+import { hashConfig } from './sync-record';
+import { readSyncRecord } from './record-schemas';
 import { inWorkCopy, recordSync, syncNeeded, syncSource, totals, type SyncStagingRequest, type SyncStagingResult } from './work-copy';
 import { checkDestination, isDir, isFile } from '../core/fs-checks';
+import { layoutDirs, refuseLinks } from '../core/link-policy';
 import { syncSigStaging } from './sig';
 import {
   MINOR_RELEASE_EXCLUDES,
@@ -57,7 +59,11 @@ async function planFromCompose(model: ComposeModel, compose: ComposeRef): Promis
       if (await isDir(join(top, repo.path, 'repodata'))) repos.push(repo);
     }
   }
-  if (model.compose.syncMetadata && (await isDir(join(top, 'metadata')))) {
+  const metadata = model.compose.syncMetadata && (await isDir(join(top, 'metadata')));
+  // What rsync copies must hold no link leaving the compose and no link in place of a layout dir (link-policy).
+  const layout = layoutDirs(model.compose.variants.flatMap((v) => repoDirs(v, model.release.arches).map((r) => r.path)));
+  await refuseLinks(`compose ${compose.composeId}`, top, [...model.compose.variants, ...(metadata ? ['metadata'] : [])], layout);
+  if (metadata) {
     await checkMetadata(model, compose, join(top, 'metadata'));
     units.push({ rel: 'metadata' });
   }
@@ -88,6 +94,8 @@ async function clearRepodata(target: string, repos: readonly RepoDir[]): Promise
     const dir = join(target, repo.path, 'repodata');
     let entries;
     try {
+      // Never through a link (the staging check refuses one before anything is touched; this is the last guard).
+      if (!(await lstat(dir)).isDirectory()) continue;
       entries = await readdir(dir, { withFileTypes: true });
     } catch {
       continue;
@@ -231,11 +239,14 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
     (v, i, a) => a.indexOf(v) === i,
   );
   await checkDestination('staging', target, subtrees);
+  // The work copy is cp -al of these subtrees: a link there would be written and deleted through.
+  const stagedRepos = [...repos, ...(minor?.kickstart ?? [])].map((r) => r.path);
+  await refuseLinks(`staging ${target}`, target, subtrees, layoutDirs(stagedRepos));
   await checkChannelLink(sp);
   return withLock(sp.lockFile, `${model.project}:sync-staging`, model.common.lockTimeoutSeconds, log, async () => {
     const configHash = configHashOf(req);
     const minorHash = minorHashOf(req);
-    const record = await readSyncRecord(sp.syncRecord);
+    const record = await readSyncRecord(sp.syncRecord, model);
     const reason = await syncNeeded(record, compose, configHash, target, minorHash);
     if (!reason) {
       await pointChannelLink(sp, log);

@@ -1,7 +1,8 @@
 import { lstat, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../../config/load';
-import type { Channel } from '../../config/schema';
+import { CHANNELS, type Channel } from '../../config/schema';
+import { z } from 'zod';
 import {
   channelRelease,
   projectRepoPath,
@@ -19,7 +20,9 @@ import { withLock } from '../core/lock';
 import type { Log } from '../core/log';
 import { checkSigner, signRepomd } from './sign';
 import { checkIsos } from './iso-checksums';
-import { readRecord, readSyncRecord, removeRecord, writeRecord, type RevisionLink, type SyncRecord } from '../staging/sync-record';
+import { refuseLinks, treeLinkProblems } from '../core/link-policy';
+import { removeRecord, writeRecord, type RevisionLink, type SyncRecord } from '../staging/sync-record';
+import { readRecord, readSyncRecord, recordPaths } from '../staging/record-schemas';
 import { revisionClaims, vettedPaths, vouchedDigest, vouchedPaths } from './vouched-paths';
 import { updateRepoAdvisories } from './updateinfo';
 import { verifyRepo, type RepoReport } from './verify';
@@ -47,13 +50,18 @@ interface StagedRepos {
 async function stagedRepos(req: StagingStepRequest): Promise<StagedRepos> {
   const ch = channelRelease(req.model.release, req.channel, req.model.files.release);
   const sp = stagingPaths(req.model, ch, req.roots);
-  const record = await readSyncRecord(sp.syncRecord);
+  const record = await readSyncRecord(sp.syncRecord, req.model);
   if (!record) {
     throw new RelengError(
       `${req.model.project}: ${sp.revisionDir} has no record of a completed sync-staging (${sp.syncRecord}); run sync-staging first`,
     );
   }
   return { sp, repos: record.repos.map((p) => projectRepoPath(req.model, p)), composeId: record.composeId, record };
+}
+
+/** updateinfo and sign write into each repo's repodata: never through a link (link-policy). */
+function refuseRepodataLinks(req: StagingStepRequest, sp: StagingPaths, repos: readonly RepoDir[]): Promise<void> {
+  return refuseLinks(`${req.model.project}: staging ${sp.revisionDir}`, sp.revisionDir, repos.map((r) => `${r.path}/repodata`));
 }
 
 function locked<T>(req: StagingStepRequest, sp: StagingPaths, step: string, fn: () => Promise<T>): Promise<T> {
@@ -79,6 +87,7 @@ export async function applyErrata(req: StagingStepRequest): Promise<UpdateinfoSu
   const summary: UpdateinfoSummary = { composeId, changed: [], unchanged: [], skipped: [], warnings: [], applied: {} };
   // Each repo is fetched, validated and then replaced atomically: a failing repo is left as it was.
   return locked(req, sp, 'updateinfo', async () => {
+    await refuseRepodataLinks(req, sp, targets);
     for (const repo of targets) {
       const res = await updateRepoAdvisories(join(sp.revisionDir, repo.path), source, {
         repo: repo.variant,
@@ -118,6 +127,7 @@ export async function signStaging(req: StagingStepRequest): Promise<SignSummary>
     throw new RelengError(`${model.files.release}: field signing: ${errorMessage(err)}`);
   });
   return locked(req, sp, 'sign', async () => {
+    await refuseRepodataLinks(req, sp, repos);
     const summary: SignSummary = { composeId, signed: [], unchanged: [] };
     for (const repo of repos) {
       const result = await signRepomd(join(sp.revisionDir, repo.path, 'repodata', 'repomd.xml'), signer);
@@ -190,6 +200,8 @@ export async function verifyStaging(req: StagingStepRequest & { models: readonly
     const tree = repo.kind === 'os' || repo.kind === 'kickstart' ? repo.kind : undefined;
     const deps = tree && !sig ? model.release.repoclosure[repo.variant] ?? [] : [];
     const closureRepos = Object.fromEntries(deps.map((dep) => [dep, join(sp.revisionDir, dep, repo.arch, tree as string)] as const));
+    // What production will hold: no link leaving staging, none in place of a layout dir (link-policy).
+    const links = await treeLinkProblems(sp.revisionDir, [repo.path]);
     const report = await verifyRepo(join(sp.revisionDir, repo.path), {
       publicKey,
       arch: repo.arch,
@@ -200,6 +212,7 @@ export async function verifyStaging(req: StagingStepRequest & { models: readonly
       // repoclosure of debug and source trees is not meaningful: their dependencies live in the os trees.
       skipDnf: !tree,
     });
+    if (links.length) Object.assign(report, { ok: false, problems: [...links, ...report.problems] });
     log.info(`  ${repo.path}: ${report.ok ? 'ok' : `${report.problems.length} problem(s)`}`);
     return report;
   });
@@ -207,6 +220,8 @@ export async function verifyStaging(req: StagingStepRequest & { models: readonly
   const extra: RepoReport[] = [];
   for (const subtree of extraSubtrees) {
     if (subtree !== 'isos') throw new RelengError(`${sp.syncRecord}: extraSubtrees lists '${subtree}'; verify knows how to check only isos`);
+    const links = await treeLinkProblems(sp.revisionDir, [subtree], model.release.arches.map((a) => `${subtree}/${a}`));
+    if (links.length) extra.push({ repo: `${subtree}/`, ok: false, problems: links });
     extra.push(...(await checkIsos(sp.revisionDir, subtree, model.release.arches)));
   }
   extra.push(...(await checkRevisionLinks(sp.revisionDir, links)));
@@ -248,8 +263,27 @@ export async function verifyStaging(req: StagingStepRequest & { models: readonly
   return record;
 }
 
-/** A record from before verify vouched for whole subtrees (no subtrees field) vouches for nothing: verify again. */
-export async function readVerifyRecord(file: string): Promise<VerifyRecord | undefined> {
-  const rec = await readRecord<VerifyRecord>(file);
-  return rec && Array.isArray(rec.subtrees) ? rec : undefined;
+/**
+ * The verify record, validated (record-schemas.ts). One from before verify vouched for whole subtrees (no
+ * subtrees field) vouches for nothing: verify again.
+ */
+export async function readVerifyRecord(file: string, model: ComposeModel): Promise<VerifyRecord | undefined> {
+  const p = recordPaths(model);
+  const schema = z.looseObject({
+    version: z.literal(1),
+    project: z.string(),
+    channel: z.enum(CHANNELS),
+    composeId: z.string(),
+    stagingDir: p.absolute,
+    repos: z.array(p.repo),
+    extraSubtrees: z.array(p.subtree).optional(),
+    links: z.array(p.link).optional(),
+    subtrees: z.array(p.subtree).optional(),
+    unclaimed: z.array(p.topLevelName).optional(),
+    digest: z.string(),
+    pathDigests: z.record(z.string(), z.string()).optional(),
+    verifiedAt: z.string(),
+  });
+  const rec = await readRecord(file, schema);
+  return rec?.subtrees && rec.pathDigests ? (rec as VerifyRecord) : undefined;
 }

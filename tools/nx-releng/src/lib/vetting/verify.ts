@@ -10,7 +10,7 @@
  * holds dnf's cache, state and logs) in a temporary directory, plugins off except repoclosure. Problems are collected, not
  * thrown; a missing tool (dnf, gpg, gpgv) or an unreadable key file is a RelengError.
  */
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { scratchDir } from '../core/scratch';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -73,19 +73,23 @@ export interface VerifyRepoOptions {
   name?: string;
 }
 
+const LINK_NOT_FILE = 'is a symbolic link; production would receive the link, not the file';
+
 export interface RepoReport {
   repo: string;
   ok: boolean;
   problems: string[];
 }
 
+/** A file production will receive as it is here: lstat, so a link is reported rather than its target checked. */
 async function checkFile(label: string, path: string, checksum: RepomdChecksum | undefined, size: number | undefined): Promise<string[]> {
   let st;
   try {
-    st = await stat(path);
+    st = await lstat(path);
   } catch {
     return [`${label}: ${path} is missing`];
   }
+  if (st.isSymbolicLink()) return [`${label}: ${path} ${LINK_NOT_FILE}`];
   if (!st.isFile()) return [`${label}: ${path} is not a regular file`];
   const problems: string[] = [];
   if (size !== undefined && st.size !== size) problems.push(`${label}: ${path} has size ${st.size}, expected ${size}`);
@@ -221,6 +225,9 @@ export async function verifyRepo(repoDir: string, opts: VerifyRepoOptions): Prom
   const name = opts.name ?? repoDir;
   const problems: string[] = [];
   const mdPath = repomdPath(repoDir);
+  for (const path of [mdPath, `${mdPath}.asc`]) {
+    if ((await lstat(path).catch(() => undefined))?.isSymbolicLink()) problems.push(`${path} ${LINK_NOT_FILE}`);
+  }
   let repomd: Repomd | undefined;
   try {
     repomd = await readRepomd(repoDir);
