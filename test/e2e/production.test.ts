@@ -267,10 +267,16 @@ test('a production sync killed midway converges on rerun, and production never n
   const sampler = sampleRepos(repos);
   // Kill the whole nx process group as soon as the new packages start landing in production.
   const syncProd = ws.command(['run', 'Rocky-8:sync-prod', '--output-style=static']);
-  const child = spawn(syncProd.argv[0] as string, syncProd.argv.slice(1), { cwd: ws.dir, detached: true, stdio: 'ignore', env: syncProd.env });
+  const child = spawn(syncProd.argv[0] as string, syncProd.argv.slice(1), { cwd: ws.dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: syncProd.env });
+  let childOutput = '';
+  child.stdout?.on('data', (d) => (childOutput += d));
+  child.stderr?.on('data', (d) => (childOutput += d));
+  let exited = false;
+  child.on('exit', () => (exited = true));
   const newPkg = join(prod, 'mirror/pub/rocky/8.10/BaseOS/x86_64/os/Packages/r/releng-hello-1.1-1.el8.x86_64.rpm');
   const deadline = Date.now() + 60_000;
-  while (!existsSync(newPkg) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+  while (!existsSync(newPkg) && !exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+  assert.ok(!exited, `sync-prod ended before it published ${newPkg}:\n${childOutput}`);
   process.kill(-(child.pid as number), 'SIGKILL');
   await new Promise((r) => child.on('close', r));
   const out = await runOk(['run', 'Rocky-8:sync-prod']);
