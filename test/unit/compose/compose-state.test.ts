@@ -167,7 +167,7 @@ describe('kojiListTagged (the koji CLI on PATH)', () => {
     });
     assert.deepEqual(await withPath(join(R, 'empty-bin'), {}, () => kojiListTagged('dist-rocky8-compose')), {
       ok: false,
-      error: "'koji' was not found on PATH",
+      error: "required tool 'koji' was not found on PATH: install it (Debian: apt-get install koji; EL: dnf install koji)",
     });
   });
 });

@@ -14,7 +14,6 @@
  * a runtime input's exit code and stderr, so the reasons are also written to a note beside the manifests that
  * the compose executor prints (loudly for a package set that cannot be fingerprinted) and then removes.
  */
-import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -22,6 +21,8 @@ import type { ComposeModel } from '../../config/load';
 import { CHANNELS } from '../../config/schema';
 import { channelRelease, composePaths, reRoot, resolveRoots, composeInputNotePath } from '../../layout/paths';
 import { inspectLatestLink } from './compose-ref';
+import { errorMessage } from '../../errors';
+import { run } from '../tools/exec';
 
 export interface ComposeInputState {
   /** The value Nx hashes, one line per input. */
@@ -35,28 +36,17 @@ export interface ComposeInputState {
 /** Output of `koji list-tagged --latest --quiet <tag>`, or why it could not be had. */
 export type KojiLister = (tag: string) => Promise<{ ok: true; stdout: string } | { ok: false; error: string }>;
 
-const KOJI_TIMEOUT_MS = 300_000;
-
-/** The koji CLI on PATH (its default profile), with a timeout so a hung hub cannot hang hashing. */
-export const kojiListTagged: KojiLister = (tag) =>
-  new Promise((resolve) => {
-    execFile(
-      'koji',
-      ['list-tagged', '--latest', '--quiet', tag],
-      { timeout: KOJI_TIMEOUT_MS, maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' },
-      (err, stdout, stderr) => {
-        if (!err) return resolve({ ok: true, stdout });
-        const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: string | number };
-        const why =
-          e.code === 'ENOENT'
-            ? "'koji' was not found on PATH"
-            : e.killed
-              ? `no answer within ${KOJI_TIMEOUT_MS / 1000}s`
-              : `exit code ${String(e.code)}${stderr.trim() ? `: ${stderr.trim().split('\n').filter(Boolean).slice(-3).join(' | ')}` : ''}`;
-        resolve({ ok: false, error: why });
-      },
-    );
-  });
+/** The koji CLI on PATH (its default profile). */
+export const kojiListTagged: KojiLister = async (tag) => {
+  try {
+    const r = await run('koji', ['list-tagged', '--latest', '--quiet', tag], { allowFailure: true });
+    if (r.exitCode === 0) return { ok: true, stdout: r.stdout };
+    const detail = r.stderr.trim().split('\n').filter(Boolean).slice(-3).join(' | ');
+    return { ok: false, error: `exit code ${r.exitCode}${detail ? `: ${detail}` : ''}` };
+  } catch (err) {
+    return { ok: false, error: errorMessage(err) };
+  }
+};
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
