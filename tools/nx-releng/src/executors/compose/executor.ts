@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import type { PromiseExecutor } from '@nx/devkit';
 import { channelRelease, composePaths, stepOutputDir } from '../../layout/paths';
 import { compareComposes, summarizeReport, writeChangeReport } from '../../lib/compose/compose-diff';
-import { inspectLatestLink } from '../../lib/compose/compose-ref';
+import { inspectLatestLink, statusWord } from '../../lib/compose/compose-ref';
 import { takeComposeInputNote } from '../../lib/compose/compose-state';
 import { composeBackend } from '../../lib/compose/backends';
 import { runStep } from '../run-step';
 import type { ComposeExecutorSchema } from './schema';
 import { DEFAULT_CHANNEL } from '../../config/schema';
+import { acceptsIncomplete, channelPungi } from '../../config/load';
 
 /**
  * Makes one compose with the configured backend, then reports what changed since the compose the latest link
@@ -17,9 +18,9 @@ import { DEFAULT_CHANNEL } from '../../config/schema';
 const composeExecutor: PromiseExecutor<ComposeExecutorSchema> = (options, context) =>
   runStep('compose', context, async ({ model, roots, log, workspaceRoot, relengRoot }) => {
     const backend = options.backend ?? model.compose.backend;
-    const kind = options.kind ?? 'update';
-    const allowIncomplete = options.allowIncomplete ?? false;
     const ch = channelRelease(model.release, options.channel ?? DEFAULT_CHANNEL, model.files.release);
+    const kind = options.kind ?? channelPungi(model, ch.channel)?.kind ?? 'update';
+    const allowIncomplete = options.allowIncomplete || acceptsIncomplete(model, ch.channel);
     const paths = composePaths(model, ch, roots);
     const outDir = stepOutputDir(workspaceRoot, model.project, 'compose');
     // A report left by an earlier run must not pass for this one's if this one fails.
@@ -67,7 +68,7 @@ const composeExecutor: PromiseExecutor<ComposeExecutorSchema> = (options, contex
         ...(made.argv ? { pungiArgs: made.argv } : {}),
       },
       summary:
-        `${made.composeId} ${made.status}, ${report.packages} binary packages` +
+        `${made.composeId} ${statusWord(made.status)}, ${report.packages} binary packages` +
         (made.latestLink ? `, ${made.latestLink} -> ${made.composeId}` : ', latest link not moved') +
         (previous ? `; since ${previous.id}: ${c.upgraded} upgraded, ${c.added} added, ${c.removed} removed, ${c.downgraded} downgraded` : ''),
     };

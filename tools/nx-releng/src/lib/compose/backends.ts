@@ -2,7 +2,7 @@
  * The compose backends, one function per backend and compose kind (base or SIG), picked from a table so the
  * executor has one call and a new backend is one row.
  */
-import type { ComposeModel } from '../../config/load';
+import { channelPungi, type ComposeModel } from '../../config/load';
 import type { ComposeConfig, ComposeKind } from '../../config/schema';
 import { RelengError } from '../../errors';
 import { sigName, type ChannelRelease, type ComposePaths } from '../../layout/paths';
@@ -50,7 +50,8 @@ const localBaseCompose: ComposeBackend = async ({ model, kind, channel, paths, d
     short: model.short,
     version: channel.revision,
     releaseType: kind === 'produce' ? 'ga' : 'updates',
-    label: composeLabel(model.compose.pungi, kind, channel.revision) ?? undefined,
+    // The label the channel's pungi block gives (the stable one where a channel has none: the local backend reads no config).
+    label: composeLabel(channelPungi(model, channel.channel) ?? model.compose.pungi, kind, channel.revision) ?? undefined,
     variants: model.compose.variants,
     arches: model.release.arches,
     date: composeDate(date),

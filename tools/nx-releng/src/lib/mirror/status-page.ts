@@ -13,7 +13,7 @@ import type { ComposeModel } from '../../config/load';
 import type { Channel } from '../../config/schema';
 import { channelRelease, composePaths, productionPaths, projectChannels, resolveRoots, stagingPaths, stepOutputDir, fileListDir } from '../../layout/paths';
 import type { ChangeKind, ChangeReport } from '../compose/compose-diff';
-import { inspectLatestLink } from '../compose/compose-ref';
+import { inspectLatestLink, statusWord } from '../compose/compose-ref';
 import { errorMessage } from '../../errors';
 import { readRecord, readSyncRecord, vettedPaths } from '../staging/sync-record';
 import { treeDigest } from '../core/tree-digest';
@@ -348,7 +348,7 @@ function latestCell(row: StatusRow, nowIso: string): Html {
   const l = row.latest;
   if (l.problem) return html`<td class="cell-latest bad"><span class="none">no compose</span><div class="detail">${l.problem}</div></td>`;
   const finished = l.status === 'FINISHED';
-  return html`<td class="cell-latest">${id(l.composeId)} <span class="badge ${finished ? 'ok' : 'warn'}">${l.status ?? 'no STATUS'}</span>${when(l.finishedAt, nowIso)}</td>`;
+  return html`<td class="cell-latest">${id(l.composeId)} <span class="badge ${finished ? 'ok' : 'warn'}" title="STATUS ${l.status ?? '(none)'}">${statusWord(l.status)}</span>${when(l.finishedAt, nowIso)}</td>`;
 }
 
 function stagingCell(row: StatusRow, nowIso: string): Html {
