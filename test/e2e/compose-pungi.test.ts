@@ -4,6 +4,7 @@ import { delimiter, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { stageSandbox } from '../../tools/sandbox/sandbox';
 import { createNxWorkspace, type NxWorkspace } from '../helpers/nx-workspace';
+import { insteadOfEnv, makeCheckout } from '../helpers/checkouts';
 import { REPO_ROOT, readJsonFile } from '../helpers/workspace';
 
 /**
@@ -38,6 +39,7 @@ async function compose(project: string, args: string[] = [], mode = 'normal') {
     PUNGI_STANDIN_SRC: join(R, 'mnt/koji/local/8', short),
     PUNGI_STANDIN_MODE: mode,
     KOJI_STANDIN_TAGGED: taggedDir,
+    ...insteadOfEnv(join(R, 'git')),
   });
   const calls = readFileSync(argvLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as string[]);
   return { ...r, calls };
@@ -77,6 +79,13 @@ before(async () => {
     );
   }
   for (const root of ['8-BETA', '8-LookAhead']) mkdirSync(join(R, 'mnt/compose', root), { recursive: true });
+  // Each a git clone of a local bare repository, on the branch compose.json names, which the refresh fetches.
+  const bares = join(R, 'git');
+  makeCheckout(join(R, 'etc/pungi-prod'), bares, 'pungi-rocky.git', 'r8');
+  makeCheckout(join(R, 'etc/pungi-beta'), bares, 'pungi-rocky.git', 'r8-beta');
+  makeCheckout(join(R, 'etc/pungi-lh'), bares, 'pungi-rocky.git', 'r8s');
+  makeCheckout(join(R, 'mnt/compose/8_metadata'), bares, 'rocky-module-metadata.git', 'r8');
+  writeFileSync(join(taggedDir, 'dist-rocky8-module-compose'), '');
 });
 
 after(() => ws?.dispose());

@@ -77,7 +77,7 @@ test('the SIG project: latest-SIG-<name>-<major>, no updateinfo or sign, verify 
   const r = ws.nx(['show', 'project', 'SIG-cloud-8', '--json']);
   assert.equal(r.status, 0, r.output);
   const project = JSON.parse(r.output.slice(r.output.indexOf('{')));
-  assert.deepEqual(Object.keys(project.targets).sort(), ['compose', 'housekeeping', 'sync-prod', 'sync-staging', 'verify']);
+  assert.deepEqual(Object.keys(project.targets).sort(), ['compose', 'housekeeping', 'refresh', 'sync-prod', 'sync-staging', 'verify']);
   assert.deepEqual(project.targets.verify.dependsOn, ['sync-staging']);
   assert.deepEqual(Object.keys(project.targets['sync-staging'].configurations), ['stable']);
   const compose = join(ws.relengRoot, 'mnt/compose/8');

@@ -57,9 +57,13 @@ test('one project per compose, named like the latest link, with compose and sync
     // compose is skipped when what it is made from did not change (hashed by a runtime input, not here).
     const compose = rocky8.targets?.compose;
     assert.equal(compose?.cache, true);
-    assert.equal(compose?.dependsOn, undefined);
+    // ...hashed after refresh brought the checkouts to their branch (refresh gets --offline and --backend).
+    assert.deepEqual(compose?.dependsOn, [{ target: 'refresh', params: 'forward' }]);
+    assert.equal(rocky8.targets?.refresh?.cache, false);
     assert.ok(
-      JSON.stringify(compose?.inputs).includes('{"runtime":"node tools/nx-releng/bin/releng-state.js compose Rocky-8"}'),
+      JSON.stringify(compose?.inputs).includes(
+        '{"dependentTasksOutputFiles":"**/manifest.json","transitive":false},{"runtime":"node tools/nx-releng/bin/releng-state.js compose Rocky-8"}',
+      ),
       JSON.stringify(compose?.inputs),
     );
     assert.deepEqual((rocky8.metadata as any).releng, {
