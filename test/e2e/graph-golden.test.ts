@@ -301,7 +301,7 @@ test('ci-examples: their base lines and nx commands run: every compose before th
   const first = resolveBase(glLine, tag);
   assert.equal(resolveBase(ghLine, tag), first);
   assert.equal(first, ws.git(['hash-object', '-t', 'tree', '/dev/null']).trim());
-  assert.deepEqual(wouldRun(first), chain(['Extras-8', 'Rocky-8', 'Rocky-devel-8', 'SIG-cloud-8']));
+  assert.deepEqual(wouldRun(first), chain(['Extras-8', 'Rocky-8', 'Rocky-devel-8', 'SIG-cloud-8', 'SIG-kernel-8', 'SIG-kmod-8']));
 
   // Green at HEAD: the exact command runs, and runs nothing.
   ws.git(['tag', '-f', tag, 'HEAD']);

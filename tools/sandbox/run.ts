@@ -68,6 +68,7 @@ async function main(): Promise<void> {
   console.log(`production tree: ${join(production, '8.10')}`);
   console.log(`file lists:      ${join(production, 'fullfiletimelist-rocky')} (and at the production root, mirror/pub/sig)`);
   console.log(`repositories:    ${repos.sort().join(', ')}`);
+  console.log(`SIG trees:       ${join(relengRoot, 'mnt/repos-staging/mirror/pub/sig/8')} (kernel, kmod; and in production)`);
   if (minorRelease) {
     console.log(`ISOs:            ${join(staging, 'isos')} (check: cd ${join(staging, 'isos/x86_64')} && sha256sum -c CHECKSUM)`);
     console.log(`torrents:        ${join(relengRoot, 'opt/rtorrent/watch/start')}`);
