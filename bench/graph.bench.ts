@@ -11,14 +11,15 @@
  * production-wide project `mirror` and the plugin's own package project. Every rep is a fresh nx process, alternating small and large:
  *   warm: .nx/workspace-data kept from the previous run (what a user sees from the second command on)
  *   cold: .nx/workspace-data removed before the run (the first command after a checkout or a change)
- * Without the daemon nx runs the plugin's createNodes (in its plugin worker) on every command; the cache only
- * spares file hashing. Prints medians, the large/small ratio and peak RSS.
+ * Without the daemon nx runs the plugin's createNodes on every command; the cache only spares file hashing. Also,
+ * alternately with the others, the same command in a bare Nx workspace (bench/measure.ts createBareWorkspace: 3
+ * projects, no plugin, Nx's defaults). Prints medians, the large/small and small/bare ratios and peak RSS.
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNxWorkspace, type NxWorkspace } from '../test/helpers/nx-workspace';
 import { writeJsonFile } from '../test/helpers/workspace';
-import { fmtMs, load, machine, median, ok, parseArgs, timedNx, type Timed } from './measure';
+import { createBareWorkspace, fmtMs, load, machine, median, ok, parseArgs, timedNx, type Timed } from './measure';
 
 const BASE_COMPOSES = 3; // Rocky-8, Extras-8, Rocky-devel-8
 const SIG_NAMES = [
@@ -69,10 +70,11 @@ async function main(): Promise<void> {
   const large = Number(m.get('large') ?? 40);
   const reps = Number(m.get('reps') ?? 7);
   console.log(`machine: ${machine()}`);
-  const wss: NxWorkspace[] = [];
+  const wss: { dir: string; dispose(): void }[] = [];
   try {
     const ws = { small: createNxWorkspace(`bench-graph-${small}`), large: createNxWorkspace(`bench-graph-${large}`) };
-    wss.push(ws.small, ws.large);
+    const bare = createBareWorkspace(['a', 'b', 'c'], 'build');
+    wss.push(ws.small, ws.large, bare);
     addSigs(ws.small, small);
     addSigs(ws.large, large);
     const t: Record<string, { ms: number[]; rss: number[] }> = {};
@@ -90,6 +92,7 @@ async function main(): Promise<void> {
         rec(`small ${cold}`, showProjects(ws.small, small, cold));
         rec(`large ${cold}`, showProjects(ws.large, large, cold));
       }
+      rec('bare', ok('bare nx show projects', timedNx(bare, ['show', 'projects'])));
       loads.push(load().split(' ')[0] as string);
       process.stderr.write(`rep ${i + 1}/${reps} (load ${load()})\n`);
     }
@@ -107,6 +110,11 @@ async function main(): Promise<void> {
           `(per added project: ${((median(l.ms) - median(s.ms)) / (large - small)).toFixed(1)} ms)`,
       );
     }
+    const bareMs = (t['bare'] as { ms: number[] }).ms;
+    console.log(
+      `  bare Nx workspace (3 projects, no plugin), warm  median ${fmtMs(median(bareMs))}  min ${fmtMs(Math.min(...bareMs))}; ` +
+        `ratio ${small} repository projects (warm) / bare: ${(median((t['small false'] as { ms: number[] }).ms) / median(bareMs)).toFixed(2)}x`,
+    );
   } finally {
     for (const w of wss) {
       if (m.has('keep')) process.stderr.write(`kept ${w.dir}\n`);

@@ -25,7 +25,11 @@
  *                                                 directories the last sync recorded, never the files)
  *   nx run-many -t sync-staging --skip-nx-cache   every executor runs and finds staging up to date
  *   rsync -a --dry-run of the same compose trees into the same staging trees (one rsync per compose)
- *   nx show projects                              the floor: nx starting and building the project graph
+ *   nx show projects                              nx starting and building the project graph
+ * Against a bare Nx workspace (same nx and node_modules; 3 projects with one cached target each, Nx's defaults;
+ * bench/measure.ts createBareWorkspace), alternately in every rep, ratios of medians (FLOOR_CASES):
+ *   nx run-many -t sync-staging (all cache hits) and nx show projects, daemon off and daemon on, and with the
+ *   same NX_ISOLATE_PLUGINS setting on both sides (false: the plugin's own cost; true: what this repo's .env saves)
  * Full sync (largest size, --syncReps times, 0 for none; before each step the previous tree is renamed aside, not deleted, and
  * `sync` runs, untimed):
  *   nx run-many -t sync-staging                   rsync into a work copy, createrepo_c --update with comps,
@@ -37,7 +41,7 @@ import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync,
 import { join } from 'node:path';
 import { stageSandbox } from '../tools/sandbox/sandbox';
 import { createNxWorkspace, type NxWorkspace } from '../test/helpers/nx-workspace';
-import { fmtMs, load, machine, median, ok, parseArgs, timed, timedNx, type Timed } from './measure';
+import { createBareWorkspace, fmtMs, load, machine, median, ok, parseArgs, stopDaemon, timed, timedNx, type NxRunner, type Timed } from './measure';
 
 interface Args {
   sizes: number[];
@@ -206,8 +210,8 @@ function outcomesOf(output: string): Record<string, string> {
 }
 
 /** sync-staging of every project; checks what each task did. */
-function syncAll(ws: NxWorkspace, expect: readonly string[], extra: string[] = []): Timed & { outcomes: string } {
-  const r = ok('nx run-many -t sync-staging', timedNx(ws, ['run-many', '-t', 'sync-staging', '--output-style=static', ...extra]));
+function syncAll(ws: NxWorkspace, expect: readonly string[], extra: string[] = [], env: Record<string, string> = {}): Timed & { outcomes: string } {
+  const r = ok('nx run-many -t sync-staging', timedNx(ws, ['run-many', '-t', 'sync-staging', '--output-style=static', ...extra], env));
   const outcomes = outcomesOf(r.output);
   const kinds = [...new Set(PROJECTS.map((p) => outcomes[p] ?? 'missing'))];
   if (kinds.some((k) => !expect.includes(k))) {
@@ -260,13 +264,15 @@ function taskTimes(output: string): Record<string, TaskTimes> {
 interface Series {
   ms: number[];
   rss: number[];
+  cpu: number[];
   loads: string[];
   outcome?: string;
 }
-const series = (): Series => ({ ms: [], rss: [], loads: [] });
+const series = (): Series => ({ ms: [], rss: [], cpu: [], loads: [] });
 function add(s: Series, r: Timed & { outcomes?: string }): void {
   s.ms.push(r.ms);
   if (r.maxRssMiB !== undefined) s.rss.push(r.maxRssMiB);
+  if (r.cpuMs !== undefined) s.cpu.push(r.cpuMs);
   s.loads.push(load().split(' ')[0] as string);
   if (r.outcomes) s.outcome = s.outcome && s.outcome !== r.outcomes ? `${s.outcome}/${r.outcomes}` : r.outcomes;
 }
@@ -283,7 +289,37 @@ interface SizeResult {
   skip: Series;
   rsync: Series;
   show: Series;
+  /** Against the bare workspace, by FLOOR_CASES label: ours and the bare workspace's, timed alternately. */
+  floor: Map<string, { ours: Series; bare: Series }>;
   ws: NxWorkspace;
+}
+
+/**
+ * The no-op commands held against a bare Nx workspace (createBareWorkspace: 3 projects, one cached target each):
+ * the same nx command in both, one right after the other. `ours`/`bare`: environment of each side on top of the
+ * workspace's own (ours has NX_ISOLATE_PLUGINS=false in its .env; the bare one Nx's defaults).
+ */
+const RUN_MANY = ['run-many', '-t', 'sync-staging', '--output-style=static'];
+const SHOW = ['show', 'projects'];
+const DAEMON = { NX_DAEMON: 'true' };
+const FLOOR_CASES: { label: string; args: string[]; ours?: Record<string, string>; bare?: Record<string, string> }[] = [
+  { label: 'run-many, daemon off', args: RUN_MANY },
+  { label: 'show projects, daemon off', args: SHOW },
+  { label: 'run-many, daemon on', args: RUN_MANY, ours: DAEMON, bare: DAEMON },
+  { label: 'show projects, daemon on', args: SHOW, ours: DAEMON, bare: DAEMON },
+  // The same setting on both sides: what is left is the plugin's own cost.
+  { label: 'run-many, daemon off, both NX_ISOLATE_PLUGINS=false', args: RUN_MANY, bare: { NX_ISOLATE_PLUGINS: 'false' } },
+  { label: 'show projects, daemon off, both NX_ISOLATE_PLUGINS=false', args: SHOW, bare: { NX_ISOLATE_PLUGINS: 'false' } },
+  // Nx's default isolation on both sides: what the .env saves.
+  { label: 'run-many, daemon off, both NX_ISOLATE_PLUGINS=true', args: RUN_MANY, ours: { NX_ISOLATE_PLUGINS: 'true' } },
+  { label: 'show projects, daemon off, both NX_ISOLATE_PLUGINS=true', args: SHOW, ours: { NX_ISOLATE_PLUGINS: 'true' } },
+];
+
+/** One floor command in one workspace; a run-many must be all cache hits. */
+function floorRun(ws: NxRunner, args: string[], env: Record<string, string>): Timed {
+  const r = ok(`nx ${args.join(' ')}`, timedNx(ws, args, env));
+  if (args[0] === 'run-many' && !/for 3 out of 3 tasks/.test(r.output)) throw new Error(`expected 3 cache hits:\n${r.output.slice(-3000)}`);
+  return r;
 }
 
 async function prepare(size: number): Promise<SizeResult> {
@@ -312,6 +348,7 @@ async function prepare(size: number): Promise<SizeResult> {
       skip: series(),
       rsync: series(),
       show: series(),
+      floor: new Map(FLOOR_CASES.map((c) => [c.label, { ours: series(), bare: series() }])),
       ws,
     };
   } catch (err) {
@@ -320,15 +357,29 @@ async function prepare(size: number): Promise<SizeResult> {
   }
 }
 
-function noopReps(r: SizeResult, reps: number): void {
+function noopReps(r: SizeResult, bare: NxRunner, reps: number): void {
   const trees = composeTrees(r.ws);
   const staging = stagingDir(r.ws);
-  for (let i = 0; i < reps; i++) {
-    add(r.cache, syncAll(r.ws, ['cache']));
-    add(r.skip, syncAll(r.ws, ['up-to-date'], ['--skip-nx-cache']));
-    add(r.rsync, rsyncAll(trees, staging, ['-a', '--dry-run']));
-    add(r.show, ok('nx show projects', timedNx(r.ws, ['show', 'projects'])));
-    process.stderr.write(`[${r.size}] no-op rep ${i + 1}/${reps} (load ${load()})\n`);
+  // The daemons start (and compute their graphs) before the timed reps.
+  floorRun(r.ws, RUN_MANY, DAEMON);
+  floorRun(bare, RUN_MANY, DAEMON);
+  try {
+    for (let i = 0; i < reps; i++) {
+      add(r.cache, syncAll(r.ws, ['cache']));
+      add(r.skip, syncAll(r.ws, ['up-to-date'], ['--skip-nx-cache']));
+      add(r.rsync, rsyncAll(trees, staging, ['-a', '--dry-run']));
+      add(r.show, ok('nx show projects', timedNx(r.ws, SHOW)));
+      for (const c of FLOOR_CASES) {
+        const s = r.floor.get(c.label) as { ours: Series; bare: Series };
+        // Which side goes first alternates with the rep, so neither always runs right after the other's work.
+        const sides = [() => add(s.ours, floorRun(r.ws, c.args, c.ours ?? {})), () => add(s.bare, floorRun(bare, c.args, c.bare ?? {}))];
+        for (const side of i % 2 ? sides.reverse() : sides) side();
+      }
+      process.stderr.write(`[${r.size}] no-op rep ${i + 1}/${reps} (load ${load()})\n`);
+    }
+  } finally {
+    stopDaemon(r.ws);
+    stopDaemon(bare);
   }
 }
 
@@ -376,10 +427,11 @@ async function main(): Promise<void> {
   const a = args();
   console.log(`machine: ${machine()}`);
   const results: SizeResult[] = [];
+  const bare = createBareWorkspace(['a', 'b', 'c'], 'sync-staging');
   try {
     for (const size of a.sizes) results.push(await prepare(size));
     // No-op reps of every size interleaved per rep would mix page caches; each size runs its reps in a block.
-    for (const r of results) noopReps(r, a.reps);
+    for (const r of results) noopReps(r, bare, a.reps);
 
     console.log(`\nNo-op sync-staging (every compose unchanged), ${a.reps} reps, warm cache:`);
     for (const r of results) {
@@ -397,6 +449,20 @@ async function main(): Promise<void> {
       console.log(row('rsync -a --dry-run (3 rsyncs, one per compose)', r.rsync));
       console.log(row('nx show projects (nx startup + graph)', r.show));
       console.log(`  (compose ${(r.composeMs / 1000).toFixed(1)}s, first sync ${(r.firstSyncMs / 1000).toFixed(1)}s)`);
+    }
+    console.log(
+      `\nAgainst a bare Nx workspace (same nx and node_modules, 3 projects with one cached target each, Nx's defaults), ` +
+        `the same command in both, alternately, ${a.reps} reps; ratio of medians (ours / bare), wall and CPU (user+sys, all processes):`,
+    );
+    for (const r of results) {
+      console.log(`size ${r.size}: load during reps ${r.cache.loads.join(' ')}`);
+      for (const c of FLOOR_CASES) {
+        const { ours, bare: b } = r.floor.get(c.label) as { ours: Series; bare: Series };
+        const cpu = ours.cpu.length && b.cpu.length ? `  CPU ${fmtMs(median(ours.cpu))} / ${fmtMs(median(b.cpu))} = ${(median(ours.cpu) / median(b.cpu)).toFixed(2)}x` : '';
+        console.log(
+          `  ${c.label.padEnd(58)} ours ${fmtMs(median(ours.ms))}  bare ${fmtMs(median(b.ms))}  ratio ${(median(ours.ms) / median(b.ms)).toFixed(2).padStart(5)}x${cpu}`,
+        );
+      }
     }
     if (results.length > 1) {
       const lo = results[0] as SizeResult;
@@ -443,6 +509,8 @@ async function main(): Promise<void> {
       if (a.keep) process.stderr.write(`kept ${r.ws.dir}\n`);
       else r.ws.dispose();
     }
+    if (a.keep) process.stderr.write(`kept ${bare.dir}\n`);
+    else bare.dispose();
   }
 }
 

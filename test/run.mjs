@@ -16,6 +16,9 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
+// The nx CLI of the e2e tests loads the plugin from tools/nx-releng/dist: build it when src/ changed.
+const build = spawnSync(process.execPath, [join(root, 'tools/nx-releng/bin/build.js')], { stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
 const res = spawnSync(
   process.execPath,
   ['--require', '@swc-node/register', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],

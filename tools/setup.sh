@@ -82,6 +82,8 @@ esac
 install_system_packages
 check_node
 install_node_modules
+# Nx loads the plugin as plain JavaScript from tools/nx-releng/dist; built when its sources changed
+node tools/nx-releng/bin/build.js
 export NX_DAEMON=false NX_NO_CLOUD=true SWC_NODE_PROJECT="$PWD/tsconfig.base.json"
 if [ "$job" = sandbox ]; then
   exec node -r @swc-node/register tools/sandbox/run.ts "${@:2}"

@@ -137,8 +137,14 @@ for (const [project, kind, root] of [
     const channels = kind === 'sig' ? SIG_CHANNELS : CHANNELS;
     assert.deepEqual(shown.metadata.releng.channels, channels);
     assert.deepEqual(Object.keys(shown.targets).sort(), kind === 'sig' ? SIG_TARGETS : COMPOSE_TARGETS);
+    assert.ok(shown.metadata.technologies.includes('rpm'), `${project} technologies: ${shown.metadata.technologies}`);
+    assert.deepEqual(shown.metadata.targetGroups['Staging chain'], kind === 'sig' ? SIG_CHAIN : ['sync-staging', 'updateinfo', 'sign', 'verify']);
+    assert.deepEqual(shown.metadata.targetGroups['Push to production'], ['sync-prod']);
+    // verify waits for the updateinfo of the composes its repoclosure reads; a SIG has no repoclosure.
+    assert.deepEqual(shown.targets.verify.dependsOn, kind === 'sig' ? ['sync-staging'] : ['sign', '^updateinfo']);
     for (const [name, target] of Object.entries<any>(shown.targets)) {
       assert.ok(target.metadata?.description?.length > 10, `${project}:${name} has no description`);
+      assert.ok(target.metadata?.technologies?.length > 0, `${project}:${name} has no technologies`);
       // A base compose's sync-staging also has the minor-release configuration.
       const configurations = kind === 'sig' ? SIG_CHANNELS : name === 'sync-staging' ? [...CONFIGURATIONS, 'minor-release'] : CONFIGURATIONS;
       assert.deepEqual(Object.keys(target.configurations ?? {}), configurations, `${project}:${name} configurations`);
@@ -178,8 +184,10 @@ test('mirror: nx show project and filelist inputs match the golden files', () =>
   assert.deepEqual(shown.tags, ['type:production']);
   assert.ok(shown.metadata?.description, 'mirror has no description');
   assert.deepEqual(Object.keys(shown.targets).sort(), ['filelist', 'hardlink', 'status']);
+  assert.deepEqual(shown.metadata.targetGroups, { 'Push to production': ['hardlink', 'filelist'] });
   for (const [name, target] of Object.entries<any>(shown.targets)) {
     assert.ok(target.metadata?.description?.length > 10, `mirror:${name} has no description`);
+    assert.ok(target.metadata?.technologies?.length > 0, `mirror:${name} has no technologies`);
   }
   matchGolden('mirror.project.json', shown);
 

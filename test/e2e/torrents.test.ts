@@ -16,7 +16,10 @@ import {
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { loadComposeModels } from '../../tools/nx-releng/src/config/load';
+import { channelRelease, resolveRoots, stagingPaths, type StagingPaths } from '../../tools/nx-releng/src/layout/paths';
 import { parseTorrent, type TorrentMeta } from '../../tools/nx-releng/src/lib/formats/torrent-file';
+import { treeDigest } from '../../tools/nx-releng/src/lib/core/tree-digest';
 import { createNxWorkspace, type NxWorkspace } from '../helpers/nx-workspace';
 import { assertPiecesMatch } from '../helpers/torrent';
 import { readJsonFile } from '../helpers/workspace';
@@ -39,6 +42,24 @@ let watchDir: string;
 let downloadDir: string;
 let toolsDir: string;
 let realMktorrent: string;
+let sp: StagingPaths;
+
+/** The verify record of staging as it is now, as a passing verify of the minor release leaves it (isos/ only here). */
+async function recordVerify(): Promise<void> {
+  mkdirSync(join(sp.verifyRecord, '..'), { recursive: true });
+  const record = {
+    version: 1,
+    project: 'Rocky-8',
+    channel: 'stable',
+    composeId: 'Rocky-8.10-20240412.0',
+    stagingDir: sp.revisionDir,
+    repos: [],
+    extraSubtrees: ['isos'],
+    digest: await treeDigest(sp.revisionDir, ['isos']),
+    verifiedAt: new Date().toISOString(),
+  };
+  writeFileSync(sp.verifyRecord, `${JSON.stringify(record, null, 2)}\n`);
+}
 
 function nx(args: string[], env: Record<string, string> = {}) {
   return ws.nx([...args, '--output-style=static'], env);
@@ -135,6 +156,9 @@ before(() => {
   realMktorrent = spawnSync('sh', ['-c', 'command -v mktorrent'], { encoding: 'utf8' }).stdout.trim();
   assert.ok(realMktorrent.startsWith('/'), 'mktorrent must be installed');
   writeMktorrentWrapper();
+  const [rocky] = loadComposeModels(ws.dir, ['releases/8/Rocky/compose.json']);
+  assert.ok(rocky);
+  sp = stagingPaths(rocky, channelRelease(rocky.release, 'stable'), resolveRoots(rocky.common, rocky.release, ws.relengRoot));
 });
 
 after(() => ws?.dispose());
@@ -157,7 +181,14 @@ test('beta and lookahead are refused before anything is read or made', () => {
   assert.ok(!existsSync(join(ws.relengRoot, 'opt')));
 });
 
-test('no isos dir in staging: a clear error naming the path', () => {
+test('staging that did not pass verify is refused before anything is read or made', async () => {
+  const out = runFails(['run', 'Rocky-8:torrents']);
+  assert.match(out, new RegExp(`Rocky-8:torrents FAILED: Rocky-8: ${escape(isosDir)} has no passing verify \\(${escape(sp.verifyRecord)} is missing\\)`));
+  assert.ok(!existsSync(join(ws.relengRoot, 'opt')));
+});
+
+test('no isos dir in staging: a clear error naming the path', async () => {
+  await recordVerify();
   const out = runFails(['run', 'Rocky-8:torrents']);
   assert.match(
     out,
@@ -175,7 +206,7 @@ test('mktorrent not on PATH: a clear error naming the tool and its package, noth
   assert.deepEqual(watched(), []);
 });
 
-test('a missing manifest is named, and nothing is made', () => {
+test('a missing manifest is named, and nothing is made', async () => {
   FIRST.slice(1).forEach((name, i) => addImage(name, 300_000 + i * 90_000));
   const manifest = join(isosDir, 'x86_64', `${FIRST[2]}.iso.manifest`);
   const saved = readFileSync(manifest);
@@ -184,6 +215,7 @@ test('a missing manifest is named, and nothing is made', () => {
   assert.match(out, new RegExp(`cannot make torrents, nothing was made:\\n {2}${escape(manifest)}: missing \\(needed for ${FIRST[2]}\\)`));
   assert.deepEqual(watched(), []);
   writeFileSync(manifest, saved);
+  await recordVerify();
 });
 
 test('mktorrent failing leaves no half torrent in the watch dir', () => {
@@ -231,8 +263,9 @@ test('a second run leaves every existing torrent byte-identical and untouched, a
   assertUntouched();
 });
 
-test('a concurrent run is blocked by the lock; the first then makes only the new image set', async () => {
+test('a concurrent run is blocked by the lock; the first then makes the new image set and remakes those whose CHECKSUM grew', async () => {
   addImage(LATER, 200_000);
+  await recordVerify();
   const signals = join(ws.dir, 'signals');
   mkdirSync(signals);
   const env = { PATH: `${toolsDir}:${process.env.PATH}`, TORRENT_TEST_MODE: 'block', TORRENT_TEST_DIR: signals };
@@ -240,17 +273,54 @@ test('a concurrent run is blocked by the lock; the first then makes only the new
   // The first run holds the lock once its mktorrent has started.
   while (!existsSync(join(signals, 'started'))) await new Promise((r) => setTimeout(r, 100));
   const lock = join(ws.relengRoot, 'mnt/repos-staging/.releng/locks/torrents.lock');
-  const second = runFails(['run', 'Rocky-8:torrents']);
+  let second: string;
+  try {
+    second = runFails(['run', 'Rocky-8:torrents']);
+  } finally {
+    writeFileSync(join(signals, 'go'), ''); // never leave the first run waiting
+  }
+  // The staging lock is taken first: no staging writer (nor a second torrents run) gets in while ISOs are hashed.
   assert.match(
     second,
-    new RegExp(`Rocky-8:torrents FAILED: ${escape(lock)} is held by Rocky-8:torrents \\(pid \\d+ on ${escape(hostname())} since .*\\); gave up after 0s`),
+    new RegExp(`Rocky-8:torrents FAILED: ${escape(sp.lockFile)} is held by Rocky-8:torrents \\(pid \\d+ on ${escape(hostname())} since .*\\); gave up after 0s`),
   );
-  writeFileSync(join(signals, 'go'), '');
   const r = await first;
   assert.equal(r.status, 0, r.output);
-  assert.match(r.output, /Rocky-8:torrents made 1 torrent, 5 already there and left alone/);
+  // aarch64's CHECKSUM, a file of its boot and minimal torrents, now also names the dvd1 image.
+  assert.match(r.output, /Rocky-8:torrents made 1 torrent, remade 2 whose files changed, 3 already there and left alone/);
+  for (const name of FIRST.filter((n) => n.includes('aarch64'))) {
+    assert.match(r.output, new RegExp(`${escape(join(watchDir, `${name}.torrent`))}: ${escape(join(isosDir, 'aarch64/CHECKSUM'))} is \\d+ bytes, the torrent says \\d+; making it again`));
+    verifyTorrent(name);
+    delete firstBytes[name];
+  }
   verifyTorrent(LATER);
   assertUntouched();
   assert.deepEqual(watched(), [...FIRST, LATER].map((n) => `${n}.torrent`).sort());
-  assert.ok(!existsSync(lock));
+  assert.ok(!existsSync(lock) && !existsSync(sp.lockFile));
+});
+
+test('an ISO that changed after verify is refused; once verified, its torrent is remade and replaced atomically', async () => {
+  const name = FIRST[0] as string;
+  const iso = join(isosDir, 'x86_64', `${name}.iso`);
+  const oldHash = parseTorrent(readFileSync(join(watchDir, `${name}.torrent`)), name).infoHash;
+  // Same size, other bytes, a new inode: what an rsync of a rebuilt image leaves.
+  const bytes = readFileSync(iso);
+  bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0xff;
+  writeFileSync(`${iso}.new`, bytes);
+  execFileSync('mv', [`${iso}.new`, iso]);
+  const refused = runFails(['run', 'Rocky-8:torrents']);
+  assert.match(refused, new RegExp(`Rocky-8:torrents FAILED: Rocky-8: ${escape(sp.revisionDir)} changed since it passed verify at .*; run nx run Rocky-8:verify again before making torrents, nothing was made`));
+  assert.equal(parseTorrent(readFileSync(join(watchDir, `${name}.torrent`)), name).infoHash, oldHash);
+
+  await recordVerify();
+  const out = runOk(['run', 'Rocky-8:torrents']);
+  assert.match(out, new RegExp(`WARNING: ${escape(join(watchDir, `${name}.torrent`))}: the content of its files changed since it was made; making it again`));
+  assert.match(out, /Rocky-8:torrents made 0 torrents, remade 1 whose files changed, 5 already there and left alone/);
+  const meta = verifyTorrent(name);
+  assert.notEqual(meta.infoHash, oldHash);
+  assert.deepEqual(watched(), [...FIRST, LATER].map((n) => `${n}.torrent`).sort(), 'no temp file is left');
+  // The others were not remade, and a run after that leaves all alone.
+  delete firstBytes[name];
+  assertUntouched();
+  assert.match(runOk(['run', 'Rocky-8:torrents']), /made 0 torrents, 6 already there and left alone/);
 });

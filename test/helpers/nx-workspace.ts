@@ -20,22 +20,44 @@ export interface NxWorkspace {
   dispose(): void;
 }
 
+/** The nx CLI of this repository. */
+export const NX_BIN = join(REPO_ROOT, 'node_modules/nx/dist/bin/nx.js');
+
+/** The environment nx runs with in a test workspace: no daemon, no cloud, plain output; `env` on top. */
+export function nxEnvironment(env: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NX_DAEMON: 'false',
+    NX_NO_CLOUD: 'true',
+    NX_TUI: 'false',
+    CI: 'true',
+    FORCE_COLOR: '0',
+    NX_SKIP_NX_CACHE: undefined,
+    ...env,
+  };
+}
+
+/** Links this repository's node_modules into dir entry by entry, all but @nx-releng (each workspace has its own plugin). */
+export function linkNodeModules(dir: string): void {
+  mkdirSync(join(dir, 'node_modules'), { recursive: true });
+  for (const entry of readdirSync(join(REPO_ROOT, 'node_modules'))) {
+    if (entry !== '@nx-releng') symlinkSync(join(REPO_ROOT, 'node_modules', entry), join(dir, 'node_modules', entry));
+  }
+}
+
 export function createNxWorkspace(prefix = 'nx'): NxWorkspace {
   const dir = tempDir(prefix);
   const relengRoot = join(dir, 'mnt-root');
   copyReleases(dir);
   cpSync(join(REPO_ROOT, 'tools/nx-releng'), join(dir, 'tools/nx-releng'), { recursive: true });
-  for (const f of ['nx.json', 'tsconfig.base.json', 'package.json', 'package-lock.json', '.gitignore']) {
+  for (const f of ['nx.json', 'tsconfig.base.json', 'package.json', 'package-lock.json', '.gitignore', '.env']) {
     cpSync(join(REPO_ROOT, f), join(dir, f));
   }
   // The re-rooted /mnt lives inside this workspace; on a compose host it is outside. Keep it out of Nx's file
   // map, or every command would hash every compose, staging and production file.
   appendFileSync(join(dir, '.gitignore'), '/mnt-root/\n');
+  linkNodeModules(dir);
   mkdirSync(join(dir, 'node_modules/@nx-releng'), { recursive: true });
-  for (const entry of readdirSync(join(REPO_ROOT, 'node_modules'))) {
-    if (entry === '@nx-releng') continue;
-    symlinkSync(join(REPO_ROOT, 'node_modules', entry), join(dir, 'node_modules', entry));
-  }
   symlinkSync(join(dir, 'tools/nx-releng'), join(dir, 'node_modules/@nx-releng/plugin'));
   mkdirSync(relengRoot, { recursive: true });
   const git = (args: string[]) => {
@@ -46,18 +68,8 @@ export function createNxWorkspace(prefix = 'nx'): NxWorkspace {
   git(['init', '-q', '-b', 'main']);
   git(['-c', 'user.name=t', '-c', 'user.email=t@t', 'add', '-A']);
   git(['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'init']);
-  const nxArgv = (args: string[]) => [join(REPO_ROOT, 'node_modules/nx/dist/bin/nx.js'), ...args];
-  const nxEnv = (env: Record<string, string>) => ({
-    ...process.env,
-    RELENG_ROOT: relengRoot,
-    NX_DAEMON: 'false',
-    NX_NO_CLOUD: 'true',
-    NX_TUI: 'false',
-    CI: 'true',
-    FORCE_COLOR: '0',
-    NX_SKIP_NX_CACHE: undefined,
-    ...env,
-  });
+  const nxArgv = (args: string[]) => [NX_BIN, ...args];
+  const nxEnv = (env: Record<string, string>) => nxEnvironment({ RELENG_ROOT: relengRoot, ...env });
   return {
     dir,
     relengRoot,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { access, chmod, constants, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -413,7 +413,7 @@ test('the stale-lock takeover is exclusive: of three runs meeting one stale lock
       ),
     );
     assert.equal(most, 1, `round ${round}: ${most} runs held the lock at once\n${log.text}`);
-    for (const r of runs) if (r.status === 'rejected') assert.match(String(r.reason), /is held by (a|b|c|another run)/);
+    for (const r of runs) if (r.status === 'rejected') assert.match(String(r.reason), /is held by (a|b|c|another run|gone:sync-staging .* another run is taking it over);/);
     assert.equal(log.entries.filter((e) => /removing stale lock/.test(e.line)).length, 1, log.text);
     assert.deepEqual(await readdir(dir), [], 'lock and takeover files are gone');
   }
@@ -518,4 +518,21 @@ test('a sync killed midway (three kill points in a row) converges to the tree of
   assert.ok(countFiles(uninterrupted) > 40);
   assertSameTree(await snapshotTree(stagingRoot(root), opts), uninterrupted, 'killed-then-resumed differs', ACROSS_RUNS);
   assert.equal((await sync(root, EXTRAS)).outcome, 'up-to-date');
+});
+
+test('an interrupted minor-release swap is rolled back by the next daily sync: the only isos/ survives', async () => {
+  const { root, b } = await syncedThenNewCompose('sf-minor-swap', EXTRAS);
+  const sp = stagingOf(root, EXTRAS);
+  // What a minor release killed between the two renames of its isos/ swap leaves: the published isos/ moved
+  // aside into the work dir, the new one not yet in place. A daily sync does not have isos/ among its subtrees.
+  const iso = 'x86_64/Rocky-8.10-x86_64-minimal.iso';
+  await mkdir(join(sp.workDir, '.old-isos/x86_64'), { recursive: true });
+  await writeFile(join(sp.workDir, '.old-isos', iso), 'the only copy');
+  assert.equal(existsSync(join(sp.revisionDir, 'isos')), false);
+
+  const res = await sync(root, EXTRAS);
+  assert.equal(res.outcome, 'synced');
+  assert.equal(readFileSync(join(sp.revisionDir, 'isos', iso), 'utf8'), 'the only copy', 'isos/ was deleted with the work dir');
+  assert.equal(existsSync(sp.workDir), false);
+  assert.equal((await readSyncRecord(sp.syncRecord))?.composeId, b.composeId);
 });

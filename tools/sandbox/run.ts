@@ -7,12 +7,15 @@ import { setupSandboxSigning, startErrataServer, stopSandboxAgent, writeSandboxE
 /**
  * The main job on the built-in sandbox, all under one RELENG_ROOT: stage real RPMs as compose inputs, make the
  * composes with the local backend, `nx run-many -t sync-staging`, then the vetting chain (`-t verify`: errata
- * from a local Apollo-shaped server, signatures with a throwaway key), then the push (`-t sync-prod filelist`).
+ * from a local Apollo-shaped server, signatures with a throwaway key), then the push (`-t sync-prod filelist`)
+ * and the status page; it ends with the commands to look at the result.
  *   node -r @swc-node/register tools/sandbox/run.ts [--minor-release] [DIR]   (default: ./sandbox)
  * --minor-release makes produce composes (with small ISOs) and syncs them with `-c minor-release` (the GA sync:
  * isos/, kickstart trees, .treeinfo, links) instead of the daily update composes and sync.
  */
 const workspace = resolve(__dirname, '..', '..');
+/** Where mirror:status writes the page, in the workspace. */
+const STATUS_PAGE = 'dist/releng/mirror/status/index.html';
 const args = process.argv.slice(2);
 const minorRelease = args.includes('--minor-release');
 const unknown = args.filter((a) => a.startsWith('-') && a !== '--minor-release');
@@ -37,7 +40,8 @@ function nx(args: string[], env: Record<string, string> = {}): Promise<void> {
 
 async function main(): Promise<void> {
   console.log(`sandbox root: ${relengRoot}`);
-  await stageSandbox(relengRoot);
+  // releng-hello 1.1: the build the sandbox advisory (RLSA-2024:0001) ships, so updateinfo finds its packages.
+  await stageSandbox(relengRoot, { version: '1.1' });
   await setupSandboxSigning(relengRoot);
   await writeSandboxErrata(join(relengRoot, 'errata'));
   const errata = await startErrataServer(join(relengRoot, 'errata'));
@@ -52,6 +56,7 @@ async function main(): Promise<void> {
     }
     await nx(['run-many', '-t', 'verify', '--output-style=static'], { RELENG_ERRATA_URL: errata.url });
     await nx(['run-many', '-t', 'sync-prod', 'filelist', '--output-style=static']);
+    await nx(['run', 'mirror:status', '--output-style=static']);
     // gen-torrents runs after the minor release sync, from the staging isos/ dir.
     if (minorRelease) await nx(['run', 'Rocky-8:torrents', '--output-style=static']);
   } finally {
@@ -66,14 +71,18 @@ async function main(): Promise<void> {
     .map((d) => d.name);
   console.log(`\nstaging tree:    ${staging}`);
   console.log(`production tree: ${join(production, '8.10')}`);
-  console.log(`file lists:      ${join(production, 'fullfiletimelist-rocky')} (and at the production root, mirror/pub/sig)`);
   console.log(`repositories:    ${repos.sort().join(', ')}`);
   console.log(`SIG trees:       ${join(relengRoot, 'mnt/repos-staging/mirror/pub/sig/8')} (kernel, kmod; and in production)`);
-  if (minorRelease) {
-    console.log(`ISOs:            ${join(staging, 'isos')} (check: cd ${join(staging, 'isos/x86_64')} && sha256sum -c CHECKSUM)`);
-    console.log(`torrents:        ${join(relengRoot, 'opt/rtorrent/watch/start')}`);
-  }
-  console.log(`try: dnf --repofrompath=baseos,${join(staging, 'BaseOS/x86_64/os')} --repo=baseos repoquery`);
+  if (minorRelease) console.log(`torrents:        ${join(relengRoot, 'opt/rtorrent/watch/start')}`);
+  console.log('\nLook at the result (docs/runbook.md says what a good run prints and how to check it):');
+  const look = [
+    `dnf -q --releasever=8 --repofrompath=baseos,${join(production, '8.10/BaseOS/x86_64/os')} --repo=baseos repoquery`,
+    `head -n 12 ${join(production, 'fullfiletimelist-rocky')}`,
+    ...(minorRelease ? [`cd ${join(staging, 'isos/x86_64')} && sha256sum -c CHECKSUM`] : []),
+    `xdg-open ${join(workspace, STATUS_PAGE)}    # the status page, written by mirror:status`,
+    'npx nx graph --file=dist/graph/index.html    # the projects and targets as a static page (npx nx graph serves it)',
+  ];
+  for (const line of look) console.log(`  ${line}`);
 }
 
 main().catch((err) => {

@@ -26,6 +26,9 @@ export const SANDBOX_LAYOUT: Record<string, Record<string, string[]>> = {
   'SIG-kmod': { kmod: ['releng-base'] },
 };
 
+/** The modularRepos of releases/8/release.json: sync-staging re-adds <Repo>-modules.yaml to each. */
+const SANDBOX_MODULAR_REPOS = ['AppStream', 'PowerTools'];
+
 /** A comps file with one (empty) group, for repos the fixtures have no groups for. */
 function placeholderComps(repo: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>
@@ -47,12 +50,14 @@ function placeholderComps(repo: string): string {
  * A modulemd v2 document re-added by sync-staging with modifyrepo_c. Its artifact is not one of the fixtures:
  * naming releng-app would make it a modular package that dnf hides from non-modular dependency resolution.
  */
-function modulesYaml(arch: string): string {
+function modulesYaml(repo: string, arch: string): string {
+  // AppStream keeps the name it always had; other modular repos get one of their own.
+  const name = repo === 'AppStream' ? 'releng-app' : `releng-${repo.toLowerCase()}`;
   return `---
 document: modulemd
 version: 2
 data:
-  name: releng-app
+  name: ${name}
   stream: "1"
   version: 8100020240101000000
   context: 5b4d1e8d
@@ -65,7 +70,7 @@ data:
     - MIT
   artifacts:
     rpms:
-    - releng-modular-0:1.0-1.el8.${arch}
+    - ${repo === 'AppStream' ? 'releng-modular' : `${name}-modular`}-0:1.0-1.el8.${arch}
 ...
 `;
 }
@@ -98,7 +103,8 @@ export async function stageSandbox(relengRoot: string, opts: SandboxOptions = {}
   for (const arch of ['x86_64', 'aarch64']) {
     const dir = join(relengRoot, 'mnt/compose/8_metadata', arch);
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'AppStream-modules.yaml'), modulesYaml(arch));
+    // Every modular repo of releases/8 (modularRepos) that the sandbox composes, or sync-staging warns.
+    for (const repo of SANDBOX_MODULAR_REPOS) await writeFile(join(dir, `${repo}-modules.yaml`), modulesYaml(repo, arch));
   }
   const composeRoot = join(relengRoot, 'mnt/compose/8');
   await mkdir(composeRoot, { recursive: true });

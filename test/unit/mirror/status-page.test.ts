@@ -2,14 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildReport } from '../../../tools/nx-releng/src/lib/compose/compose-diff';
 import type { RpmsMap } from '../../../tools/nx-releng/src/lib/formats/productmd';
-import {
-  escapeHtml,
-  html,
-  renderStatusPage,
-  summarizeChanges,
-  type StatusModel,
-  type StatusRow,
-} from '../../../tools/nx-releng/src/lib/mirror/status-page';
+import { escapeHtml, html, renderStatusPage } from '../../../tools/nx-releng/src/lib/mirror/status-page';
+import { summarizeChanges, type StatusModel, type StatusRow } from '../../../tools/nx-releng/src/lib/mirror/status-state';
 
 const NOW = '2024-11-15T12:00:00.000Z';
 

@@ -1,10 +1,8 @@
 #!/usr/bin/env node
-// Nx runtime input of compose, sync-staging and verify (see src/lib/state.ts). Nx runs it from the workspace root.
+// Nx runtime input of compose, sync-staging and verify (see src/lib/cache/runtime-inputs.ts), run from the
+// workspace root once per task when Nx hashes it: plain JavaScript from dist/ (bin/build.js), no TypeScript loader.
 'use strict';
-const { join } = require('node:path');
-process.env.SWC_NODE_PROJECT = process.env.SWC_NODE_PROJECT || join(__dirname, '..', '..', '..', 'tsconfig.base.json');
-require('@swc-node/register');
-require('../src/lib/cache/runtime-inputs')
+require('../dist/lib/cache/runtime-inputs')
   .main(process.argv.slice(2))
   .then((code) => process.exit(code), (err) => {
     console.error(err instanceof Error ? err.message : String(err));

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import fg from 'fast-glob';
 import { join, posix } from 'node:path';
 import type { z } from 'zod';
 import { RelengError } from '../errors';
+import { DEFAULT_RELEASES_DIR, commonFileOf, composeFilesIn } from './files';
 import {
   CHANNELS,
   DEFAULT_CHANNEL,
@@ -33,8 +33,6 @@ export interface ComposeModel {
   compose: ComposeConfig;
 }
 
-export const COMMON_FILE = 'releases/common.json';
-export const COMPOSE_GLOB = 'releases/*/*/compose.json';
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   const field = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
@@ -50,7 +48,8 @@ export function parseLayer<S extends z.ZodType>(schema: S, file: string, raw: un
   return res.data;
 }
 
-function readJson(workspaceRoot: string, file: string): unknown {
+/** The parsed JSON of a layer file; an unreadable or invalid file is an error naming it. */
+export function readJson(workspaceRoot: string, file: string): unknown {
   let text: string;
   try {
     text = readFileSync(join(workspaceRoot, file), 'utf8');
@@ -64,15 +63,15 @@ function readJson(workspaceRoot: string, file: string): unknown {
   }
 }
 
-/** Splits releases/<major>/<Short>/compose.json, rejecting names that could escape their directory. */
-export function parseComposePath(composeFile: string): { major: string; short: string } {
-  const parts = composeFile.split('/');
-  if (parts.length !== 4 || parts[0] !== 'releases' || parts[3] !== 'compose.json') {
-    throw new RelengError(`${composeFile}: compose files must be at releases/<major>/<Short>/compose.json`);
+/** Splits <dir>/<major>/<Short>/compose.json, rejecting names that could escape their directory. */
+export function parseComposePath(composeFile: string, dir = DEFAULT_RELEASES_DIR): { major: string; short: string } {
+  const parts = composeFile.startsWith(`${dir}/`) ? composeFile.slice(dir.length + 1).split('/') : [];
+  if (parts.length !== 3 || parts[2] !== 'compose.json') {
+    throw new RelengError(`${composeFile}: compose files must be at ${dir}/<major>/<Short>/compose.json`);
   }
-  const [, major, short] = parts as [string, string, string, string];
+  const [major, short] = parts as [string, string, string];
   if (!/^\d+$/.test(major)) {
-    throw new RelengError(`${composeFile}: the major directory '${major}' must be a number, e.g. releases/8`);
+    throw new RelengError(`${composeFile}: the major directory '${major}' must be a number, e.g. ${dir}/8`);
   }
   if (!SAFE_NAME.test(short) || short.includes('..')) {
     throw new RelengError(
@@ -229,13 +228,13 @@ function checkSig(model: ComposeModel): void {
 export type LayerReader = (file: string) => unknown;
 
 /** Path of the release layer of a major. */
-export function releaseFileOf(major: string): string {
-  return `releases/${major}/release.json`;
+export function releaseFileOf(major: string, dir = DEFAULT_RELEASES_DIR): string {
+  return `${dir}/${major}/release.json`;
 }
 
 /** Validates release.json of a major on its own (schema and its internal checks), as the loader does. */
-export function parseRelease(major: string, raw: unknown): ReleaseConfig {
-  const releaseFile = releaseFileOf(major);
+export function parseRelease(major: string, raw: unknown, dir = DEFAULT_RELEASES_DIR): ReleaseConfig {
+  const releaseFile = releaseFileOf(major, dir);
   const release = parseLayer(releaseSchema, releaseFile, raw);
   checkRelease(major, releaseFile, release);
   return release;
@@ -246,15 +245,20 @@ export function parseRelease(major: string, raw: unknown): ReleaseConfig {
  * (workspace-relative) from already-parsed JSON that `read` returns. Shared layers are read once. Throws on
  * the first invalid file: no target may run on a half-valid model.
  */
-export function validateComposeModels(read: LayerReader, composeFiles: readonly string[]): ComposeModel[] {
-  const common = parseLayer(commonSchema, COMMON_FILE, read(COMMON_FILE));
+export function validateComposeModels(
+  read: LayerReader,
+  composeFiles: readonly string[],
+  dir = DEFAULT_RELEASES_DIR,
+): ComposeModel[] {
+  const commonFile = commonFileOf(dir);
+  const common = parseLayer(commonSchema, commonFile, read(commonFile));
   const releases = new Map<string, ReleaseConfig>();
   return [...composeFiles].sort().map((composeFile) => {
-    const { major, short } = parseComposePath(composeFile);
-    const releaseFile = releaseFileOf(major);
+    const { major, short } = parseComposePath(composeFile, dir);
+    const releaseFile = releaseFileOf(major, dir);
     let release = releases.get(major);
     if (!release) {
-      release = parseRelease(major, read(releaseFile));
+      release = parseRelease(major, read(releaseFile), dir);
       releases.set(major, release);
     }
     const compose = parseLayer(composeSchema, composeFile, read(composeFile));
@@ -263,7 +267,7 @@ export function validateComposeModels(read: LayerReader, composeFiles: readonly 
       major,
       short,
       root: posix.dirname(composeFile),
-      files: { common: COMMON_FILE, release: releaseFile, compose: composeFile },
+      files: { common: commonFile, release: releaseFile, compose: composeFile },
       common,
       release,
       compose,
@@ -274,17 +278,17 @@ export function validateComposeModels(read: LayerReader, composeFiles: readonly 
 }
 
 /** Loads and validates the models of the given compose files (workspace-relative) from the disk. */
-export function loadComposeModels(workspaceRoot: string, composeFiles: readonly string[]): ComposeModel[] {
-  return validateComposeModels((file) => readJson(workspaceRoot, file), composeFiles);
+export function loadComposeModels(workspaceRoot: string, composeFiles: readonly string[], dir = DEFAULT_RELEASES_DIR): ComposeModel[] {
+  return validateComposeModels((file) => readJson(workspaceRoot, file), composeFiles, dir);
 }
 
-/** Loads every compose of the workspace (the production-wide steps span them all). */
-export function loadAllComposeModels(workspaceRoot: string): ComposeModel[] {
-  return loadComposeModels(workspaceRoot, fg.sync(COMPOSE_GLOB, { cwd: workspaceRoot }));
+/** Loads every compose of the model in `dir` (the production-wide steps span them all). */
+export function loadAllComposeModels(workspaceRoot: string, dir = DEFAULT_RELEASES_DIR): ComposeModel[] {
+  return loadComposeModels(workspaceRoot, composeFilesIn(workspaceRoot, dir), dir);
 }
 
-/** Loads the model of one project from its root (releases/<major>/<Short>), as executors do. */
+/** Loads the model of one project from its root (<releases dir>/<major>/<Short>), as executors do. */
 export function loadComposeModel(workspaceRoot: string, projectRoot: string): ComposeModel {
-  const [model] = loadComposeModels(workspaceRoot, [`${projectRoot}/compose.json`]);
+  const [model] = loadComposeModels(workspaceRoot, [`${projectRoot}/compose.json`], posix.dirname(posix.dirname(projectRoot)));
   return model as ComposeModel;
 }

@@ -23,12 +23,7 @@ const relativeStub = z
   .refine((p) => !p.split('/').includes('..'), 'must not contain ".." segments');
 
 export const ARCHES = ['x86_64', 'aarch64', 'ppc64le', 's390x', 'riscv64', 'i686'] as const;
-export const CHANNELS = ['stable', 'beta', 'lookahead'] as const;
-export type Channel = (typeof CHANNELS)[number];
-/** The channel of a target run without a configuration (-c beta / -c lh pick the others). */
-export const DEFAULT_CHANNEL: Channel = 'stable';
-/** Project names of SIG composes start with this (SIG-cloud-8); the rest is the SIG's name. */
-export const SIG_PREFIX = 'SIG-';
+export { CHANNELS, DEFAULT_CHANNEL, SIG_PREFIX, type Channel } from './constants';
 
 export const commonSchema = z.strictObject({
   $schema: z.string().optional(),

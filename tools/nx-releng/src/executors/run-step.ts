@@ -4,6 +4,7 @@ import type { ExecutorContext } from '@nx/devkit';
 import { loadAllComposeModels, loadComposeModel, type ComposeModel } from '../config/load';
 import type { MirrorRequest } from '../lib/mirror/mirror';
 import { resolveRoots, type Roots, stepOutputDir } from '../layout/paths';
+import { assertBuildCurrent } from '../build-stamp';
 import { errorMessage } from '../errors';
 import { consoleLog, type Log } from '../lib/core/log';
 
@@ -49,8 +50,13 @@ export function runMirrorStep<R extends object>(
   context: ExecutorContext,
   body: (req: MirrorRequest) => Promise<{ manifest: R; summary: string }>,
 ): Promise<{ success: boolean }> {
-  return runProjectStep(step, context, () =>
-    body({ models: loadAllComposeModels(context.root), relengRoot: process.env.RELENG_ROOT, log: consoleLog }),
+  // The production-wide project's root is the release model's dir (the plugin's releasesDir option).
+  return runProjectStep(step, context, (project) =>
+    body({
+      models: loadAllComposeModels(context.root, context.projectsConfigurations.projects[project]?.root),
+      relengRoot: process.env.RELENG_ROOT,
+      log: consoleLog,
+    }),
   );
 }
 
@@ -62,6 +68,7 @@ async function runProjectStep<R extends object>(
 ): Promise<{ success: boolean }> {
   const project = context.projectName ?? '(unknown project)';
   try {
+    assertBuildCurrent();
     const { manifest, summary } = await body(project);
     const dir = stepOutputDir(context.root, project, step);
     await mkdir(dir, { recursive: true });

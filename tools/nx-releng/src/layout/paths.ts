@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import type { ComposeModel } from '../config/load';
-import { CHANNELS, SIG_PREFIX, type Channel, type CommonConfig, type ErrataConfig, type ReleaseConfig, type SigningConfig } from '../config/schema';
+import { CHANNELS, SIG_PREFIX, type Channel } from '../config/constants';
+import type { CommonConfig, ErrataConfig, ReleaseConfig, SigningConfig } from '../config/schema';
 import { RelengError } from '../errors';
 
 /**
@@ -342,6 +343,11 @@ export function fileListDir(roots: Pick<Roots, 'production'>, listRoot: string):
 export function housekeepingPaths(composeRoot: string) {
   const dir = posix.join(composeRoot, '.releng-housekeeping');
   return { stateDir: dir, lockFile: posix.join(dir, 'housekeeping.lock'), trashDir: posix.join(dir, 'trash') };
+}
+
+/** pungi-koji's own output for one run (hours of it: kept on disk, not in memory), beside the composes it made. */
+export function pungiLogFile(composeRoot: string, startedAt: Date): string {
+  return posix.join(composeRoot, '.releng-logs', `pungi-koji-${startedAt.toISOString().replace(/[:.]/g, '-')}.log`);
 }
 
 /** Where targets keep their declared outputs (manifests, reports), relative to the workspace root. */

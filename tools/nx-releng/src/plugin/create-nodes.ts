@@ -1,16 +1,39 @@
-import type { CreateNodes, CreateNodesResult } from '@nx/devkit';
-import { COMMON_FILE, COMPOSE_GLOB, loadComposeModels, type ComposeModel } from '../config/load';
+import type { CreateNodes, CreateNodesResult, TargetConfiguration } from '@nx/devkit';
+import { commonFileOf } from '../config/files';
+import type { ComposeModel } from '../config/load';
+import { loadComposeModelsCached } from '../config/model-cache';
 import { projectChannels } from '../layout/paths';
-import { MIRROR_PROJECT, composeTargets, mirrorTargets, projectTags } from './targets';
+import { releasesDirOf, type RelengPluginOptions } from './options';
+import { MIRROR_PROJECT, TARGET_GROUPS, composeTargets, mirrorTargets, projectTags } from './targets';
 
 /**
- * One Nx project per compose, inferred from releases/<major>/<Short>/compose.json, and the production-wide
- * project `mirror` from releases/common.json. Reads only the release model (no child processes, nothing under
- * /mnt), so graph creation stays fast and deterministic.
+ * One Nx project per compose, inferred from <releases dir>/<major>/<Short>/compose.json, and the production-wide
+ * project `mirror` from <releases dir>/common.json; the dir is the plugin's releasesDir option (default releases).
+ * Reads only the release model (no child processes, nothing under /mnt), so graph creation stays fast and
+ * deterministic.
+ *
+ * The pattern is fixed before the options are known, so it takes every common.json and compose.json, and the
+ * function keeps those of the model's dir.
  */
-export const PROJECT_FILES_GLOB = `{${COMMON_FILE},${COMPOSE_GLOB}}`;
+export const PROJECT_FILES_GLOB = '**/{common,compose}.json';
+
+/** The compose files of the model in `dir`: exactly <dir>/<major>/<Short>/compose.json, as the loader expects. */
+function isComposeFile(file: string, dir: string): boolean {
+  return file.startsWith(`${dir}/`) && file.endsWith('/compose.json') && file.slice(dir.length + 1).split('/').length === 3;
+}
+
+/** The programs a project's targets run, once each, in target order. */
+function technologiesOf(targets: Record<string, TargetConfiguration>): string[] {
+  return [...new Set(Object.values(targets).flatMap((t) => (t.metadata?.technologies as string[] | undefined) ?? []))];
+}
+
+/** The groups of the project details view: the targets of each group the project has. */
+function targetGroups(targets: Record<string, TargetConfiguration>, groups: Record<string, string[]>): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(groups).map(([name, members]) => [name, members.filter((t) => t in targets)]));
+}
 
 function composeProject(model: ComposeModel): CreateNodesResult {
+  const targets = composeTargets(model);
   return {
     projects: {
       [model.root]: {
@@ -18,9 +41,15 @@ function composeProject(model: ComposeModel): CreateNodesResult {
         root: model.root,
         projectType: 'library',
         tags: projectTags(model),
-        targets: composeTargets(model),
+        targets,
         metadata: {
-          description: model.compose.description,
+          // compose.json's description is optional; the project details view always has a line.
+          description: model.compose.description ?? `The ${model.short} compose of major ${model.major} (${model.compose.kind})`,
+          technologies: technologiesOf(targets),
+          targetGroups: targetGroups(targets, {
+            [TARGET_GROUPS.staging]: ['sync-staging', 'updateinfo', 'sign', 'verify'],
+            [TARGET_GROUPS.push]: ['sync-prod'],
+          }),
           releng: {
             major: model.major,
             short: model.short,
@@ -34,26 +63,36 @@ function composeProject(model: ComposeModel): CreateNodesResult {
   };
 }
 
-const mirrorProject: CreateNodesResult = {
-  projects: {
-    releases: {
-      name: MIRROR_PROJECT,
-      root: 'releases',
-      projectType: 'library',
-      tags: ['type:production'],
-      targets: mirrorTargets(),
-      metadata: { description: 'Production-wide steps that run once, after every production sync of the run' },
+function mirrorProject(releasesDir: string): CreateNodesResult {
+  const targets = mirrorTargets(releasesDir);
+  return {
+    projects: {
+      [releasesDir]: {
+        name: MIRROR_PROJECT,
+        root: releasesDir,
+        projectType: 'library',
+        tags: ['type:production'],
+        targets,
+        metadata: {
+          description: 'Production-wide steps that run once, after every production sync of the run',
+          technologies: technologiesOf(targets),
+          targetGroups: { [TARGET_GROUPS.push]: ['hardlink', 'filelist'] },
+        },
+      },
     },
-  },
-};
+  };
+}
 
-export const createNodes: CreateNodes = [
+export const createNodes: CreateNodes<RelengPluginOptions> = [
   PROJECT_FILES_GLOB,
-  (files, _options, context) => {
-    const composeFiles = files.filter((f) => f !== COMMON_FILE);
-    const results = loadComposeModels(context.workspaceRoot, composeFiles).map(
+  (files, options, context) => {
+    const dir = releasesDirOf(options);
+    const commonFile = commonFileOf(dir);
+    const composeFiles = files.filter((f) => isComposeFile(f, dir));
+    if (!composeFiles.length && !files.includes(commonFile)) return [];
+    const results = loadComposeModelsCached(context.workspaceRoot, composeFiles, dir).map(
       (model) => [model.files.compose, composeProject(model)] as const,
     );
-    return files.includes(COMMON_FILE) ? [[COMMON_FILE, mirrorProject] as const, ...results] : results;
+    return files.includes(commonFile) ? [[commonFile, mirrorProject(dir)] as const, ...results] : results;
   },
 ];

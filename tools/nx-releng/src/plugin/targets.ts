@@ -1,4 +1,6 @@
+import { posix } from 'node:path';
 import type { TargetConfiguration } from '@nx/devkit';
+import { DEFAULT_RELEASES_DIR } from '../config/files';
 import type { ComposeModel } from '../config/load';
 import type { Channel } from '../config/schema';
 import { projectChannels, sigName, STEP_OUTPUT_ROOT } from '../layout/paths';
@@ -37,8 +39,32 @@ function baseInputs(model: ComposeModel) {
  * compose is made from (src/lib/compose-state.ts).
  */
 export function stateInput(step: string, model: ComposeModel) {
-  return { runtime: `node tools/nx-releng/bin/releng-state.js ${step} ${model.project}` };
+  const dir = releasesDirOfModel(model);
+  return { runtime: `node tools/nx-releng/bin/releng-state.js ${step} ${model.project}${dir === DEFAULT_RELEASES_DIR ? '' : ` ${dir}`}` };
 }
+
+/** The release model dir a model was loaded from (the plugin's releasesDir option). */
+function releasesDirOfModel(model: ComposeModel): string {
+  return posix.dirname(model.files.common);
+}
+
+type TargetMetadata = NonNullable<TargetConfiguration['metadata']>;
+
+/**
+ * What Nx's project details view and editors show of a target: a one-line description, the programs it runs
+ * (technologies, after 'rpm': what the project is), and for a target that takes options, how to list them.
+ */
+function targetMetadata(description: string, technologies: string[], help?: TargetMetadata['help']): TargetMetadata {
+  return { description, technologies, ...(help ? { help } : {}) };
+}
+
+/** `help` of a target whose options a person types (--dryRun, --kind...): nx lists them from the executor schema. */
+function optionsHelp(project: string, target: string, example: Record<string, unknown>): TargetMetadata['help'] {
+  return { command: `npx nx run ${project}:${target} --help`, example: { options: example } };
+}
+
+/** The staging chain and the push, as target groups of the project details view. */
+export const TARGET_GROUPS = { staging: 'Staging chain', push: 'Push to production' } as const;
 
 /** The Nx configuration of each channel: the bash scripts' RLREL names (-c beta, -c lh). */
 export const CHANNEL_CONFIGURATIONS: Record<Channel, string> = { stable: 'stable', beta: 'beta', lookahead: 'lh' };
@@ -78,21 +104,26 @@ function sigTargets(model: ComposeModel, targets: Record<string, TargetConfigura
     'sync-staging': {
       ...rest['sync-staging'],
       metadata: {
+        ...rest['sync-staging']?.metadata,
         description:
           `rsync compose/${model.major}/${sig} of latest-${model.short}-${model.major} to ${stub}/${model.major}/${sig} in staging ` +
           `with delete (repodata as composed)`,
+        technologies: ['rpm', 'rsync'],
       },
     },
     verify: {
       ...rest['verify'],
+      // No repoclosure, so nothing of another project is read: no ^updateinfo.
       dependsOn: ['sync-staging'],
-      metadata: {
-        description: `Vet ${model.project} in staging: checksums of every file repomd.xml and primary name, dnf loads each repo (SIG repodata is not signed)`,
-      },
+      metadata: targetMetadata(
+        `Vet ${model.project} in staging: checksums of every file repomd.xml and primary name, dnf loads each repo (SIG repodata is not signed)`,
+        ['rpm', 'dnf'],
+      ),
     },
     'sync-prod': {
       ...rest['sync-prod'],
       metadata: {
+        ...rest['sync-prod']?.metadata,
         description: `Copy verified ${stub}/${model.major}/${sig} from staging to production (packages first, repodata last, deletions after)`,
       },
     },
@@ -107,7 +138,7 @@ function baseComposeTargets(model: ComposeModel): Record<string, TargetConfigura
   const chainStep = (
     executor: string,
     dependsOn: string,
-    description: string,
+    metadata: TargetMetadata,
     extraInputs: TargetConfiguration['inputs'] = [],
   ): TargetConfiguration => ({
     executor: `${PLUGIN_NAME}:${executor}`,
@@ -117,7 +148,7 @@ function baseComposeTargets(model: ComposeModel): Record<string, TargetConfigura
     outputs: manifestOutput(executor),
     options: { channel: 'stable' },
     configurations,
-    metadata: { description },
+    metadata,
   });
   return {
     refresh: {
@@ -146,9 +177,12 @@ function baseComposeTargets(model: ComposeModel): Record<string, TargetConfigura
       outputs: manifestOutput('compose'),
       options: { channel: 'stable' },
       configurations,
-      metadata: {
-        description: `Make a compose of ${model.short} ${model.major} (backend ${model.compose.backend}) and move latest-${model.short}-${model.major}`,
-      },
+      metadata: targetMetadata(
+        `Make a compose of ${model.short} ${model.major} (backend ${model.compose.backend}) and move latest-${model.short}-${model.major}`,
+        model.compose.backend === 'pungi' ? ['rpm', 'pungi', 'koji'] : ['rpm', 'createrepo_c'],
+        // A GA compose for the distribution; a SIG has no ISOs, so its typical option is the backend.
+        optionsHelp(model.project, 'compose', model.compose.kind === 'base' ? { kind: 'produce' } : { backend: 'local' }),
+      ),
     },
     'sync-staging': {
       executor: `${PLUGIN_NAME}:sync-staging`,
@@ -161,27 +195,33 @@ function baseComposeTargets(model: ComposeModel): Record<string, TargetConfigura
       // the distribution's composes only (SIGs have no minor release of their own).
       configurations:
         model.compose.kind === 'base' ? { ...configurations, 'minor-release': { channel: 'stable', minorRelease: true } } : configurations,
-      metadata: {
-        description: `rsync latest-${model.short}-${model.major} into the staging revision dir and regenerate its repodata`,
-      },
+      metadata: targetMetadata(
+        `rsync latest-${model.short}-${model.major} into the staging revision dir and regenerate its repodata`,
+        ['rpm', 'rsync', 'createrepo_c'],
+        optionsHelp(model.project, 'sync-staging', { dryRun: true }),
+      ),
     },
     updateinfo: chainStep(
       'updateinfo',
       'sync-staging',
-      `Add errata to the ${model.project} os repos in staging (after each sync; --skip-nx-cache fetches them again)`,
+      targetMetadata(`Add errata to the ${model.project} os repos in staging (after each sync; --skip-nx-cache fetches them again)`, ['rpm']),
       [{ env: 'RELENG_ERRATA_URL' }],
     ),
-    sign: chainStep('sign', 'updateinfo', `Sign every repomd.xml of ${model.project} in staging`),
+    sign: chainStep('sign', 'updateinfo', targetMetadata(`Sign every repomd.xml of ${model.project} in staging`, ['rpm', 'gpg'])),
     verify: {
       executor: `${PLUGIN_NAME}:verify`,
-      dependsOn: ['sign'],
+      // ^updateinfo: repoclosure reads the repos of the composes this one depends on (the project graph's edges from
+      // release.json repoclosure, plugin/dependencies.ts) in the same staging dir: their sync-staging makes them and
+      // their updateinfo rewrites repomd.xml and deletes the old updateinfo file, so verify waits for both. Their
+      // sign only adds repomd.xml.asc, which repoclosure does not read.
+      dependsOn: ['sign', '^updateinfo'],
       // A pure check of exactly the content hashed below, so a cache hit is the same verdict.
       cache: true,
       inputs: [...baseInputs(model), AFTER_DEPENDENCIES, stateInput('verify', model)],
       outputs: manifestOutput('verify'),
       options: { channel: 'stable' },
       configurations,
-      metadata: { description: `Vet ${model.project} in staging: checksums, signatures, repoclosure, dnf with repo_gpgcheck` },
+      metadata: targetMetadata(`Vet ${model.project} in staging: checksums, signatures, repoclosure, dnf with repo_gpgcheck`, ['rpm', 'dnf', 'gpg']),
     },
     'sync-prod': {
       executor: `${PLUGIN_NAME}:sync-prod`,
@@ -193,7 +233,11 @@ function baseComposeTargets(model: ComposeModel): Record<string, TargetConfigura
       outputs: manifestOutput('sync-prod'),
       options: { channel: 'stable' },
       configurations,
-      metadata: { description: `Copy verified ${model.project} staging to production (packages first, repodata last, deletions after)` },
+      metadata: targetMetadata(
+        `Copy verified ${model.project} staging to production (packages first, repodata last, deletions after)`,
+        ['rpm', 'rsync'],
+        optionsHelp(model.project, 'sync-prod', { dryRun: true }),
+      ),
     },
     housekeeping: {
       executor: `${PLUGIN_NAME}:housekeeping`,
@@ -203,11 +247,12 @@ function baseComposeTargets(model: ComposeModel): Record<string, TargetConfigura
       outputs: manifestOutput('housekeeping'),
       options: { channel: 'stable' },
       configurations,
-      metadata: {
-        description:
-          `Remove ${model.project} composes older than ${model.common.housekeeping.keepDays} days from the compose root ` +
+      metadata: targetMetadata(
+        `Remove ${model.project} composes older than ${model.common.housekeeping.keepDays} days from the compose root ` +
           `(never one a latest link points at or one matching a keep pattern)`,
-      },
+        ['rpm', 'pungi'],
+        optionsHelp(model.project, 'housekeeping', { dryRun: true }),
+      ),
     },
     ...torrentsTarget(model, configurations),
   };
@@ -236,11 +281,11 @@ function torrentsTarget(model: ComposeModel, configurations: Record<string, { ch
       outputs: manifestOutput('torrents'),
       options: { channel: 'stable' },
       configurations,
-      metadata: {
-        description:
-          `Make a torrent of each ${model.major} release image set in staging isos/ (boot, minimal, dvd1, dvd per arch) ` +
-          `into the watch dir of releases/${model.major}/release.json; existing torrents are left alone; stable only`,
-      },
+      metadata: targetMetadata(
+        `Make a torrent of each ${model.major} release image set in staging isos/ (boot, minimal, dvd1, dvd per arch) ` +
+          `into the watch dir of ${model.files.release}; existing torrents are left alone; stable only`,
+        ['rpm', 'mktorrent'],
+      ),
     },
   };
 }
@@ -248,10 +293,10 @@ function torrentsTarget(model: ComposeModel, configurations: Record<string, { ch
 /** The production-wide project: the steps that run once, after every sync-prod in the run. */
 export const MIRROR_PROJECT = 'mirror';
 
-export function mirrorTargets(): Record<string, TargetConfiguration> {
+export function mirrorTargets(releasesDir: string): Record<string, TargetConfiguration> {
   const inputs = [
-    '{workspaceRoot}/releases/common.json',
-    '{workspaceRoot}/releases/*/release.json',
+    `{workspaceRoot}/${releasesDir}/common.json`,
+    `{workspaceRoot}/${releasesDir}/*/release.json`,
     ...PLUGIN_SOURCE_INPUTS,
     { env: 'RELENG_ROOT' },
     { externalDependencies: [] },
@@ -263,7 +308,7 @@ export function mirrorTargets(): Record<string, TargetConfiguration> {
       cache: false,
       inputs,
       outputs: manifestOutput('hardlink'),
-      metadata: { description: 'hardlink over the production trees, after every sync-prod of the run' },
+      metadata: targetMetadata('hardlink over the production trees, after every sync-prod of the run', ['mirror', 'hardlink']),
     },
     filelist: {
       executor: `${PLUGIN_NAME}:filelist`,
@@ -271,18 +316,18 @@ export function mirrorTargets(): Record<string, TargetConfiguration> {
       cache: false,
       inputs,
       outputs: manifestOutput('filelist'),
-      metadata: { description: 'Regenerate fullfilelist and fullfiletimelist-* once every production sync of the run is done' },
+      metadata: targetMetadata('Regenerate fullfilelist and fullfiletimelist-* once every production sync of the run is done', ['mirror']),
     },
     status: {
       executor: `${PLUGIN_NAME}:status`,
       cache: false,
       inputs,
       outputs: manifestOutput('status'),
-      metadata: {
-        description:
-          'Write the release status page (dist/releng/mirror/status/index.html): latest, staging, verify and production ' +
+      metadata: targetMetadata(
+        'Write the release status page (dist/releng/mirror/status/index.html): latest, staging, verify and production ' +
           'compose of every repository, the last compose changes and the file lists',
-      },
+        ['mirror'],
+      ),
     },
   };
 }

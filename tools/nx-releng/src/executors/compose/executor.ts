@@ -27,9 +27,13 @@ const composeExecutor: PromiseExecutor<ComposeExecutorSchema> = (options, contex
     await Promise.all(['changes.json', 'changes.md'].map((f) => rm(join(outDir, f), { force: true })));
 
     // Why Nx could not skip this compose, as its runtime input found it (Nx shows nothing of that itself).
+    // Its warnings are about the pungi package set (koji): a warning only when pungi runs. The runtime input
+    // cannot see --backend, so a local compose is keyed on them too: for it they only explain a miss, which
+    // is moot under --skip-nx-cache (nx sets NX_SKIP_NX_CACHE for the task).
     const hashed = await takeComposeInputNote(workspaceRoot, model.project);
-    for (const w of hashed?.warnings ?? []) log.warn(w);
-    for (const n of hashed?.notes ?? []) log.info(`not a cache hit: ${n}`);
+    for (const w of backend === 'pungi' ? hashed?.warnings ?? [] : []) log.warn(w);
+    const misses = [...(backend === 'pungi' ? [] : hashed?.warnings ?? []), ...(hashed?.notes ?? [])];
+    if (process.env['NX_SKIP_NX_CACHE'] !== 'true') for (const n of misses) log.info(`not a cache hit: ${n}`);
 
     const prev = await inspectLatestLink(paths.latestLink);
     const previous = prev.composeDir ? { id: prev.composeId ?? prev.composeDir.split('/').pop()!, dir: prev.composeDir } : null;

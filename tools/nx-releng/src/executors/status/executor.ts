@@ -1,7 +1,8 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PromiseExecutor } from '@nx/devkit';
-import { gatherStatus, renderStatusPage } from '../../lib/mirror/status-page';
+import { renderStatusPage } from '../../lib/mirror/status-page';
+import { gatherStatus } from '../../lib/mirror/status-state';
 import { runMirrorStep } from '../run-step';
 import { stepOutputDir } from '../../layout/paths';
 import type { StatusExecutorSchema } from './schema';

@@ -8,11 +8,14 @@ const torrentsExecutor: PromiseExecutor<TorrentsExecutorSchema> = (options, cont
   runStep('torrents', context, async ({ model, roots, log, relengRoot }) => {
     const r = await makeTorrents({ model, roots, log, relengRoot, channel: options.channel ?? DEFAULT_CHANNEL });
     const made = r.torrents.filter((t) => t.outcome === 'made').length;
+    const remade = r.torrents.filter((t) => t.outcome === 'remade').length;
     const n = (count: number) => `${count} torrent${count === 1 ? '' : 's'}`;
     const { seconds, ...manifest } = r;
     return {
       manifest,
-      summary: `made ${n(made)}, ${r.torrents.length - made} already there and left alone (${r.watchDir}, ${seconds.toFixed(1)}s)`,
+      summary:
+        `made ${n(made)}, ${remade ? `remade ${remade} whose files changed, ` : ''}` +
+        `${r.torrents.length - made - remade} already there and left alone (${r.watchDir}, ${seconds.toFixed(1)}s)`,
     };
   });
 

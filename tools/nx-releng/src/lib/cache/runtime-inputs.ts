@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadComposeModel } from '../../config/load';
+import { DEFAULT_RELEASES_DIR } from '../../config/files';
+import { loadComposeModelCached } from '../../config/model-cache';
 import { channelRelease, composePaths, projectChannels, projectRepoPath, resolveRoots, stagingPaths } from '../../layout/paths';
 import { inspectLatestLink } from '../compose/compose-ref';
 import { composeInputState, writeComposeInputNote } from '../compose/compose-state';
@@ -15,14 +16,14 @@ import { destinationDrift, readSyncRecord, vettedPaths } from '../staging/sync-r
  * line carries a fresh nonce, so Nx can never answer a changed destination from its cache. A channel without
  * a compose gives a stable line: there is nothing to sync there.
  */
-function projectModel(workspaceRoot: string, project: string) {
+function projectModel(workspaceRoot: string, project: string, releasesDir = DEFAULT_RELEASES_DIR) {
   const m = /^(.+)-(\d+)$/.exec(project);
   if (!m) throw new RelengError(`'${project}' is not a compose project name (<Short>-<major>)`);
-  return loadComposeModel(workspaceRoot, `releases/${m[2]}/${m[1]}`);
+  return loadComposeModelCached(workspaceRoot, `${releasesDir}/${m[2]}/${m[1]}`);
 }
 
-export async function syncStagingState(workspaceRoot: string, project: string, relengRoot?: string): Promise<string> {
-  const model = projectModel(workspaceRoot, project);
+export async function syncStagingState(workspaceRoot: string, project: string, relengRoot?: string, releasesDir?: string): Promise<string> {
+  const model = projectModel(workspaceRoot, project, releasesDir);
   const roots = resolveRoots(model.common, model.release, relengRoot);
   const lines: string[] = [];
   for (const channel of projectChannels(model)) {
@@ -47,8 +48,8 @@ export async function syncStagingState(workspaceRoot: string, project: string, r
  * project's staging repos, a minor release's isos/ and links as the sync record lists them, and the repomd.xml
  * of the repos their dependencies come from). Verify is hashed after sign has run (it also has a dependentTasksOutputFiles input), so this is the state verify will see.
  */
-export async function verifyState(workspaceRoot: string, project: string, relengRoot?: string): Promise<string> {
-  const model = projectModel(workspaceRoot, project);
+export async function verifyState(workspaceRoot: string, project: string, relengRoot?: string, releasesDir?: string): Promise<string> {
+  const model = projectModel(workspaceRoot, project, releasesDir);
   const roots = resolveRoots(model.common, model.release, relengRoot);
   const lines: string[] = [];
   for (const channel of projectChannels(model)) {
@@ -73,8 +74,8 @@ export async function verifyState(workspaceRoot: string, project: string, releng
 }
 
 /** The runtime input of compose (see compose-state.ts); its reasons are left for the executor to print. */
-export async function composeState(workspaceRoot: string, project: string, relengRoot?: string): Promise<string> {
-  const model = projectModel(workspaceRoot, project);
+export async function composeState(workspaceRoot: string, project: string, relengRoot?: string, releasesDir?: string): Promise<string> {
+  const model = projectModel(workspaceRoot, project, releasesDir);
   const state = await composeInputState(model, relengRoot);
   // The note only explains; a workspace it cannot be written to must not change what is hashed.
   await writeComposeInputNote(workspaceRoot, model.project, state).catch(() => undefined);
@@ -88,14 +89,15 @@ const STATES: Record<string, typeof syncStagingState> = {
 };
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const [step, project] = argv;
+  // The releases dir is given only when the plugin's releasesDir option moves the model (see plugin/targets.ts).
+  const [step, project, releasesDir] = argv;
   const state = step ? STATES[step] : undefined;
   if (!state || !project) {
-    console.error(`usage: releng-state <${Object.keys(STATES).join('|')}> <project>`);
+    console.error(`usage: releng-state <${Object.keys(STATES).join('|')}> <project> [<releases dir>]`);
     return 2;
   }
   try {
-    console.log(await state(process.cwd(), project, process.env.RELENG_ROOT));
+    console.log(await state(process.cwd(), project, process.env.RELENG_ROOT, releasesDir));
     return 0;
   } catch (err) {
     // Nx hashes stdout and ignores the exit code: without a nonce, a failed look would hash like the last one.

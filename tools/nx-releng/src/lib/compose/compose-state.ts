@@ -22,7 +22,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { acceptsIncomplete, channelPungi, pungiField, type ComposeModel } from '../../config/load';
-import { CHANNELS } from '../../config/schema';
+import { CHANNELS } from '../../config/constants';
 import { channelRelease, composePaths, reRoot, resolveRoots, composeInputNotePath } from '../../layout/paths';
 import { inspectLatestLink } from './compose-ref';
 import { channelCheckouts, checkoutFingerprint, checkoutProblem } from './checkouts';

@@ -433,14 +433,9 @@ export async function withComposeStatus(composeDir: string, composeId: string, b
   }
 }
 
-/** Builds one compose; see the module comment. Throws RelengError (STATUS DOOMED, latest link untouched). */
-export async function createLocalCompose(opts: LocalComposeOptions): Promise<LocalComposeResult> {
-  const releaseType = opts.releaseType ?? 'updates';
-  const composeType = opts.composeType ?? 'production';
-  const date = opts.date ?? localDate();
-  const { targetDir, variants, arches } = opts;
-
-  // Checks pungi makes before it creates anything (its exit code 2 cases).
+/** Checks pungi makes before it creates anything (its exit code 2 cases). */
+function checkLocalComposeOptions(opts: LocalComposeOptions, date: string): void {
+  const { variants, arches } = opts;
   if (!/^\d{8}$/.test(date)) throw new RelengError(`compose date must be YYYYMMDD, got '${date}'`);
   if (opts.label !== undefined && !LABEL_RE.test(opts.label)) {
     throw new RelengError(`invalid compose label '${opts.label}' (expected e.g. RC-8.10 or Update-8.10)`);
@@ -449,6 +444,134 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
   if (arches.length === 0) throw new RelengError('no arches configured');
   if (arches.some((a) => a === 'src' || a === 'noarch')) throw new RelengError(`arches must be binary arches: ${arches.join(', ')}`);
   if (!/^[^/]+$/.test(opts.latestLinkName)) throw new RelengError(`invalid latest link name '${opts.latestLinkName}'`);
+}
+
+/** Gather: read every header once (batched rpm -qp), plan placements per variant, and link the packages in. */
+async function gatherAndLink(
+  opts: LocalComposeOptions,
+  compose: string,
+  summary: ComposeSummary,
+  log: (line: string) => Promise<void>,
+): Promise<{ plans: VariantPlan[]; rpmCount: number }> {
+  const { variants, arches } = opts;
+  const inputs = await Promise.all(variants.map((v) => listVariantRpms(opts.srcDir, v, !!opts.allowEmptyVariant)));
+  const headers = await readRpmHeaders(inputs.flatMap((i) => i.files));
+  const plans: VariantPlan[] = [];
+  let offset = 0;
+  variants.forEach((v, i) => {
+    const input = inputs[i]!;
+    const own = headers.slice(offset, (offset += input.files.length));
+    plans.push({ ...planVariant(v, arches, own), comps: input.comps });
+  });
+  const used = new Set(plans.flatMap((p) => p.placements.map((x) => x.header.file)));
+  const skipped = headers.filter((h) => !used.has(h.file));
+  if (skipped.length) {
+    await log(`Excluding ${skipped.length} RPM(s) of arches not in the compose: ${skipped.map((h) => basename(h.file)).join(' ')}`);
+  }
+
+  // Link packages into the hashed Packages/<letter>/ dirs (every repo dir gets a Packages/ even when empty).
+  for (const plan of plans) {
+    for (const repo of plan.lists.keys()) await mkdir(join(compose, repo, 'Packages'), { recursive: true });
+    const dirs = new Set(plan.placements.map((p) => join(compose, p.path, '..')));
+    for (const d of dirs) await mkdir(d, { recursive: true });
+    await mapLimit(plan.placements, 16, (p) => linkOrCopy(p.header.file, join(compose, p.path)));
+  }
+  await writeRpmsMetadata(join(compose, 'metadata/rpms.json'), {
+    header: { type: 'productmd.rpms', version: '1.2' },
+    payload: { compose: summary, rpms: rpmsMapFor(plans, arches) },
+  });
+  await log(`Linked ${used.size} RPM(s); wrote compose/metadata/rpms.json`);
+  return { plans, rpmCount: used.size };
+}
+
+/** Package lists and comps in pungi's work/ paths, then one createrepo_c per repo, even for empty repos. */
+async function createRepos(
+  opts: LocalComposeOptions,
+  composeDir: string,
+  plans: readonly VariantPlan[],
+  log: (line: string) => Promise<void>,
+): Promise<void> {
+  const { arches } = opts;
+  const compose = join(composeDir, 'compose');
+  const crVersion = await createrepoVersion();
+  const jobs: Array<{ repo: string; pkglist: string; groupfile?: string; log: string }> = [];
+  for (const plan of plans) {
+    const v = plan.variant;
+    for (const a of arches) {
+      await mkdir(join(composeDir, 'work', a, 'repo_package_list'), { recursive: true });
+      await mkdir(join(composeDir, 'logs', a), { recursive: true });
+      let groupfile: string | undefined;
+      if (plan.comps) {
+        groupfile = join(composeDir, 'work', a, 'comps', `comps-${v}.${a}.xml`);
+        await mkdir(join(groupfile, '..'), { recursive: true });
+        await copyFile(plan.comps, groupfile);
+      }
+      for (const [kind, repo, gf] of [
+        ['rpm', repoTree.os(v, a), groupfile],
+        ['debuginfo', repoTree.debug(v, a), undefined],
+      ] as const) {
+        const pkglist = join(composeDir, 'work', a, 'repo_package_list', `${v}.${a}.${kind}.conf`);
+        await writeFile(pkglist, plan.lists.get(repo)!.map((l) => `${l}\n`).join(''));
+        jobs.push({ repo, pkglist, groupfile: gf, log: join(composeDir, 'logs', a, `createrepo-${v}.${kind}.${a}.log`) });
+      }
+    }
+    const srcRepo = repoTree.source(v);
+    const pkglist = join(composeDir, 'work/global/repo_package_list', `${v}.None.srpm.conf`);
+    await writeFile(pkglist, plan.lists.get(srcRepo)!.map((l) => `${l}\n`).join(''));
+    jobs.push({ repo: srcRepo, pkglist, log: join(composeDir, 'logs/global', `createrepo-${v}.srpm.global.log`) });
+  }
+  await mapLimit(jobs, opts.createrepoConcurrency ?? 3, async (j) => {
+    const args = pungiCreaterepoArgs({
+      repoDir: join(compose, j.repo),
+      pkglist: j.pkglist,
+      groupfile: j.groupfile,
+      createrepoVersion: crVersion,
+    });
+    const res = await run('createrepo_c', args, { allowFailure: true });
+    await writeFile(j.log, `createrepo_c ${args.join(' ')}\n${res.stdout}${res.stderr}`);
+    if (res.exitCode !== 0) {
+      throw new RelengError(`createrepo_c failed (exit ${res.exitCode}) for ${j.repo}; see ${j.log}:\n${res.stderr.trim()}`);
+    }
+  });
+  await log(`Created ${jobs.length} repositories with createrepo_c ${crVersion}`);
+}
+
+/** Per-tree files for every os tree and the source tree (pungi: every arch plus src). */
+async function writeTreeFiles(opts: LocalComposeOptions, compose: string): Promise<void> {
+  const { variants, arches } = opts;
+  const now = process.env.SOURCE_DATE_EPOCH ? Number(process.env.SOURCE_DATE_EPOCH) : Date.now() / 1000;
+  const stamp = now.toFixed(6);
+  const description = `${opts.releaseName} ${opts.version}`;
+  for (const v of variants) {
+    const trees: Array<[string, string]> = arches.map((a) => [repoTree.os(v, a), a]);
+    trees.push([repoTree.source(v), 'src']);
+    for (const [tree, arch] of trees) {
+      const dir = join(compose, tree);
+      await writeFile(
+        join(dir, '.treeinfo'),
+        treeinfoText({
+          releaseName: opts.releaseName,
+          releaseShort: opts.short,
+          releaseVersion: opts.version,
+          variant: v,
+          arch,
+          timestamp: Math.floor(now),
+        }),
+      );
+      await writeFile(join(dir, '.discinfo'), discinfoText(stamp, description, arch));
+      await writeFile(join(dir, 'media.repo'), mediaRepoText(description, stamp));
+    }
+  }
+}
+
+/** Builds one compose; see the module comment. Throws RelengError (STATUS DOOMED, latest link untouched). */
+export async function createLocalCompose(opts: LocalComposeOptions): Promise<LocalComposeResult> {
+  const releaseType = opts.releaseType ?? 'updates';
+  const composeType = opts.composeType ?? 'production';
+  const date = opts.date ?? localDate();
+  const { targetDir, variants, arches } = opts;
+
+  checkLocalComposeOptions(opts, date);
   const isoPlan = opts.isoTypes ? localIsoPlan(opts.short, opts.version, variants, opts.isoTypes, arches) : [];
   if (isoPlan.length) await requireTools(['xorriso']);
   try {
@@ -488,103 +611,10 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
     await writeComposeInfo(join(composeDir, 'work/global/composeinfo-base.json'), composeInfo);
     await writeFile(join(composeDir, 'work/global/variants.xml'), variantsXml(variants, arches));
 
-    // Gather: read every header once (batched rpm -qp) and plan placements per variant.
-    const inputs = await Promise.all(variants.map((v) => listVariantRpms(opts.srcDir, v, !!opts.allowEmptyVariant)));
-    const headers = await readRpmHeaders(inputs.flatMap((i) => i.files));
-    const plans: VariantPlan[] = [];
-    let offset = 0;
-    variants.forEach((v, i) => {
-      const input = inputs[i]!;
-      const own = headers.slice(offset, (offset += input.files.length));
-      plans.push({ ...planVariant(v, arches, own), comps: input.comps });
-    });
-    const used = new Set(plans.flatMap((p) => p.placements.map((x) => x.header.file)));
-    rpmCount = used.size;
-    const skipped = headers.filter((h) => !used.has(h.file));
-    if (skipped.length) {
-      await log(`Excluding ${skipped.length} RPM(s) of arches not in the compose: ${skipped.map((h) => basename(h.file)).join(' ')}`);
-    }
-
-    // Link packages into the hashed Packages/<letter>/ dirs (every repo dir gets a Packages/ even when empty).
-    for (const plan of plans) {
-      for (const repo of plan.lists.keys()) await mkdir(join(compose, repo, 'Packages'), { recursive: true });
-      const dirs = new Set(plan.placements.map((p) => join(compose, p.path, '..')));
-      for (const d of dirs) await mkdir(d, { recursive: true });
-      await mapLimit(plan.placements, 16, (p) => linkOrCopy(p.header.file, join(compose, p.path)));
-    }
-    await writeRpmsMetadata(join(compose, 'metadata/rpms.json'), {
-      header: { type: 'productmd.rpms', version: '1.2' },
-      payload: { compose: summary, rpms: rpmsMapFor(plans, arches) },
-    });
-    await log(`Linked ${used.size} RPM(s); wrote compose/metadata/rpms.json`);
-
-    // Package lists and comps in pungi's work/ paths, then one createrepo_c per repo, even for empty repos.
-    const crVersion = await createrepoVersion();
-    const jobs: Array<{ repo: string; pkglist: string; groupfile?: string; log: string }> = [];
-    for (const plan of plans) {
-      const v = plan.variant;
-      for (const a of arches) {
-        await mkdir(join(composeDir, 'work', a, 'repo_package_list'), { recursive: true });
-        await mkdir(join(composeDir, 'logs', a), { recursive: true });
-        let groupfile: string | undefined;
-        if (plan.comps) {
-          groupfile = join(composeDir, 'work', a, 'comps', `comps-${v}.${a}.xml`);
-          await mkdir(join(groupfile, '..'), { recursive: true });
-          await copyFile(plan.comps, groupfile);
-        }
-        for (const [kind, repo, gf] of [
-          ['rpm', repoTree.os(v, a), groupfile],
-          ['debuginfo', repoTree.debug(v, a), undefined],
-        ] as const) {
-          const pkglist = join(composeDir, 'work', a, 'repo_package_list', `${v}.${a}.${kind}.conf`);
-          await writeFile(pkglist, plan.lists.get(repo)!.map((l) => `${l}\n`).join(''));
-          jobs.push({ repo, pkglist, groupfile: gf, log: join(composeDir, 'logs', a, `createrepo-${v}.${kind}.${a}.log`) });
-        }
-      }
-      const srcRepo = repoTree.source(v);
-      const pkglist = join(composeDir, 'work/global/repo_package_list', `${v}.None.srpm.conf`);
-      await writeFile(pkglist, plan.lists.get(srcRepo)!.map((l) => `${l}\n`).join(''));
-      jobs.push({ repo: srcRepo, pkglist, log: join(composeDir, 'logs/global', `createrepo-${v}.srpm.global.log`) });
-    }
-    await mapLimit(jobs, opts.createrepoConcurrency ?? 3, async (j) => {
-      const args = pungiCreaterepoArgs({
-        repoDir: join(compose, j.repo),
-        pkglist: j.pkglist,
-        groupfile: j.groupfile,
-        createrepoVersion: crVersion,
-      });
-      const res = await run('createrepo_c', args, { allowFailure: true });
-      await writeFile(j.log, `createrepo_c ${args.join(' ')}\n${res.stdout}${res.stderr}`);
-      if (res.exitCode !== 0) {
-        throw new RelengError(`createrepo_c failed (exit ${res.exitCode}) for ${j.repo}; see ${j.log}:\n${res.stderr.trim()}`);
-      }
-    });
-    await log(`Created ${jobs.length} repositories with createrepo_c ${crVersion}`);
-
-    // Per-tree files for every os tree and the source tree (pungi: every arch plus src).
-    const now = process.env.SOURCE_DATE_EPOCH ? Number(process.env.SOURCE_DATE_EPOCH) : Date.now() / 1000;
-    const stamp = now.toFixed(6);
-    const description = `${opts.releaseName} ${opts.version}`;
-    for (const v of variants) {
-      const trees: Array<[string, string]> = arches.map((a) => [repoTree.os(v, a), a]);
-      trees.push([repoTree.source(v), 'src']);
-      for (const [tree, arch] of trees) {
-        const dir = join(compose, tree);
-        await writeFile(
-          join(dir, '.treeinfo'),
-          treeinfoText({
-            releaseName: opts.releaseName,
-            releaseShort: opts.short,
-            releaseVersion: opts.version,
-            variant: v,
-            arch,
-            timestamp: Math.floor(now),
-          }),
-        );
-        await writeFile(join(dir, '.discinfo'), discinfoText(stamp, description, arch));
-        await writeFile(join(dir, 'media.repo'), mediaRepoText(description, stamp));
-      }
-    }
+    const gathered = await gatherAndLink(opts, compose, summary, log);
+    rpmCount = gathered.rpmCount;
+    await createRepos(opts, composeDir, gathered.plans, log);
+    await writeTreeFiles(opts, compose);
 
     // createiso: after the trees are complete, as pungi's createiso phase runs after createrepo.
     for (const iso of isoPlan) await makeLocalIso(compose, iso);

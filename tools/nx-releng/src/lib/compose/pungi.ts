@@ -15,7 +15,7 @@ import {
   type PungiConfig,
   type PungiPhase,
 } from '../../config/schema';
-import { reRoot, type ChannelRelease, type ComposePaths } from '../../layout/paths';
+import { pungiLogFile, reRoot, type ChannelRelease, type ComposePaths } from '../../layout/paths';
 import { inspectLatestLink } from './compose-ref';
 import { RelengError, errorMessage } from '../../errors';
 import { run } from '../tools/exec';
@@ -209,7 +209,7 @@ export async function runPungi(
   }
   const before = await inspectLatestLink(o.latestLink);
   o.log.info(`pungi-koji ${argv.join(' ')}`);
-  const res = await run('pungi-koji', argv, { stream: true, allowFailure: true });
+  const res = await run('pungi-koji', argv, { stream: { log: pungiLogFile(plan.targetDir, new Date()) }, allowFailure: true });
 
   let composeDir = parseComposeDir(res.stdout);
   if (!composeDir) {

@@ -1,12 +1,14 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { RelengError } from '../../errors';
 import type { Log } from './log';
 
 /**
- * An exclusive lock file (O_EXCL create). A second run waits up to the timeout, then refuses with the holder's
- * identity. A lock left by a dead process on this host is taken over, so a SIGKILLed run does not block forever.
+ * An exclusive lock file. A second run waits up to the timeout (with backoff), then refuses with the holder's
+ * identity. A lock left by a dead process of this host is taken over, so a SIGKILLed run does not block forever.
  */
 
 interface LockInfo {
@@ -14,9 +16,51 @@ interface LockInfo {
   host: string;
   owner: string;
   since: string;
+  // Written since issue #14; absent from older locks, which are judged by host and pid alone.
+  /** /etc/machine-id: two machines may share a hostname (and a lock dir on NFS). */
+  machineId?: string;
+  /** /proc/sys/kernel/random/boot_id: a holder from before a reboot is gone whatever its pid. */
+  bootId?: string;
+  /** /proc/self/ns/pid: a pid means nothing in another pid namespace. */
+  pidNs?: string;
+  /** /proc/<pid>/stat field 22 (start time in clock ticks since boot): a reused pid has another one. */
+  startTime?: string;
 }
 
-function alive(pid: number): boolean {
+/** A lock file as found: its exact text (to remove only what was judged) and what it says, if it parses. */
+interface Found {
+  text: string;
+  info?: LockInfo;
+}
+
+function readOr(read: () => string): string | undefined {
+  try {
+    return read().trim();
+  } catch {
+    return undefined; // not Linux, or no /proc: that clue is missing, the others still count
+  }
+}
+
+/** Field 22 of /proc/<pid>/stat; the command name (field 2) may hold spaces and parentheses, so count from the last ')'. */
+export function processStartTime(pid: number): string | undefined {
+  const stat = readOr(() => readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+}
+
+let self: Omit<LockInfo, 'owner' | 'since'> | undefined;
+function identity(): Omit<LockInfo, 'owner' | 'since'> {
+  self ??= {
+    pid: process.pid,
+    host: hostname(),
+    machineId: readOr(() => readFileSync('/etc/machine-id', 'utf8')),
+    bootId: readOr(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8')),
+    pidNs: readOr(() => readlinkSync('/proc/self/ns/pid')),
+    startTime: processStartTime(process.pid),
+  };
+  return self;
+}
+
+function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -25,48 +69,82 @@ function alive(pid: number): boolean {
   }
 }
 
-async function readLock(file: string): Promise<LockInfo | undefined> {
+/** Why the holder of a lock is certainly gone, or undefined while it may be alive (then the lock is respected). */
+function whyStale(found: Found, me: LockInfo): string | undefined {
+  const h = found.info;
+  // Locks are written whole (temp file + link), so one that does not parse is left by an older version's failed write.
+  if (!h) return `${found.text ? 'unreadable' : 'empty'}: not a lock this tool wrote`;
+  if (h.host !== me.host) return undefined;
+  if (h.machineId && me.machineId && h.machineId !== me.machineId) return undefined; // another machine of that name
+  if (h.bootId && me.bootId && h.bootId !== me.bootId) return 'the host rebooted since';
+  if (h.pidNs && me.pidNs && h.pidNs !== me.pidNs) return undefined; // its pid cannot be checked from here
+  if (!pidAlive(h.pid)) return `pid ${h.pid} is gone`;
+  if (h.startTime && me.startTime) {
+    const now = processStartTime(h.pid);
+    if (now !== undefined && now !== h.startTime) return `pid ${h.pid} is gone, reused by another process`;
+  }
+  return undefined;
+}
+
+async function readLock(file: string): Promise<Found | undefined> {
+  let text: string;
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as LockInfo;
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new RelengError(`cannot read lock ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const info = JSON.parse(text) as LockInfo;
+    return typeof info?.pid === 'number' && typeof info.host === 'string' ? { text, info } : { text };
   } catch {
-    return undefined; // gone, or half-written by a holder that is just starting
+    return { text };
   }
 }
 
-async function tryAcquire(file: string, info: LockInfo): Promise<boolean> {
+/**
+ * Creates `file` holding `text`, all or nothing: the text goes to a private temp file that is then linked into
+ * place (link fails if the name exists, like O_EXCL). A full disk leaves no empty lock behind.
+ */
+async function createWhole(file: string, text: string): Promise<boolean> {
+  // Not even a temp file while the lock is held: a refused run leaves the lock dir as it found it.
+  if (await readLock(file)) return false;
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    const fh = await open(file, 'wx');
-    await fh.writeFile(JSON.stringify(info));
-    await fh.close();
+    await writeFile(tmp, text, { flag: 'wx' });
+    await link(tmp, file);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw new RelengError(`cannot create lock ${file}: ${(err as Error).message}`);
+  } finally {
+    await unlink(tmp).catch(() => undefined);
   }
 }
 
-function sameHolder(a: LockInfo, b: LockInfo): boolean {
-  return a.pid === b.pid && a.host === b.host && a.owner === b.owner && a.since === b.since;
+/** Removes `file` if it still holds exactly `text` (it may have been replaced since it was judged). */
+async function removeIfSame(file: string, text: string): Promise<boolean> {
+  const now = await readLock(file);
+  if (now?.text !== text) return false;
+  await unlink(file);
+  return true;
 }
 
 /**
  * Removes a stale lock; true when this run removed it. Several runs can find the same stale lock: a plain
  * unlink by a slower one would remove the lock a faster one had just taken, and both would run. So the check
- * and the unlink happen under a second O_EXCL file, held for those two calls only.
+ * and the unlink happen under a second exclusive file, held for those two calls only.
  */
-async function removeStale(file: string, stale: LockInfo, me: LockInfo): Promise<boolean> {
+async function removeStale(file: string, stale: Found, me: LockInfo): Promise<boolean> {
   const guard = `${file}.takeover`;
-  if (!(await tryAcquire(guard, me))) {
+  if (!(await createWhole(guard, JSON.stringify(me)))) {
     // A run killed in the middle of a takeover must not block every later one.
     const other = await readLock(guard);
-    if (other && other.host === me.host && !alive(other.pid)) await unlink(guard).catch(() => undefined);
+    if (other && whyStale(other, me)) await removeIfSame(guard, other.text).catch(() => undefined);
     return false;
   }
   try {
-    const now = await readLock(file);
-    if (!now || !sameHolder(now, stale)) return false;
-    await unlink(file);
-    return true;
+    return await removeIfSame(file, stale.text);
   } finally {
     await unlink(guard).catch(() => undefined);
   }
@@ -80,33 +158,37 @@ export async function withLock<T>(
   fn: () => Promise<T>,
 ): Promise<T> {
   await mkdir(dirname(file), { recursive: true });
-  const me: LockInfo = { pid: process.pid, host: hostname(), owner, since: new Date().toISOString() };
+  const me: LockInfo = { ...identity(), owner, since: new Date().toISOString() };
+  const mine = JSON.stringify(me);
   const deadline = Date.now() + timeoutSeconds * 1000;
   let announced = false;
-  while (!(await tryAcquire(file, me))) {
-    const holder = await readLock(file);
-    if (holder && holder.host === me.host && !alive(holder.pid)) {
-      if (await removeStale(file, holder, me)) {
-        log.warn(`removing stale lock ${file} left by ${holder.owner} (pid ${holder.pid} is gone)`);
-      }
+  let pause = 50;
+  while (!(await createWhole(file, mine))) {
+    const held = await readLock(file);
+    if (!held) continue; // released between the two calls
+    const stale = whyStale(held, me);
+    if (stale && (await removeStale(file, held, me))) {
+      log.warn(`removing stale lock ${file} left by ${held.info?.owner ?? 'an unknown run'} (${stale})`);
       continue;
     }
-    const who = holder ? `${holder.owner} (pid ${holder.pid} on ${holder.host} since ${holder.since})` : 'another run';
+    const h = held.info;
+    const who = h ? `${h.owner} (pid ${h.pid} on ${h.host} since ${h.since})` : 'another run';
     if (Date.now() >= deadline) {
       throw new RelengError(
-        `${file} is held by ${who}; gave up after ${timeoutSeconds}s (lockTimeoutSeconds in releases/common.json)`,
+        `${file} is held by ${who}${stale ? ` and is stale (${stale}), but another run is taking it over` : ''}; ` +
+          `gave up after ${timeoutSeconds}s (lockTimeoutSeconds in releases/common.json)`,
       );
     }
     if (!announced) {
       log.info(`waiting for lock ${file} held by ${who}`);
       announced = true;
     }
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, Math.min(pause, deadline - Date.now())));
+    pause = Math.min(pause * 2, 1000);
   }
   try {
     return await fn();
   } finally {
-    const holder = await readLock(file);
-    if (holder && sameHolder(holder, me)) await unlink(file).catch(() => undefined);
+    await removeIfSame(file, mine).catch(() => undefined);
   }
 }

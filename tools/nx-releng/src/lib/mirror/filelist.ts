@@ -80,6 +80,7 @@ import * as fs from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { scratchDir } from '../core/scratch';
 import { RelengError } from '../../errors';
 import { WalkError, compareNames, walkRoots, type ListContent, type StagedLists, type WalkRoot } from './filelist-walk';
 
@@ -325,7 +326,7 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
     }
   }
   for (const p of plans) removeStaleTemps(p);
-  const staging = fs.mkdtempSync(path.join(stagingParent, 'filelist-'));
+  const staging = await scratchDir(stagingParent, 'filelist-');
   try {
     const lists = await walkRoots(
       plans.map((p) => p.walk),

@@ -1,4 +1,6 @@
-import { link, lstat, mkdir, readdir, readFile, stat, symlink, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { link, lstat, mkdir, readdir, readFile, rename, stat, symlink, unlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { ComposeModel } from '../../config/load';
 import type { Channel, TorrentsConfig } from '../../config/schema';
@@ -7,13 +9,18 @@ import { RelengError } from '../../errors';
 import { requireTools, run } from '../tools/exec';
 import { withLock } from '../core/lock';
 import type { Log } from '../core/log';
-import { parseTorrent } from '../formats/torrent-file';
+import { parseTorrent, type TorrentMeta } from '../formats/torrent-file';
+import { vettedPaths } from '../staging/sync-record';
+import { treeDigest } from '../core/tree-digest';
+import { readVerifyRecord } from '../vetting/staging-steps';
 
 /**
  * gen-torrents.sh: one torrent per release image set in the staging isos/ dir, seeded by rtorrent. For each
  * image, a directory of links to the ISO, its manifest and checksum files and the arch's CHECKSUM is made in the
  * download dir (what rtorrent seeds), and mktorrent hashes it into the watch dir (where rtorrent picks it up).
- * A torrent that is already there is never remade: once seeded, its info hash is public.
+ * Only staging that passed verify is seeded, under the staging lock. A torrent that is already there is left
+ * alone (once seeded, its info hash is public) unless its files changed: seeding it would serve other bytes than
+ * its pieces name, so it is remade and replaced by rename.
  */
 
 /** The image sets gen-torrents makes torrents of, in its order (variant, then arch). */
@@ -76,8 +83,8 @@ export interface TorrentRecord {
   arch: string;
   image: string;
   torrent: string;
-  /** made by this run, or already there and left alone */
-  outcome: 'made' | 'existing';
+  /** made by this run, made again because its files changed, or already there and left alone */
+  outcome: 'made' | 'remade' | 'existing';
   /** Only for torrents this run made. */
   infoHash?: string;
   pieceLength?: number;
@@ -164,13 +171,63 @@ async function linkDir(dir: string, sources: string[]): Promise<void> {
   for (const src of sources) await symlink(src, posix.join(dir, posix.basename(src)));
 }
 
+/** Whether the pieces of `meta` are the SHA-1s of `sources` (torrent file order) read end to end. */
+async function piecesMatch(meta: TorrentMeta, byName: Map<string, string>): Promise<boolean> {
+  let piece = 0;
+  let hash = createHash('sha1');
+  let filled = 0;
+  const done = () => meta.pieces[piece++]?.equals(hash.digest()) === true;
+  for (const f of meta.files) {
+    for await (const chunk of createReadStream(byName.get(f.path) as string) as AsyncIterable<Buffer>) {
+      for (let at = 0; at < chunk.length; ) {
+        const take = Math.min(meta.pieceLength - filled, chunk.length - at);
+        hash.update(chunk.subarray(at, at + take));
+        at += take;
+        filled += take;
+        if (filled === meta.pieceLength) {
+          if (!done()) return false;
+          hash = createHash('sha1');
+          filled = 0;
+        }
+      }
+    }
+  }
+  return (filled === 0 || done()) && piece === meta.pieces.length;
+}
+
+/**
+ * Why an existing torrent no longer describes the staging files, or false when it still does. Sizes are compared
+ * always; the bytes (piece hashes) only when a file changed after the torrent was made (its ctime, which no copy
+ * tool can set back), so an unchanged release costs a few stats.
+ */
+async function filesChanged(torrent: string, sources: readonly string[]): Promise<string | false> {
+  const meta = parseTorrent(await readFile(torrent), torrent);
+  const byName = new Map(sources.map((s) => [posix.basename(s), s]));
+  const made = (await stat(torrent, { bigint: true })).mtimeNs;
+  let touched = false;
+  for (const f of meta.files) {
+    const src = byName.get(f.path);
+    if (!src) return `it lists ${f.path}, which is not one of the image set's files`;
+    const st = await stat(src, { bigint: true });
+    if (st.size !== BigInt(f.length)) return `${src} is ${st.size} bytes, the torrent says ${f.length}`;
+    if (st.ctimeNs >= made) touched = true;
+  }
+  if (meta.files.length !== byName.size) return `it lists ${meta.files.length} files, the image set has ${byName.size}`;
+  return touched && !(await piecesMatch(meta, byName)) ? 'the content of its files changed since it was made' : false;
+}
+
 async function makeOne(img: Image, conf: TorrentsConfig, comment: string, paths: TorrentPaths, log: Log): Promise<TorrentRecord> {
   const torrent = posix.join(paths.watchDir, `${img.name}.torrent`);
   const base = { name: img.name, arch: img.arch, image: img.image, torrent };
-  if (await lstat(torrent).then(() => true, () => false)) {
+  const changed = await lstat(torrent).then(
+    () => filesChanged(torrent, img.sources),
+    () => undefined,
+  );
+  if (changed === false) {
     log.info(`${torrent} already exists, left alone`);
     return { ...base, outcome: 'existing' };
   }
+  if (changed) log.warn(`${torrent}: ${changed}; making it again`);
   const dir = posix.join(paths.downloadDir, img.name);
   await linkDir(dir, img.sources);
   let total = 0;
@@ -189,11 +246,12 @@ async function makeOne(img: Image, conf: TorrentsConfig, comment: string, paths:
     if (meta.name !== img.name || got !== expected || meta.announce !== conf.trackers[0]) {
       throw new RelengError(`${tmp}: mktorrent wrote name '${meta.name}', files ${got}, announce ${meta.announce}; expected '${img.name}', ${expected}`);
     }
-    await link(tmp, torrent).catch((err: NodeJS.ErrnoException) => {
+    // A replaced torrent is renamed over the old one: rtorrent's watch sees the old or the new, never a half one.
+    await (changed ? rename(tmp, torrent) : link(tmp, torrent)).catch((err: NodeJS.ErrnoException) => {
       throw new RelengError(`cannot move ${tmp} to ${torrent}: ${err.code === 'EEXIST' ? 'it appeared meanwhile' : err.message}`);
     });
     log.info(`made ${torrent} (${meta.files.length} files, ${meta.pieces.length} pieces of ${2 ** exponent} bytes, info hash ${meta.infoHash})`);
-    return { ...base, outcome: 'made', infoHash: meta.infoHash, pieceLength: meta.pieceLength, files: meta.files };
+    return { ...base, outcome: changed ? 'remade' : 'made', infoHash: meta.infoHash, pieceLength: meta.pieceLength, files: meta.files };
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
@@ -211,10 +269,27 @@ export async function makeTorrents(req: TorrentsRequest): Promise<TorrentsResult
   if (!conf) throw new RelengError(`${model.files.release}: no "torrents" block (trackers, comment, downloadDir, watchDir)`);
   const { revision } = channelRelease(model.release, channel, model.files.release);
   const paths = torrentPaths(model, conf, channel, roots, req.relengRoot);
+  const sp = stagingPaths(model, channelRelease(model.release, channel, model.files.release), roots);
+  // As sync-prod: only what passed verify is published, and seeding is publishing.
+  const verified = await readVerifyRecord(sp.verifyRecord);
+  if (!verified || verified.stagingDir !== sp.revisionDir || !verified.extraSubtrees?.includes('isos')) {
+    throw new RelengError(
+      `${model.project}: ${paths.isosDir} has no passing verify (${sp.verifyRecord}${verified ? ' does not cover isos/' : ' is missing'}); ` +
+        `run nx run ${model.project}:verify first, nothing was made`,
+    );
+  }
   await requireTools(['mktorrent']);
   const { images, skippedArches } = await findImages(paths, revision, model.release.arches, log);
   const comment = torrentComment(conf.comment, revision);
-  const torrents = await withLock(paths.lockFile, `${model.project}:torrents`, model.common.lockTimeoutSeconds, log, async () => {
+  const locked = <T>(file: string, fn: () => Promise<T>) => withLock(file, `${model.project}:torrents`, model.common.lockTimeoutSeconds, log, fn);
+  // The staging lock keeps every staging writer out while the ISOs are hashed.
+  const torrents = await locked(sp.lockFile, () => locked(paths.lockFile, async () => {
+    if ((await treeDigest(sp.revisionDir, vettedPaths(verified))) !== verified.digest) {
+      throw new RelengError(
+        `${model.project}: ${sp.revisionDir} changed since it passed verify at ${verified.verifiedAt}; ` +
+          `run nx run ${model.project}:verify again before making torrents, nothing was made`,
+      );
+    }
     await mkdir(paths.watchDir, { recursive: true });
     await mkdir(paths.downloadDir, { recursive: true });
     // Temp files of a run that was killed (the lock is ours now, so none is being written).
@@ -226,7 +301,7 @@ export async function makeTorrents(req: TorrentsRequest): Promise<TorrentsResult
     const out: TorrentRecord[] = [];
     for (const img of images) out.push(await makeOne(img, conf, comment, paths, log));
     return out;
-  });
+  }));
   return {
     ...paths,
     revision,

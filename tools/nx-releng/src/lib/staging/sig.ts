@@ -12,8 +12,8 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../../config/load';
-import { channelRelease, composePaths, sigName, sigRepoDirs, stagingPaths, type RepoDir } from '../../layout/paths';
-import { resolveLatestCompose, type ComposeRef } from '../compose/compose-ref';
+import { sigName, sigRepoDirs, type RepoDir } from '../../layout/paths';
+import type { ComposeRef } from '../compose/compose-ref';
 import { RelengError } from '../../errors';
 import { requireTools } from '../tools/exec';
 import { checkDestination, isDir, isFile } from '../core/fs-checks';
@@ -25,6 +25,7 @@ import {
   inWorkCopy,
   recordSync,
   syncNeeded,
+  syncSource,
   totals,
   type SyncStagingRequest,
   type SyncStagingResult,
@@ -115,11 +116,8 @@ function sigConfigHash(req: SyncStagingRequest): string {
 
 export async function syncSigStaging(req: SyncStagingRequest): Promise<SyncStagingResult> {
   const started = Date.now();
-  const { model, channel, roots, log } = req;
-  const ch = channelRelease(model.release, channel, model.files.release);
-  const cp = composePaths(model, ch, roots);
-  const sp = stagingPaths(model, ch, roots);
-  const compose = await resolveLatestCompose(cp.latestLink, req.allowIncomplete);
+  const { model, channel, log } = req;
+  const { sp, compose } = await syncSource(req);
   await requireTools(SIG_SYNC_TOOLS);
   const { sig, source, repos } = await planSigCompose(model, compose);
   // <stub>/<major> is the tree the SIG's repo paths are relative to; the SIG owns only <sig> in it.

@@ -2,17 +2,8 @@ import { lstat, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ComposeModel } from '../../config/load';
 import type { Channel } from '../../config/schema';
-import {
-  channelRelease,
-  composePaths,
-  compsFile,
-  moduleYaml,
-  repoDirs,
-  stagingPaths,
-  type RepoDir,
-  type StagingPaths,
-} from '../../layout/paths';
-import { resolveLatestCompose, type ComposeRef } from '../compose/compose-ref';
+import { compsFile, moduleYaml, repoDirs, type RepoDir, type StagingPaths } from '../../layout/paths';
+import type { ComposeRef } from '../compose/compose-ref';
 import { mapLimit } from '../core/concurrency';
 import { createrepo, createrepoVersion, fixOpenSize, modifyrepoModules, stagingCreaterepoArgs } from '../tools/createrepo';
 import { errorMessage, RelengError } from '../../errors';
@@ -24,7 +15,7 @@ import { formatSeconds, type Log } from '../core/log';
 import { SyncProgress } from '../core/progress';
 import { STAGING_EXCLUDES, rsync } from '../tools/rsync';
 import { hashConfig, readSyncRecord } from './sync-record';
-import { inWorkCopy, recordSync, syncNeeded, totals, type SyncStagingRequest, type SyncStagingResult } from './work-copy';
+import { inWorkCopy, recordSync, syncNeeded, syncSource, totals, type SyncStagingRequest, type SyncStagingResult } from './work-copy';
 import { checkDestination, isDir, isFile } from '../core/fs-checks';
 import { syncSigStaging } from './sig';
 import {
@@ -197,11 +188,8 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
   // A SIG is synced as sync-to-staging-sig.sh does it (with delete, repodata as composed): see lib/sig.ts.
   if (req.model.compose.kind === 'sig') return syncSigStaging(req);
   const started = Date.now();
-  const { model, channel, roots, log } = req;
-  const ch = channelRelease(model.release, channel, model.files.release);
-  const cp = composePaths(model, ch, roots);
-  const sp = stagingPaths(model, ch, roots);
-  const compose = await resolveLatestCompose(cp.latestLink, req.allowIncomplete);
+  const { model, channel, log } = req;
+  const { ch, sp, compose } = await syncSource(req);
   await requireTools(releaseExtras(req) ? [...SYNC_STAGING_TOOLS, ...MINOR_RELEASE_TOOLS] : SYNC_STAGING_TOOLS);
   const { units, repos } = await planFromCompose(model, compose);
   const minor: MinorReleasePlan | undefined = releaseExtras(req) ? await planMinorRelease(model, ch, compose, sp, log) : undefined;

@@ -2,12 +2,12 @@
  * What every staging sync shares, base and SIG alike: the request and result of a sync, the decision whether
  * staging needs one (its record), writing that record, and the hard-linked work copy swapped in by rename.
  */
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { ComposeModel } from '../../config/load';
 import type { Channel } from '../../config/schema';
-import type { RepoDir, Roots, StagingPaths } from '../../layout/paths';
-import type { ComposeRef } from '../compose/compose-ref';
+import { channelRelease, composePaths, stagingPaths, type RepoDir, type Roots, type StagingPaths } from '../../layout/paths';
+import { resolveLatestCompose, type ComposeRef } from '../compose/compose-ref';
 import { isDir } from '../core/fs-checks';
 import type { Log } from '../core/log';
 import { run } from '../tools/exec';
@@ -39,6 +39,15 @@ export interface SyncStagingResult {
   bytes: number;
   repos: number;
   seconds: number;
+}
+
+/** Where a sync reads from and writes to: the channel's release, its staging paths, and the compose its latest link names. */
+export async function syncSource(req: Pick<SyncStagingRequest, 'model' | 'channel' | 'roots' | 'allowIncomplete'>) {
+  const { model, channel, roots } = req;
+  const ch = channelRelease(model.release, channel, model.files.release);
+  const sp = stagingPaths(model, ch, roots);
+  const compose = await resolveLatestCompose(composePaths(model, ch, roots).latestLink, req.allowIncomplete);
+  return { ch, sp, compose };
 }
 
 /** Why the staging tree needs a sync, or undefined when the last sync's record still holds. */
@@ -93,7 +102,7 @@ export async function inWorkCopy<T>(
   build: (work: string) => Promise<T>,
 ): Promise<T> {
   await removeRecord(sp.syncRecord);
-  await restoreInterruptedSwap(target, sp.workDir, subtrees);
+  await restoreInterruptedSwap(target, sp.workDir);
   try {
     await prepareWorkTree(target, sp.workDir, subtrees);
     const result = await build(sp.workDir);
@@ -115,13 +124,21 @@ async function prepareWorkTree(target: string, workDir: string, subtrees: readon
 }
 
 /**
- * A run killed between the two renames of a swap left the old subtree in the work dir: put it back. Done before
- * the work dir is cleaned (and outside the clean-up of a failed run), so a published subtree is never deleted.
+ * A run killed between the two renames of a swap left the old subtree in its work dir as .old-<subtree>: put it
+ * back (roll back; with the new subtree already in place it is rolled forward: the old one goes with the work
+ * dir). Every .old-* of every work dir of the revision counts, not only this run's subtrees: a daily sync after
+ * an interrupted minor release would otherwise delete the only isos/. Done before any work dir is cleaned, under
+ * the revision's lock, which every run with a work dir of this revision holds.
  */
-async function restoreInterruptedSwap(target: string, workDir: string, subtrees: readonly string[]): Promise<void> {
-  for (const sub of subtrees) {
-    const old = join(workDir, `.old-${sub}`);
-    if ((await isDir(old)) && !(await isDir(join(target, sub)))) await rename(old, join(target, sub));
+async function restoreInterruptedSwap(target: string, workDir: string): Promise<void> {
+  const revisionWork = dirname(workDir); // work/<stub>/<revision>/<project>
+  for (const project of await readdir(revisionWork).catch(() => [] as string[])) {
+    const dir = join(revisionWork, project);
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const sub = name.slice('.old-'.length);
+      if (!name.startsWith('.old-') || !(await isDir(join(dir, name)))) continue;
+      if (!(await isDir(join(target, sub)))) await rename(join(dir, name), join(target, sub));
+    }
   }
 }
 

@@ -1,4 +1,5 @@
-import { chmod, copyFile, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { scratchDir } from '../core/scratch';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { run } from './exec';
@@ -145,7 +146,7 @@ export async function createrepo(args: readonly string[]): Promise<void> {
  * /tmp/modules.yaml, which races when two repos are processed at once.
  */
 export async function modifyrepoModules(repodataDir: string, yamlPath: string): Promise<void> {
-  const tmp = await mkdtemp(join(tmpdir(), 'releng-modules-'));
+  const tmp = await scratchDir(tmpdir(), 'releng-modules-');
   try {
     const staged = join(tmp, 'modules.yaml');
     await copyFile(yamlPath, staged);

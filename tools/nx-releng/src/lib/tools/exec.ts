@@ -1,3 +1,8 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { finished } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { RelengError } from '../../errors';
 
@@ -21,12 +26,24 @@ export const TOOL_PACKAGES: Record<string, { debian: string; el: string }> = {
 export interface RunOptions {
   cwd?: string;
   env?: Record<string, string | undefined>;
-  /** Stream the tool's output to ours as it runs (still captured for errors). */
-  stream?: boolean;
+  /**
+   * For long outputs (pungi): stdout and stderr go to this log file and to ours as the tool runs, not to
+   * memory; the result holds only the last TAIL_BYTES of each, and errors name the log.
+   */
+  stream?: { log: string };
   input?: string;
-  /** Return a non-zero exit instead of throwing. */
+  /** Return a non-zero exit instead of throwing (a timeout or an oversize capture still throws). */
   allowFailure?: boolean;
+  /** Kill the tool (SIGTERM, then SIGKILL 5 s later) when it runs longer than this. */
+  timeoutSeconds?: number;
+  /** Most bytes captured from stdout or stderr; more is an error, never a silently cut output. */
+  maxBytes?: number;
 }
+
+/** execa's own default: enough for rpm -qp over a batch, dnf repoquery, rsync --itemize-changes of a release. */
+export const DEFAULT_MAX_BYTES = 100_000_000;
+/** What a streamed run keeps of each output for the result and for errors. */
+export const TAIL_BYTES = 64 * 1024;
 
 export interface RunResult {
   stdout: string;
@@ -46,25 +63,83 @@ function tail(text: string, lines = 20): string {
 }
 
 /**
+ * What run() keeps of one output: all of it up to `limit` bytes (more sets `over`), or for a streamed tool the
+ * last `limit` bytes (the first line may start cut).
+ */
+class Kept {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  over = false;
+  constructor(
+    private readonly limit: number,
+    private readonly tailOnly: boolean,
+  ) {}
+  push(chunk: Buffer): void {
+    if (this.over) return;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    if (this.size <= this.limit) return;
+    if (!this.tailOnly) {
+      this.over = true;
+      this.chunks = [];
+      return;
+    }
+    while (this.size - (this.chunks[0] as Buffer).length >= this.limit) this.size -= (this.chunks.shift() as Buffer).length;
+  }
+  toString(): string {
+    const all = Buffer.concat(this.chunks);
+    return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
+  }
+}
+
+/**
  * Runs one external program with an explicit argv (never a shell string).
  * Throws RelengError naming the tool and its exit code; a missing tool names its package.
  */
 export async function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const log = opts.stream?.log;
+  if (log) await mkdir(dirname(log), { recursive: true });
+  const file = log ? createWriteStream(log, { flags: 'a' }) : undefined;
+  file?.on('error', () => undefined); // reported by finished(file) once the tool is done
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   const child = execa(cmd, args, {
     cwd: opts.cwd,
     env: opts.env,
     extendEnv: true,
     input: opts.input,
     reject: false,
-    all: false,
-    stripFinalNewline: false,
-    stdout: opts.stream ? ['pipe', 'inherit'] : 'pipe',
-    stderr: opts.stream ? ['pipe', 'inherit'] : 'pipe',
+    buffer: false, // kept below, by bytes, so nothing is ever silently cut
+    timeout: opts.timeoutSeconds === undefined ? undefined : opts.timeoutSeconds * 1000,
   });
-  const res = await child;
-  const stdout = String(res.stdout ?? '');
-  const stderr = String(res.stderr ?? '');
-  if (res.failed && res.exitCode === undefined) {
+  const read = async (from: Readable | null, echo: NodeJS.WriteStream): Promise<Kept> => {
+    const kept = log ? new Kept(TAIL_BYTES, true) : new Kept(maxBytes, false);
+    from?.on('data', (chunk: Buffer) => {
+      kept.push(chunk);
+      if (kept.over && !child.killed) child.kill(); // the capture is already unusable
+      file?.write(chunk);
+      if (log) echo.write(chunk);
+    });
+    if (from) await finished(from).catch(() => undefined); // a killed tool's pipe may end in an error
+    return kept;
+  };
+  const [res, out, err] = await Promise.all([child, read(child.stdout, process.stdout), read(child.stderr, process.stderr)]);
+  if (file) {
+    file.end();
+    await finished(file).catch((e: Error) => {
+      throw new RelengError(`${cmd}: cannot write its log ${log}: ${e.message}`);
+    });
+  }
+  const [stdout, stderr] = [String(out), String(err)];
+  const inLog = log ? ` (full output in ${log})` : '';
+  if (res.timedOut) {
+    throw new RelengError(`${cmd} ${args.join(' ')} was killed after running longer than its timeout of ${opts.timeoutSeconds}s${inLog}`);
+  }
+  if (out.over || err.over) {
+    throw new RelengError(
+      `${cmd} ${args.join(' ')} wrote more than ${maxBytes} bytes to ${out.over ? 'stdout' : 'stderr'}; refusing to use a truncated capture`,
+    );
+  }
+  if (res.failed && res.exitCode === undefined && !res.signal) {
     const code = (res.cause as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'ENOENT') throw new RelengError(missingToolMessage(cmd));
     throw new RelengError(`${cmd} could not be started: ${res.shortMessage}`);
@@ -73,7 +148,7 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
   if (exitCode !== 0 && !opts.allowFailure) {
     const detail = tail(stderr || stdout);
     throw new RelengError(
-      `${cmd} ${args.join(' ')} failed with exit code ${exitCode}${res.signal ? ` (signal ${res.signal})` : ''}` +
+      `${cmd} ${args.join(' ')} failed with exit code ${exitCode}${res.signal ? ` (signal ${res.signal})` : ''}${inLog}` +
         (detail ? `:\n${detail}` : ''),
     );
   }

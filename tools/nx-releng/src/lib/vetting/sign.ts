@@ -15,7 +15,8 @@
  * in the keyring, command not found, wrong passphrase) is an error, never a silent skip.
  */
 import { constants } from 'node:fs';
-import { access, copyFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { access, copyFile, readFile, rm, stat } from 'node:fs/promises';
+import { scratchDir } from '../core/scratch';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { RelengError, errorMessage } from '../../errors';
@@ -66,7 +67,7 @@ function fingerprintsFromColons(listing: string): string[] {
 
 /** A private GnuPG home in the temp dir (gpg wants 0700); removed by the callback's end. */
 async function withTempGnupgHome<T>(fn: (home: string) => Promise<T>): Promise<T> {
-  const home = await mkdtemp(join(tmpdir(), 'releng-gpg-'));
+  const home = await scratchDir(tmpdir(), 'releng-gpg-');
   try {
     return await fn(home);
   } finally {
@@ -227,7 +228,7 @@ export async function signRepomd(repomdPath: string, signer: SignerConfig): Prom
     if (existing.ok && ascTime !== undefined && mdTime !== undefined && ascTime >= mdTime) return 'unchanged';
   }
 
-  const work = await mkdtemp(join(tmpdir(), 'releng-sign-'));
+  const work = await scratchDir(tmpdir(), 'releng-sign-');
   try {
     const copy = join(work, 'repomd.xml');
     await copyFile(repomdPath, copy);

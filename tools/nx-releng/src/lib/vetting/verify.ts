@@ -10,7 +10,8 @@
  * holds dnf's cache, state and logs) in a temporary directory, plugins off except repoclosure. Problems are collected, not
  * thrown; a missing tool (dnf, gpg, gpgv) or an unreadable key file is a RelengError.
  */
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { scratchDir } from '../core/scratch';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -116,7 +117,7 @@ function dnfArgsBase(work: string, releasever: string): string[] {
 }
 
 async function prepareDnfDir(): Promise<string> {
-  const work = await mkdtemp(join(tmpdir(), 'releng-dnf-'));
+  const work = await scratchDir(tmpdir(), 'releng-dnf-');
   for (const d of ['repos.d', 'root']) await mkdir(join(work, d), { recursive: true });
   await writeFile(
     join(work, 'dnf.conf'),
