@@ -95,7 +95,7 @@ test('SIG targets: no updateinfo or sign, verify right after sync-staging, only 
   assert.match(String(targets['sync-staging']?.metadata?.description), /compose\/8\/cloud of latest-SIG-cloud-8 to mirror\/pub\/sig\/8\/cloud in staging with delete/);
   // A base compose keeps its whole chain.
   const base = composeTargets(sigModel('Plus', { kind: 'base', variants: ['plus'], backend: 'local' }));
-  assert.deepEqual(base['verify']?.dependsOn, ['sign']);
+  assert.deepEqual(base['verify']?.dependsOn, ['sign', '^updateinfo']);
   assert.ok(base['updateinfo'] && base['sign']);
 });
 

@@ -31,5 +31,12 @@ export function composeFilesIn(workspaceRoot: string, dir = DEFAULT_RELEASES_DIR
   return subdirs(dir)
     .flatMap(subdirs)
     .map((d) => `${d}/compose.json`)
-    .filter((file) => statSync(join(workspaceRoot, file), { throwIfNoEntry: false })?.isFile());
+    .filter((file) => {
+      // throwIfNoEntry covers ENOENT only: releases/<major>/release.json/compose.json is ENOTDIR.
+      try {
+        return statSync(join(workspaceRoot, file)).isFile();
+      } catch {
+        return false;
+      }
+    });
 }

@@ -159,9 +159,11 @@ function baseComposeTargets(model: ComposeModel): Record<string, TargetConfigura
       outputs: manifestOutput('refresh'),
       options: { channel: 'stable' },
       configurations,
-      metadata: {
-        description: `Bring the git checkouts ${model.project}'s compose reads to their branch (--offline: only check them)`,
-      },
+      metadata: targetMetadata(
+        `Bring the git checkouts ${model.project}'s compose reads to their branch (--offline: only check them)`,
+        ['rpm', 'git'],
+        optionsHelp(model.project, 'refresh', { offline: true }),
+      ),
     },
     compose: {
       executor: `${PLUGIN_NAME}:compose`,
