@@ -4,6 +4,7 @@ import { delimiter, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { stageSandbox } from '../../tools/sandbox/sandbox';
 import { createNxWorkspace, type NxWorkspace } from '../helpers/nx-workspace';
+import { insteadOfEnv, makeCheckout } from '../helpers/checkouts';
 import { REPO_ROOT, readJsonFile } from '../helpers/workspace';
 
 /**
@@ -38,6 +39,7 @@ async function compose(project: string, args: string[] = [], mode = 'normal') {
     PUNGI_STANDIN_SRC: join(R, 'mnt/koji/local/8', short),
     PUNGI_STANDIN_MODE: mode,
     KOJI_STANDIN_TAGGED: taggedDir,
+    ...insteadOfEnv(join(R, 'git')),
   });
   const calls = readFileSync(argvLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as string[]);
   return { ...r, calls };
@@ -55,11 +57,17 @@ before(async () => {
   taggedDir = join(ws.dir, 'koji-tagged');
   mkdirSync(taggedDir);
   writeFileSync(join(taggedDir, 'dist-rocky8-compose'), 'releng-hello-1.0-1.el8  dist-rocky8-compose  releng\n');
-  // The pungi-rocky checkout the compose.json files name (/etc/pungi-prod/*.conf), re-rooted like every path.
-  mkdirSync(join(R, 'etc/pungi-prod'), { recursive: true });
-  for (const { file, short, variants } of Object.values(PUNGI_CONFIGS)) {
+  // The pungi-rocky checkouts the compose.json files name (/etc/pungi-prod/*.conf, and the beta and lookahead
+  // ones of Rocky-8), re-rooted like every path.
+  const configs: Array<[string, { file: string; short: string; variants: string[] }]> = [
+    ...Object.values(PUNGI_CONFIGS).map((c): [string, typeof c] => ['etc/pungi-prod', c]),
+    ['etc/pungi-beta', { ...(PUNGI_CONFIGS['Rocky-8'] as (typeof PUNGI_CONFIGS)[string]), file: 'r8-beta.conf' }],
+    ['etc/pungi-lh', PUNGI_CONFIGS['Rocky-8'] as (typeof PUNGI_CONFIGS)[string]],
+  ];
+  for (const [dir, { file, short, variants }] of configs) {
+    mkdirSync(join(R, dir), { recursive: true });
     writeFileSync(
-      join(R, 'etc/pungi-prod', file),
+      join(R, dir, file),
       [
         `release_name = 'Rocky Linux'`,
         `release_short = '${short}'`,
@@ -70,6 +78,14 @@ before(async () => {
       ].join('\n'),
     );
   }
+  for (const root of ['8-BETA', '8-LookAhead']) mkdirSync(join(R, 'mnt/compose', root), { recursive: true });
+  // Each a git clone of a local bare repository, on the branch compose.json names, which the refresh fetches.
+  const bares = join(R, 'git');
+  makeCheckout(join(R, 'etc/pungi-prod'), bares, 'pungi-rocky.git', 'r8');
+  makeCheckout(join(R, 'etc/pungi-beta'), bares, 'pungi-rocky.git', 'r8-beta');
+  makeCheckout(join(R, 'etc/pungi-lh'), bares, 'pungi-rocky.git', 'r8s');
+  makeCheckout(join(R, 'mnt/compose/8_metadata'), bares, 'rocky-module-metadata.git', 'r8');
+  writeFileSync(join(taggedDir, 'dist-rocky8-module-compose'), '');
 });
 
 after(() => ws?.dispose());
@@ -140,18 +156,56 @@ test('a compose left STARTED is refused even though pungi-koji exited 0', async 
   const before = link('latest-Rocky-devel-8');
   const r = await compose('Rocky-devel-8', ['--skip-nx-cache'], 'STARTED');
   assert.notEqual(r.status, 0);
-  assert.match(r.output, /Rocky-devel-8:compose FAILED: compose \S+\/Rocky-devel-8\.10-updates-\d{8}\.2 has STATUS STARTED; only FINISHED is accepted/);
+  assert.match(r.output, /Rocky-devel-8:compose FAILED: compose \S+\/Rocky-devel-8\.10-updates-\d{8}\.2 has STATUS STARTED; only FINISHED or FINISHED_INCOMPLETE is accepted/);
   assert.match(r.output, /last 20 lines of \S+pungi\.global\.log:\n/);
   assert.equal(link('latest-Rocky-devel-8'), before);
 });
 
-test('FINISHED_INCOMPLETE is refused unless --allowIncomplete', async () => {
-  const refused = await compose('Rocky-devel-8', ['--skip-nx-cache'], 'FINISHED_INCOMPLETE');
-  assert.notEqual(refused.status, 0);
-  assert.match(refused.output, /has STATUS FINISHED_INCOMPLETE; only FINISHED is accepted \(FINISHED_INCOMPLETE is accepted with --allowIncomplete\)/);
-  const accepted = await compose('Rocky-devel-8', ['--allowIncomplete', '--skip-nx-cache'], 'FINISHED_INCOMPLETE');
+test('FINISHED_INCOMPLETE follows pungi-koji exit 0 (accepted, said INCOMPLETE); refused where compose.json says so', async () => {
+  const accepted = await compose('Rocky-devel-8', ['--skip-nx-cache'], 'FINISHED_INCOMPLETE');
   assert.equal(accepted.status, 0, accepted.output);
-  assert.match(accepted.output, /Rocky-devel-8\.10-updates-\d{8}\.4 FINISHED_INCOMPLETE/);
+  assert.match(accepted.output, /WARNING: compose Rocky-devel-8\.10-updates-\d{8}\.3 is INCOMPLETE \(STATUS FINISHED_INCOMPLETE: some deliverables failed; pungi-koji exited 0\); accepted/);
+  assert.match(accepted.output, /Rocky-devel-8:compose Rocky-devel-8\.10-updates-\d{8}\.3 INCOMPLETE, 2 binary packages, \S+latest-Rocky-devel-8 -> /);
+  assert.equal(readJsonFile<any>(join(outDir('Rocky-devel-8'), 'manifest.json')).status, 'FINISHED_INCOMPLETE');
+
+  const file = join(ws.dir, 'releases/8/Rocky-devel/compose.json');
+  const shipped = readFileSync(file, 'utf8');
+  const refuse = JSON.parse(shipped);
+  refuse.pungi.finishedIncomplete = 'refuse';
+  writeFileSync(file, JSON.stringify(refuse));
+  try {
+    const refused = await compose('Rocky-devel-8', ['--skip-nx-cache'], 'FINISHED_INCOMPLETE');
+    assert.notEqual(refused.status, 0);
+    assert.match(
+      refused.output,
+      /has STATUS FINISHED_INCOMPLETE; only FINISHED is accepted \(releases\/8\/Rocky-devel\/compose\.json says pungi\.finishedIncomplete "refuse"; --allowIncomplete accepts it for one run\)/,
+    );
+    const allowed = await compose('Rocky-devel-8', ['--allowIncomplete', '--skip-nx-cache'], 'FINISHED_INCOMPLETE');
+    assert.equal(allowed.status, 0, allowed.output);
+    assert.match(allowed.output, /Rocky-devel-8\.10-updates-\d{8}\.5 INCOMPLETE/);
+  } finally {
+    writeFileSync(file, shipped);
+  }
+});
+
+test('-c beta and -c lh compose with their own config: produce composes into 8-BETA and 8-LookAhead', async () => {
+  const beta = await compose('Rocky-8', ['-c', 'beta']);
+  assert.equal(beta.status, 0, beta.output);
+  const betaRoot = join(R, 'mnt/compose/8-BETA');
+  assert.deepEqual(beta.calls, [
+    [`--config=${R}/etc/pungi-beta/r8-beta.conf`, `--target-dir=${betaRoot}`, '--production', '--label', 'Beta-8.10', '--print-output-dir'],
+  ]);
+  assert.match(readlinkSync(join(betaRoot, 'latest-Rocky-8')), /^Rocky-8\.10-\S+\.0$/);
+  const manifest = readJsonFile<any>(join(outDir('Rocky-8'), 'manifest.json'));
+  assert.deepEqual([manifest.channel, manifest.kind], ['beta', 'produce']);
+
+  const lh = await compose('Rocky-8', ['-c', 'lh']);
+  assert.equal(lh.status, 0, lh.output);
+  const lhRoot = join(R, 'mnt/compose/8-LookAhead');
+  assert.deepEqual(lh.calls, [
+    [`--config=${R}/etc/pungi-lh/r8.conf`, `--target-dir=${lhRoot}`, '--production', '--label', 'RC-8.10', '--print-output-dir'],
+  ]);
+  assert.match(readlinkSync(join(lhRoot, 'latest-Rocky-8')), /^Rocky-8\.10-\d{8}\.0$/, 'a GA compose');
 });
 
 test('a new compose with releng-hello 1.1 reports the upgrade in changes.md and the output; a downgrade is loud', async () => {

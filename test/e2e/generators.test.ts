@@ -28,7 +28,7 @@ test('nx g repo adds a SIG compose that nx show projects lists at once, tagged k
   const r = ws.nx(args);
   assert.equal(r.status, 0, r.output);
   assert.match(r.output, /CREATE releases\/8\/SIG-cloud\/compose\.json/);
-  assert.deepEqual(projects(), ['Extras-8', 'Rocky-8', 'Rocky-devel-8', 'SIG-cloud-8', 'mirror']);
+  assert.deepEqual(projects(), ['Extras-8', 'Rocky-8', 'Rocky-devel-8', 'SIG-cloud-8', 'SIG-kernel-8', 'SIG-kmod-8', 'mirror']);
 
   const show = ws.nx(['show', 'project', 'SIG-cloud-8', '--json']);
   assert.equal(show.status, 0, show.output);

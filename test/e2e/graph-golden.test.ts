@@ -26,11 +26,11 @@ const UPDATE = process.env.UPDATE_GOLDEN === '1';
 const CHANNELS = ['stable', 'beta', 'lookahead'];
 /** The Nx configuration of each channel (-c lh is the lookahead channel, as the bash RLREL=lh). */
 const CONFIGURATIONS = ['stable', 'beta', 'lh'];
-const COMPOSE_TARGETS = ['compose', 'housekeeping', 'sign', 'sync-prod', 'sync-staging', 'updateinfo', 'verify'];
+const COMPOSE_TARGETS = ['compose', 'housekeeping', 'refresh', 'sign', 'sync-prod', 'sync-staging', 'updateinfo', 'verify'];
 const STAGING_CHAIN = ['sign', 'sync-staging', 'updateinfo', 'verify'];
 /** A SIG: stable only, and no updateinfo or sign (its repodata is published as composed). */
 const SIG_CHANNELS = ['stable'];
-const SIG_TARGETS = ['compose', 'housekeeping', 'sync-prod', 'sync-staging', 'verify'];
+const SIG_TARGETS = ['compose', 'housekeeping', 'refresh', 'sync-prod', 'sync-staging', 'verify'];
 const SIG_CHAIN = ['sync-staging', 'verify'];
 /** The plugin's files stand for one line in the golden files; the test checks the list against the tree. */
 const PLUGIN_FILES = '<every file matching PLUGIN_SOURCE_INPUTS (tools/nx-releng/{src/**,bin/**,*.json})>';
@@ -309,7 +309,7 @@ test('ci-examples: their base lines and nx commands run: every compose before th
   const first = resolveBase(glLine, tag);
   assert.equal(resolveBase(ghLine, tag), first);
   assert.equal(first, ws.git(['hash-object', '-t', 'tree', '/dev/null']).trim());
-  assert.deepEqual(wouldRun(first), chain(['Extras-8', 'Rocky-8', 'Rocky-devel-8', 'SIG-cloud-8']));
+  assert.deepEqual(wouldRun(first), chain(['Extras-8', 'Rocky-8', 'Rocky-devel-8', 'SIG-cloud-8', 'SIG-kernel-8', 'SIG-kmod-8']));
 
   // Green at HEAD: the exact command runs, and runs nothing.
   ws.git(['tag', '-f', tag, 'HEAD']);

@@ -8,6 +8,7 @@ import { loadAllComposeModels, type ComposeModel } from '../../tools/nx-releng/s
 import { channelRelease, composePaths, productionPaths, resolveRoots, stagingPaths } from '../../tools/nx-releng/src/layout/paths';
 import { run } from '../../tools/nx-releng/src/lib/tools/exec';
 import { replaceLink } from '../../tools/nx-releng/src/lib/core/links';
+import { git as gitIn, insteadOfEnv, makeCheckout } from '../helpers/checkouts';
 import { openReleasedWorkspace, type ReleasedWorkspace } from '../helpers/released-workspace';
 import { assertSameTree, countFiles, snapshotTree, type CompareOptions, type TreeSnapshot } from '../helpers/tree-snapshot';
 
@@ -283,7 +284,8 @@ interface Case {
   chattr?: boolean;
 }
 
-const SYNC_STAGING_DENY = 'only FINISHED composes are synced \\(FINISHED_INCOMPLETE is accepted with --allowIncomplete\\)';
+// FINISHED_INCOMPLETE is accepted by default (pungi-koji exits 0 for it), so the message offers no --allowIncomplete.
+const SYNC_STAGING_DENY = 'only FINISHED or FINISHED_INCOMPLETE composes are synced';
 
 const CASES: Case[] = [
   // common.json
@@ -844,6 +846,40 @@ const CASES: Case[] = [
     },
     error: () => badRecord('Extras-8:sync-prod', paths('Extras-8').pp.syncRecord, 'subtrees\\.0', "'\\.\\./\\.\\.'"),
   },
+  // --- compose: checkouts ---
+  {
+    name: 'compose: the pungi config checkout is missing',
+    nx: ['run', 'Rocky-8:compose'],
+    error: () =>
+      new RegExp(
+        `Rocky-8:refresh FAILED: releases/8/Rocky/compose\\.json: field pungi\\.checkout: checkout ${re(w.ws.relengRoot)}/etc/pungi-prod ` +
+          `does not exist or is not a directory; make it with: git clone -b r8 https://git\\.rockylinux\\.org/rocky/pungi-rocky\\.git `,
+      ),
+  },
+  {
+    name: 'compose: the module metadata dir is not a git checkout',
+    nx: ['run', 'Rocky-8:compose'],
+    arrange: async () => ({ undo: pungiCheckout('r8'), env: insteadOfEnv(join(w.ws.relengRoot, 'git')) }),
+    error: () =>
+      new RegExp(
+        `Rocky-8:refresh FAILED: releases/8/Rocky/compose\\.json: field pungi\\.moduleMetadata: checkout ${re(w.ws.relengRoot)}/mnt/compose/8_metadata ` +
+          'is not a git checkout \\(not the top of a git work tree\\)',
+      ),
+  },
+  {
+    name: 'compose: the pungi config checkout is on the wrong branch (--offline)',
+    nx: ['run', 'Rocky-8:compose', '--offline'],
+    arrange: async () => {
+      const undo = pungiCheckout('r8');
+      gitIn(join(w.ws.relengRoot, 'etc/pungi-prod'), ['checkout', '-q', '-b', 'hotfix']);
+      return undo;
+    },
+    error: () =>
+      new RegExp(
+        `Rocky-8:refresh FAILED: releases/8/Rocky/compose\\.json: field pungi\\.checkout: checkout ${re(w.ws.relengRoot)}/etc/pungi-prod ` +
+          'is on branch hotfix, not on r8; a refresh \\(without --offline\\) switches it',
+      ),
+  },
 ];
 
 /** Creates a file (and the dirs it needs); the undo removes them and puts the parent's mtime back. */
@@ -857,6 +893,16 @@ async function addFile(path: string, content: string): Promise<Undo> {
   return async () => {
     await rm(top, { recursive: true });
     await setMtimeNs(parent, mtime);
+  };
+}
+
+/** A real pungi-rocky checkout at <RELENG_ROOT>/etc/pungi-prod on branch (a clone of a local bare repository). */
+function pungiCheckout(branch: string): Undo {
+  const dir = join(w.ws.relengRoot, 'etc/pungi-prod');
+  makeCheckout(dir, join(w.ws.relengRoot, 'git'), 'pungi-rocky.git', branch);
+  return async () => {
+    await rm(join(w.ws.relengRoot, 'etc'), { recursive: true, force: true });
+    await rm(join(w.ws.relengRoot, 'git'), { recursive: true, force: true });
   };
 }
 

@@ -72,6 +72,7 @@ async function main(): Promise<void> {
   console.log(`\nstaging tree:    ${staging}`);
   console.log(`production tree: ${join(production, '8.10')}`);
   console.log(`repositories:    ${repos.sort().join(', ')}`);
+  console.log(`SIG trees:       ${join(relengRoot, 'mnt/repos-staging/mirror/pub/sig/8')} (kernel, kmod; and in production)`);
   if (minorRelease) console.log(`torrents:        ${join(relengRoot, 'opt/rtorrent/watch/start')}`);
   console.log('\nLook at the result (docs/runbook.md says what a good run prints and how to check it):');
   const look = [

@@ -8,7 +8,7 @@ import { COMPS_DIR, stageLocalSource } from '../../test/helpers/rpms';
  * repo and a modules.yaml for AppStream, so `nx run-many -t compose --backend=local` makes real composes.
  */
 
-/** Which fixture packages go into which repository of the Rocky 8 model (releases/8). */
+/** Which fixture packages go into which repository of the Rocky 8 model (releases/8), SIGs included. */
 export const SANDBOX_LAYOUT: Record<string, Record<string, string[]>> = {
   Rocky: {
     BaseOS: ['releng-base', 'releng-hello'],
@@ -21,6 +21,9 @@ export const SANDBOX_LAYOUT: Record<string, Record<string, string[]>> = {
   },
   Extras: { extras: ['releng-extras'], plus: ['releng-plus'] },
   'Rocky-devel': { devel: ['releng-devel-lib'] },
+  // The kernel SIG of releases/8 (common_8 SIG_COMPOSE): its repos are its own, laid out by the local SIG backend.
+  'SIG-kernel': { kernel: ['releng-hello'] },
+  'SIG-kmod': { kmod: ['releng-base'] },
 };
 
 /** The modularRepos of releases/8/release.json: sync-staging re-adds <Repo>-modules.yaml to each. */

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { loadComposeModels, type ComposeModel } from '../../../tools/nx-releng/src/config/load';
+import { channelPungi, loadComposeModels, type ComposeModel } from '../../../tools/nx-releng/src/config/load';
+import type { Channel } from '../../../tools/nx-releng/src/config/schema';
 import { channelRelease, composePaths, resolveRoots } from '../../../tools/nx-releng/src/layout/paths';
 import {
   checkSkipPhases,
@@ -21,7 +22,7 @@ const ALL_8 = ['releases/8/Extras/compose.json', 'releases/8/Rocky-devel/compose
 const shipped = loadComposeModels(REPO_ROOT, ALL_8);
 const model = (project: string) => shipped.find((m) => m.project === project) as ComposeModel;
 
-function argvOf(m: ComposeModel, kind: 'produce' | 'update', channel: 'stable' | 'beta' = 'stable', relengRoot?: string): string[] {
+function argvOf(m: ComposeModel, kind: 'produce' | 'update', channel: Channel = 'stable', relengRoot?: string): string[] {
   const ch = channelRelease(m.release, channel);
   const paths = composePaths(m, ch, resolveRoots(m.common, m.release, relengRoot));
   return pungiArgs(planPungiRun({ model: m, channel: ch, paths, kind, relengRoot }));
@@ -75,11 +76,45 @@ describe('pungi-koji argv from the shipped Rocky 8 model', () => {
     assert.deepEqual(argvOf(model('Rocky-devel-8'), 'produce').slice(-4), ['--production', '--label', 'RC-8.10', '--print-output-dir']);
   });
 
-  test('the beta channel composes into 8-BETA; RELENG_ROOT re-roots the config and the dirs', () => {
+  test('each channel composes with its own config: beta is a produce compose of /etc/pungi-beta into 8-BETA', () => {
+    const m = model('Rocky-8');
+    assert.equal(channelPungi(m, 'beta')?.kind, 'produce');
+    assert.deepEqual(argvOf(m, 'produce', 'beta'), [
+      '--config=/etc/pungi-beta/r8-beta.conf',
+      '--target-dir=/mnt/compose/8-BETA',
+      '--production',
+      '--label',
+      'Beta-8.10',
+      '--print-output-dir',
+    ]);
+    assert.deepEqual(argvOf(m, 'produce', 'lookahead'), [
+      '--config=/etc/pungi-lh/r8.conf',
+      '--target-dir=/mnt/compose/8-LookAhead',
+      '--production',
+      '--label',
+      'RC-8.10',
+      '--print-output-dir',
+    ]);
+    assert.equal(channelPungi(model('Extras-8'), 'lookahead')?.config, '/etc/pungi-lh/r8-extras.conf');
+    assert.equal(channelPungi(model('Rocky-devel-8'), 'beta')?.config, '/etc/pungi-beta/r8-devel.conf');
+  });
+
+  test('RELENG_ROOT re-roots the config and the dirs of a channel; an update of it reuses its own compose root', () => {
     const beta = argvOf(model('Extras-8'), 'update', 'beta', '/sb');
-    assert.equal(beta[0], '--config=/sb/etc/pungi-prod/r8-extras.conf');
-    assert.equal(beta[1], '--target-dir=/sb/mnt/compose/8-BETA');
-    assert.equal(beta[2], '--old-composes=/sb/mnt/compose/8-BETA');
+    assert.deepEqual(beta.slice(0, 3), [
+      '--config=/sb/etc/pungi-beta/r8-extras.conf',
+      '--target-dir=/sb/mnt/compose/8-BETA',
+      '--old-composes=/sb/mnt/compose/8-BETA',
+    ]);
+  });
+
+  test('a channel without its own pungi block is refused, never composed with the stable config', () => {
+    const m = model('Rocky-devel-8');
+    const noBeta = { ...m, compose: { ...m.compose, channels: { lookahead: m.compose.channels!.lookahead } } };
+    assert.throws(
+      () => argvOf(noBeta, 'produce', 'beta'),
+      /releases\/8\/Rocky-devel\/compose\.json: field channels\.beta\.pungi: required for a pungi compose of channel beta \(each channel composes with its own pungi config; the stable one is never used for another channel\)/,
+    );
   });
 });
 
@@ -94,6 +129,7 @@ describe('pungiArgs options', () => {
     label: null,
     latestLink: true,
     latestLinkStatus: 'FINISHED',
+    channel: 'stable',
     source: 'releases/8/SIG-kernel/compose.json',
   };
 
@@ -187,6 +223,10 @@ describe('the pungi block of compose.json', () => {
       const [m] = loadComposeModels(root, ['releases/8/Extras/compose.json']);
       assert.deepEqual(m?.compose.pungi, {
         config: '/etc/pungi-prod/r8-extras.conf',
+        refresh: true,
+        kind: 'update',
+        extraTags: [],
+        finishedIncomplete: 'accept',
         composeType: 'production',
         label: { produce: 'RC', update: false },
         oldComposes: true,
@@ -204,6 +244,41 @@ describe('the pungi block of compose.json', () => {
       name: 'backend pungi without a pungi block',
       edit: (v) => delete v.pungi,
       error: /releases\/8\/Extras\/compose\.json: field pungi: required when backend is "pungi"; give at least the pungi-koji config/,
+    },
+    {
+      name: 'a config outside its checkout',
+      edit: (v) => (v.pungi.config = '/etc/pungi-beta/r8-extras.conf'),
+      error: /releases\/8\/Extras\/compose\.json: field pungi\.config: \/etc\/pungi-beta\/r8-extras\.conf is not inside the checkout pungi\.checkout\.dir \/etc\/pungi-prod/,
+    },
+    {
+      name: 'a channel config outside its checkout',
+      edit: (v) => (v.channels.beta.pungi.config = '/etc/pungi-prod/r8-extras.conf'),
+      error: /field channels\.beta\.pungi\.config: \/etc\/pungi-prod\/r8-extras\.conf is not inside the checkout channels\.beta\.pungi\.checkout\.dir \/etc\/pungi-beta/,
+    },
+    {
+      name: 'a checkout remote that is not a git URL',
+      edit: (v) => (v.pungi.checkout.remote = 'git.rockylinux.org/rocky/pungi-rocky'),
+      error: /field pungi\.checkout\.remote: must be a git URL/,
+    },
+    {
+      name: 'a checkout branch git would refuse',
+      edit: (v) => (v.pungi.checkout.branch = 'r8..beta'),
+      error: /field pungi\.checkout\.branch: is not a valid git branch name/,
+    },
+    {
+      name: 'a channel block with an unknown kind',
+      edit: (v) => (v.channels.beta.pungi.kind = 'full'),
+      error: /field channels\.beta\.pungi\.kind: Invalid option: expected one of "update"\|"produce"/,
+    },
+    {
+      name: 'a finishedIncomplete policy that does not exist',
+      edit: (v) => (v.pungi.finishedIncomplete = 'warn'),
+      error: /field pungi\.finishedIncomplete: Invalid option: expected one of "accept"\|"refuse"/,
+    },
+    {
+      name: 'a channel block for a channel release.json does not configure',
+      edit: (v) => (v.channels.candidate = v.channels.beta),
+      error: /field channels: Unrecognized key: "candidate"/,
     },
     {
       name: 'relative config',
@@ -266,6 +341,25 @@ describe('the pungi block of compose.json', () => {
       }
     });
   }
+
+  test('a channel block for a channel release.json does not configure, and one on a SIG, are refused', () => {
+    const root = tempDir('pungi-config');
+    try {
+      copyReleases(root);
+      const release = readJsonFile<any>(join(root, 'releases/8/release.json'));
+      delete release.channels.lookahead;
+      writeJsonFile(join(root, 'releases/8/release.json'), release);
+      assert.throws(
+        () => loadComposeModels(root, ['releases/8/Extras/compose.json']),
+        /releases\/8\/Extras\/compose\.json: field channels\.lookahead: channel 'lookahead' is not configured in releases\/8\/release\.json \(configured: stable, beta\)/,
+      );
+      const extras = readJsonFile<any>(join(root, 'releases/8/Extras/compose.json'));
+      writeJsonFile(join(root, 'releases/8/SIG-x/compose.json'), { kind: 'sig', variants: ['x'], backend: 'pungi', pungi: extras.pungi, channels: { beta: extras.channels.beta } });
+      assert.throws(() => loadComposeModels(root, ['releases/8/SIG-x/compose.json']), /releases\/8\/SIG-x\/compose\.json: field channels: a SIG has only the stable channel; remove it/);
+    } finally {
+      removeDir(root);
+    }
+  });
 });
 
 describe('runPungi checks before it starts pungi-koji', () => {

@@ -125,7 +125,7 @@ test('render: not verified, behind, a missing link, and beta without production'
   assert.match(stable, /compose link \/l does not exist/);
   assert.match(stable, /never synced/);
   const beta = rowOf(page, 'Rocky-8', 'beta');
-  assert.match(beta, /<span class="badge warn">FINISHED_INCOMPLETE<\/span>/);
+  assert.match(beta, /<span class="badge warn" title="STATUS FINISHED_INCOMPLETE">INCOMPLETE<\/span>/);
   assert.match(beta, /behind latest/);
   assert.match(beta, /beta is never synced to production/);
 });

@@ -32,6 +32,6 @@ test("every executor's channel option offers exactly the model's channels, with 
     assert.deepEqual(channel.enum, [...CHANNELS], `executors/${name}/schema.json: channel enum differs from config/schema.ts CHANNELS`);
     assert.equal(channel.default, DEFAULT_CHANNEL, `executors/${name}/schema.json: channel default differs from DEFAULT_CHANNEL`);
   }
-  // compose, sync-staging, updateinfo, sign, verify, sync-prod, housekeeping, torrents
-  assert.equal(withChannel, 8);
+  // refresh, compose, sync-staging, updateinfo, sign, verify, sync-prod, housekeeping, torrents
+  assert.equal(withChannel, 9);
 });

@@ -96,9 +96,13 @@ test('one project per compose, named like the latest link, with compose and sync
     // compose is skipped when what it is made from did not change (hashed by a runtime input, not here).
     const compose = rocky8.targets?.compose;
     assert.equal(compose?.cache, true);
-    assert.equal(compose?.dependsOn, undefined);
+    // ...hashed after refresh brought the checkouts to their branch (refresh gets --offline and --backend).
+    assert.deepEqual(compose?.dependsOn, [{ target: 'refresh', params: 'forward' }]);
+    assert.equal(rocky8.targets?.refresh?.cache, false);
     assert.ok(
-      JSON.stringify(compose?.inputs).includes('{"runtime":"node tools/nx-releng/bin/releng-state.js compose Rocky-8"}'),
+      JSON.stringify(compose?.inputs).includes(
+        '{"dependentTasksOutputFiles":"**/manifest.json","transitive":false},{"runtime":"node tools/nx-releng/bin/releng-state.js compose Rocky-8"}',
+      ),
       JSON.stringify(compose?.inputs),
     );
     assert.deepEqual((rocky8.metadata as any).releng, {
@@ -130,7 +134,7 @@ test('an invalid compose.json fails graph creation with the file and field', asy
 test('every target has a description and technologies; targets with options have help; the chain and the push are groups', async () =>
   withRelease9({ 'SIG-cloud': { kind: 'sig', variants: ['extras'], backend: 'local' } }, async (root) => {
     const byName = byNameOf(await inferAll(root, fg.sync('releases/**/{common,compose}.json', { cwd: root })));
-    assert.deepEqual(Object.keys(byName).sort(), ['Extras-8', 'Rocky-8', 'Rocky-9', 'Rocky-devel-8', 'SIG-cloud-9', 'mirror']);
+    assert.deepEqual(Object.keys(byName).sort(), ['Extras-8', 'Rocky-8', 'Rocky-9', 'Rocky-devel-8', 'SIG-cloud-9', 'SIG-kernel-8', 'SIG-kmod-8', 'mirror']);
     for (const p of Object.values(byName)) {
       assert.ok(p?.metadata?.description, `${p?.name} has no description`);
       for (const [name, t] of Object.entries(p?.targets ?? {})) {
@@ -141,10 +145,10 @@ test('every target has a description and technologies; targets with options have
       }
     }
     const rocky8 = byName['Rocky-8'];
-    assert.deepEqual(rocky8?.metadata?.technologies, ['rpm', 'pungi', 'koji', 'rsync', 'createrepo_c', 'gpg', 'dnf', 'mktorrent']);
+    assert.deepEqual(rocky8?.metadata?.technologies, ['rpm', 'git', 'pungi', 'koji', 'rsync', 'createrepo_c', 'gpg', 'dnf', 'mktorrent']);
     // help where the target takes options beyond the channel: nx lists them from the executor's schema.
     const helped = Object.entries(rocky8?.targets ?? {}).filter(([, t]) => t.metadata?.help).map(([n]) => n).sort();
-    assert.deepEqual(helped, ['compose', 'housekeeping', 'sync-prod', 'sync-staging']);
+    assert.deepEqual(helped, ['compose', 'housekeeping', 'refresh', 'sync-prod', 'sync-staging']);
     assert.deepEqual(rocky8?.targets?.['sync-staging']?.metadata?.help, {
       command: 'npx nx run Rocky-8:sync-staging --help',
       example: { options: { dryRun: true } },
@@ -183,6 +187,8 @@ test('project edges: mirror on every compose, Extras-8 and Rocky-devel-8 on Rock
         'mirror -> Rocky-9',
         'mirror -> Rocky-devel-8',
         'mirror -> SIG-cloud-9',
+        'mirror -> SIG-kernel-8',
+        'mirror -> SIG-kmod-8',
       ]);
       // Implicit edges (computed afresh each time: they come from several files).
       assert.ok(deps.every((d) => d.type === 'implicit' && !('sourceFile' in d)), JSON.stringify(deps));
@@ -199,7 +205,7 @@ test('project edges: a repository the repoclosure map needs that no compose has 
   const models = loadAllComposeModels(REPO_ROOT).filter((m) => m.project !== 'Rocky-8');
   assert.throws(
     () => releaseEdges(models, 'releases/common.json'),
-    /releases\/8\/release\.json: field repoclosure\.(extras|devel): 'BaseOS' is needed by (Extras|Rocky-devel)-8 \(variant '(extras|devel)' of releases\/8\/(Extras|Rocky-devel)\/compose\.json\), but no compose of major 8 has it \(composes: Extras-8, Rocky-devel-8\)/,
+    /releases\/8\/release\.json: field repoclosure\.(extras|devel): 'BaseOS' is needed by (Extras|Rocky-devel)-8 \(variant '(extras|devel)' of releases\/8\/(Extras|Rocky-devel)\/compose\.json\), but no compose of major 8 has it \(composes: Extras-8, Rocky-devel-8, SIG-kernel-8, SIG-kmod-8\)/,
   );
   // The shipped model: exactly the edges it implies.
   assert.deepEqual(edgesOf(releaseEdges(loadAllComposeModels(REPO_ROOT), 'releases/common.json')), [
@@ -208,6 +214,8 @@ test('project edges: a repository the repoclosure map needs that no compose has 
     'mirror -> Extras-8',
     'mirror -> Rocky-8',
     'mirror -> Rocky-devel-8',
+    'mirror -> SIG-kernel-8',
+    'mirror -> SIG-kmod-8',
   ]);
 });
 
@@ -220,7 +228,7 @@ test('the releasesDir option moves the model: projects, inputs, the runtime inpu
     writeJsonFile(join(root, 'releases/8/Decoy/compose.json'), { kind: 'base' });
     const options = { releasesDir: 'config/rel' };
     const byName = byNameOf(await inferAll(root, fg.sync('**/{common,compose}.json', { cwd: root }), options));
-    assert.deepEqual(Object.keys(byName).sort(), ['Extras-8', 'Rocky-8', 'Rocky-devel-8', 'mirror']);
+    assert.deepEqual(Object.keys(byName).sort(), ['Extras-8', 'Rocky-8', 'Rocky-devel-8', 'SIG-kernel-8', 'SIG-kmod-8', 'mirror']);
     assert.equal(byName['Rocky-8']?.root, 'config/rel/8/Rocky');
     assert.equal(byName['mirror']?.root, 'config/rel');
     const sync = JSON.stringify(byName['Rocky-8']?.targets?.['sync-staging']?.inputs);
@@ -235,7 +243,15 @@ test('the releasesDir option moves the model: projects, inputs, the runtime inpu
     // The runtime input finds the moved model.
     assert.match(await verifyState(root, 'Extras-8', join(root, 'mnt'), 'config/rel'), /^stable: not synced$/m);
     const deps = await createDependencies(options, await dependencyContext(root, options));
-    assert.deepEqual(edgesOf(deps), ['Extras-8 -> Rocky-8', 'Rocky-devel-8 -> Rocky-8', 'mirror -> Extras-8', 'mirror -> Rocky-8', 'mirror -> Rocky-devel-8']);
+    assert.deepEqual(edgesOf(deps), [
+      'Extras-8 -> Rocky-8',
+      'Rocky-devel-8 -> Rocky-8',
+      'mirror -> Extras-8',
+      'mirror -> Rocky-8',
+      'mirror -> Rocky-devel-8',
+      'mirror -> SIG-kernel-8',
+      'mirror -> SIG-kmod-8',
+    ]);
   } finally {
     removeDir(root);
   }

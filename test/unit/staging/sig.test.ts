@@ -90,13 +90,13 @@ test('SIG repo paths parse back to repo, arch and kind, a repo named *-debug inc
 
 test('SIG targets: no updateinfo or sign, verify right after sync-staging, only the stable configuration', () => {
   const targets = composeTargets(sigModel('SIG-cloud', CLOUD));
-  assert.deepEqual(Object.keys(targets).sort(), ['compose', 'housekeeping', 'sync-prod', 'sync-staging', 'verify']);
+  assert.deepEqual(Object.keys(targets).sort(), ['compose', 'housekeeping', 'refresh', 'sync-prod', 'sync-staging', 'verify']);
   assert.deepEqual(targets['verify']?.dependsOn, ['sync-staging']);
   for (const t of Object.values(targets)) assert.deepEqual(Object.keys(t.configurations ?? {}), ['stable']);
   assert.match(String(targets['sync-staging']?.metadata?.description), /compose\/8\/cloud of latest-SIG-cloud-8 to mirror\/pub\/sig\/8\/cloud in staging with delete/);
   // A base compose keeps its whole chain.
   const base = composeTargets(sigModel('Plus', { kind: 'base', variants: ['plus'], backend: 'local' }));
-  assert.deepEqual(base['verify']?.dependsOn, ['sign']);
+  assert.deepEqual(base['verify']?.dependsOn, ['sign', '^updateinfo']);
   assert.ok(base['updateinfo'] && base['sign']);
 });
 

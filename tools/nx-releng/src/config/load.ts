@@ -4,8 +4,12 @@ import type { z } from 'zod';
 import { RelengError } from '../errors';
 import { DEFAULT_RELEASES_DIR, commonFileOf, composeFilesOf, composeGlobOf } from './files';
 import {
+  CHANNELS,
+  DEFAULT_CHANNEL,
   SAFE_NAME,
   SIG_PREFIX,
+  type Channel,
+  type PungiConfig,
   commonSchema,
   composeSchema,
   releaseSchema,
@@ -124,6 +128,7 @@ function checkCrossLayer(model: ComposeModel): void {
         `(or set "backend": "local")`,
     );
   }
+  checkPungiChannels(model);
   if (compose.kind === 'sig' || model.short.startsWith(SIG_PREFIX)) {
     checkSig(model);
     return;
@@ -142,6 +147,44 @@ function checkCrossLayer(model: ComposeModel): void {
       throw new RelengError(
         `${files.release}: field repoclosure: no entry for '${variant}' (variants.${i} of ${files.compose}); ` +
           `list the repositories its dependencies may come from, e.g. "${variant}": ["BaseOS"]`,
+      );
+    }
+  }
+}
+
+/** The compose.json field of a channel's pungi block: pungi for stable, channels.<channel>.pungi for the others. */
+export function pungiField(channel: Channel): string {
+  return channel === DEFAULT_CHANNEL ? 'pungi' : `channels.${channel}.pungi`;
+}
+
+/** The pungi settings a channel composes with (undefined: none configured; never the stable ones for another channel). */
+export function channelPungi(model: ComposeModel, channel: Channel): PungiConfig | undefined {
+  return channel === DEFAULT_CHANNEL ? model.compose.pungi : model.compose.channels?.[channel as Exclude<Channel, 'stable'>]?.pungi;
+}
+
+/** Whether a FINISHED_INCOMPLETE compose of this channel is used (pungi-koji exits 0 for it): the default, as the cron. */
+export function acceptsIncomplete(model: ComposeModel, channel: Channel): boolean {
+  return (channelPungi(model, channel) ?? model.compose.pungi)?.finishedIncomplete !== 'refuse';
+}
+
+/** Channel blocks only for channels release.json configures; each pungi config inside its checkout. */
+function checkPungiChannels(model: ComposeModel): void {
+  const { release, compose, files } = model;
+  for (const channel of Object.keys(compose.channels ?? {}) as Channel[]) {
+    if (!release.channels[channel]) {
+      throw new RelengError(
+        `${files.compose}: field channels.${channel}: channel '${channel}' is not configured in ${files.release} ` +
+          `(configured: ${Object.keys(release.channels).join(', ')})`,
+      );
+    }
+  }
+  for (const channel of CHANNELS) {
+    const pungi = channelPungi(model, channel);
+    const dir = pungi?.checkout?.dir;
+    if (pungi && dir && !pungi.config.startsWith(`${dir.replace(/\/+$/, '')}/`)) {
+      throw new RelengError(
+        `${files.compose}: field ${pungiField(channel)}.config: ${pungi.config} is not inside the checkout ` +
+          `${pungiField(channel)}.checkout.dir ${dir}; the config and every file it imports come from that checkout`,
       );
     }
   }
@@ -173,6 +216,9 @@ function checkSig(model: ComposeModel): void {
           `(<arch>/<repo>-debug); list only the repository`,
       );
     }
+  }
+  if (compose.channels) {
+    throw new RelengError(`${files.compose}: field channels: a SIG has only the stable channel; remove it`);
   }
   if (compose.syncMetadata) {
     throw new RelengError(`${files.compose}: field syncMetadata: a SIG compose has no compose metadata to stage; remove it`);

@@ -239,16 +239,56 @@ const skipPhaseList = z
 /** A label name (the label is <name>-<revision>), or false for --no-label. */
 const labelChoice = z.union([z.enum(LABEL_NAMES), z.literal(false)]);
 
+/** A git branch name as `git check-ref-format --branch` takes it, without the forms a shell or git could misread. */
+const branchName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._\/-]*$/, 'must be a git branch name (letters, digits, . _ / -), e.g. r8')
+  .refine((b) => !b.includes('..') && !b.endsWith('.lock') && !b.endsWith('/') && !b.includes('//'), 'is not a valid git branch name');
+
+/**
+ * A git checkout a compose reads (the cron re-clones these before each compose): where it is, what it is a
+ * clone of, and the branch it must be on.
+ */
+const checkoutSchema = z.strictObject({
+  dir: absolutePath,
+  /** The clone URL (https://, ssh://, git@host:path, file://) or an absolute path of a repository. */
+  remote: z
+    .string()
+    .regex(/^(https?:\/\/|ssh:\/\/|git:\/\/|file:\/\/|[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:|\/)\S+$/, 'must be a git URL (https://, ssh://, git://, file://, user@host:path) or an absolute path'),
+  branch: branchName,
+});
+
+/** What the compose does with a FINISHED_INCOMPLETE compose, which pungi-koji exits 0 for. */
+export const INCOMPLETE_POLICIES = ['accept', 'refuse'] as const;
+
 /** How the pungi backend calls pungi-koji for this compose (the settings of pungi-rocky's scripts). */
 const pungiSchema = z.strictObject({
   /** pungi-koji --config: the pungi-rocky checkout's config, e.g. /etc/pungi-prod/r8.conf. */
   config: absolutePath.refine((p) => p.endsWith('.conf'), 'must be a pungi config file (*.conf)'),
+  /** The pungi-rocky checkout the config is in (every file it imports is there too). */
+  checkout: checkoutSchema.optional(),
+  /** The module metadata checkout (rocky-module-metadata) this compose's modules come from. */
+  moduleMetadata: checkoutSchema.optional(),
+  /**
+   * Bring the checkouts to their branch before each compose (the refresh target). false for hosts that manage them
+   * otherwise; they are then only checked (a git checkout on its branch), as with --offline.
+   */
+  refresh: z.boolean().default(true),
+  /** The compose kind when --kind is not given: update (updates-8*.sh) or produce (produce-8*.sh, the beta and lookahead crons). */
+  kind: z.enum(COMPOSE_KINDS).default('update'),
   /**
    * The koji tag pungi gathers from (the config's pkgset_koji_tag), e.g. dist-rocky8-compose. Its latest builds
    * (`koji list-tagged --latest --quiet <tag>`) fingerprint the package set, so an unchanged compose is skipped;
    * without it the compose is never skipped.
    */
   tag: safeName.optional(),
+  /** Every other koji tag the config composes from (module tags, ...), fingerprinted like tag. */
+  extraTags: z.array(safeName).refine((l) => new Set(l).size === l.length, 'lists a tag twice').default([]),
+  /**
+   * accept: a FINISHED_INCOMPLETE compose is used like a FINISHED one, as pungi-koji exits 0 for it and the cron
+   * then syncs (with a warning); refuse: only FINISHED (--allowIncomplete accepts it for one run).
+   */
+  finishedIncomplete: z.enum(INCOMPLETE_POLICIES).default('accept'),
   /** --production (the scripts' choice), --nightly or --test. */
   composeType: z.enum(['production', 'nightly', 'test']).default('production'),
   /** Label name per compose kind (--label <name>-<revision>); false gives --no-label (devel and SIG updates). */
@@ -280,8 +320,15 @@ export const composeSchema = z.strictObject({
   variants: z.array(safeName).min(1),
   /** How `compose` makes a compose: pungi-koji on a compose host, or the local backend from RPM dirs. */
   backend: z.enum(['pungi', 'local']),
-  /** How pungi-koji is run; required when backend is pungi. */
+  /** How pungi-koji is run for the stable channel; required when backend is pungi. */
   pungi: pungiSchema.optional(),
+  /**
+   * The other channels' pungi settings (the beta and lookahead crons use their own checkouts, configs and produce
+   * composes). A pungi compose of a channel without its block is refused, never made with the stable config.
+   */
+  channels: z
+    .strictObject({ beta: z.strictObject({ pungi: pungiSchema }).optional(), lookahead: z.strictObject({ pungi: pungiSchema }).optional() })
+    .optional(),
   /** Copy compose/metadata to staging (only the base distribution compose should). */
   syncMetadata: z.boolean().default(false),
   description: z.string().optional(),
@@ -291,6 +338,7 @@ export type CommonConfig = z.infer<typeof commonSchema>;
 export type ReleaseConfig = z.infer<typeof releaseSchema>;
 export type ComposeConfig = z.infer<typeof composeSchema>;
 export type PungiConfig = z.infer<typeof pungiSchema>;
+export type CheckoutConfig = z.infer<typeof checkoutSchema>;
 export type ChannelConfig = z.infer<typeof channelSchema>;
 export type SigningConfig = z.infer<typeof signingSchema>;
 export type ErrataConfig = z.infer<typeof errataSchema>;

@@ -362,3 +362,8 @@ export function stepOutputDir(workspaceRoot: string, project: string, step: stri
 export function composeInputNotePath(workspaceRoot: string, project: string): string {
   return posix.join(workspaceRoot, STEP_OUTPUT_ROOT, project, 'compose-input.json');
 }
+
+/** One lock per git checkout a compose reads, so the composes that share it never refresh it at once. */
+export function checkoutLockPath(roots: Pick<Roots, 'staging'>, checkoutDir: string): string {
+  return posix.join(stateDir(roots), 'locks', `checkout--${slug(checkoutDir.replace(/^\/+/, ''))}.lock`);
+}

@@ -151,14 +151,31 @@ function baseComposeTargets(model: ComposeModel): Record<string, TargetConfigura
     metadata,
   });
   return {
+    refresh: {
+      executor: `${PLUGIN_NAME}:refresh`,
+      // Fetches the checkouts compose.json names from their git remotes: it always runs (never cached).
+      cache: false,
+      inputs: baseInputs(model),
+      outputs: manifestOutput('refresh'),
+      options: { channel: 'stable' },
+      configurations,
+      metadata: targetMetadata(
+        `Bring the git checkouts ${model.project}'s compose reads to their branch (--offline: only check them)`,
+        ['rpm', 'git'],
+        optionsHelp(model.project, 'refresh', { offline: true }),
+      ),
+    },
     compose: {
       executor: `${PLUGIN_NAME}:compose`,
+      // Hashed after refresh (AFTER_DEPENDENCIES), so the key sees the checkouts as refreshed; --offline and
+      // --backend reach refresh too.
+      dependsOn: [{ target: 'refresh', params: 'forward' }],
       // Skipped when nothing it is made from changed: the config layers here, and (runtime input, hashed once
-      // per task, never in graph creation) the pungi config, the koji tag's latest builds or the local RPMs, and
-      // whether the latest link still points at a FINISHED compose. --kind, --backend, --date and -c are
-      // options, which Nx hashes too. See src/lib/compose-state.ts.
+      // per task, never in graph creation) each channel's pungi config, checkouts (HEAD and working tree), the
+      // latest builds of every koji tag or the local RPMs, and whether the latest link still points at a finished
+      // compose. --kind, --backend, --date and -c are options, which Nx hashes too. See lib/compose/compose-state.ts.
       cache: true,
-      inputs: [...baseInputs(model), stateInput('compose', model)],
+      inputs: [...baseInputs(model), AFTER_DEPENDENCIES, stateInput('compose', model)],
       outputs: manifestOutput('compose'),
       options: { channel: 'stable' },
       configurations,

@@ -11,6 +11,8 @@ export interface ComposeExecutorSchema {
   kind?: ComposeKind;
   /** Accept a compose that pungi finished as FINISHED_INCOMPLETE (some deliverables failed). */
   allowIncomplete?: boolean;
+  /** Forwarded to refresh: check the checkouts, fetch nothing. */
+  offline?: boolean;
   /** YYYYMMDD; defaults to today (local time), as pungi does. Local backend only. */
   date?: string | number;
 }

@@ -4,16 +4,19 @@ import { syncStaging } from '../../lib/staging/sync-staging';
 import { runStep } from '../run-step';
 import type { SyncStagingExecutorSchema } from './schema';
 import { DEFAULT_CHANNEL } from '../../config/schema';
+import { acceptsIncomplete } from '../../config/load';
 
 const syncStagingExecutor: PromiseExecutor<SyncStagingExecutorSchema> = (options, context) =>
   runStep('sync-staging', context, async ({ model, roots, log }) => {
+    const channel = options.channel ?? DEFAULT_CHANNEL;
     const result = await syncStaging({
       model,
       roots,
       log,
-      channel: options.channel ?? DEFAULT_CHANNEL,
+      channel,
       dryRun: options.dryRun,
-      allowIncomplete: options.allowIncomplete,
+      // As the cron syncs whatever compose pungi-koji exited 0 for, unless compose.json refuses FINISHED_INCOMPLETE.
+      allowIncomplete: options.allowIncomplete || acceptsIncomplete(model, channel),
       minorRelease: options.minorRelease,
     });
     const kind = options.minorRelease ? 'minor release ' : '';

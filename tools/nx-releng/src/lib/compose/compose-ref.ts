@@ -19,6 +19,11 @@ async function readTrimmed(file: string): Promise<string | undefined> {
   }
 }
 
+/** How a STATUS is shown in summaries and on the status page: FINISHED_INCOMPLETE (some deliverables failed) as INCOMPLETE. */
+export function statusWord(status: string | undefined): string {
+  return status === 'FINISHED_INCOMPLETE' ? 'INCOMPLETE' : (status ?? 'no STATUS');
+}
+
 /** Reads the link and the compose's COMPOSE_ID and STATUS; undefined fields where they are missing. */
 export async function inspectLatestLink(latestLink: string): Promise<Partial<ComposeRef> & { problem?: string }> {
   let target: string;

@@ -6,10 +6,11 @@
  */
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { ComposeModel } from '../../config/load';
+import { channelPungi, pungiField, type ComposeModel } from '../../config/load';
 import {
   LABEL_NAMES,
   PUNGI_PHASES,
+  type Channel,
   type ComposeKind,
   type PungiConfig,
   type PungiPhase,
@@ -78,8 +79,9 @@ export interface PungiPlan {
   label: string | null;
   latestLink: boolean;
   latestLinkStatus?: 'FINISHED';
-  /** The compose.json the settings come from, for error messages. */
+  /** The compose.json the settings come from, and the channel whose block they are, for error messages. */
   source: string;
+  channel: Channel;
 }
 
 /**
@@ -94,9 +96,12 @@ export function planPungiRun(o: {
   relengRoot?: string;
 }): PungiPlan {
   const { model, kind } = o;
-  const pungi: PungiConfig | undefined = model.compose.pungi;
+  const pungi = channelPungi(model, o.channel.channel);
   if (!pungi) {
-    throw new RelengError(`${model.files.compose}: field pungi: required when backend is "pungi"`);
+    throw new RelengError(
+      `${model.files.compose}: field ${pungiField(o.channel.channel)}: required for a pungi compose of channel ${o.channel.channel} ` +
+        `(each channel composes with its own pungi config; the stable one is never used for another channel)`,
+    );
   }
   const oldComposes =
     kind === 'update' && pungi.oldComposes
@@ -113,6 +118,7 @@ export function planPungiRun(o: {
     latestLink: pungi.latestLink,
     latestLinkStatus: pungi.latestLinkStatus,
     source: model.files.compose,
+    channel: o.channel.channel,
   };
 }
 
@@ -234,13 +240,19 @@ export async function runPungi(
   }
   const accepted = o.allowIncomplete ? ['FINISHED', 'FINISHED_INCOMPLETE'] : ['FINISHED'];
   if (!status || !accepted.includes(status)) {
-    const hint = status === 'FINISHED_INCOMPLETE' ? ' (FINISHED_INCOMPLETE is accepted with --allowIncomplete)' : '';
+    const hint =
+      status === 'FINISHED_INCOMPLETE'
+        ? ` (${plan.source} says ${pungiField(plan.channel)}.finishedIncomplete "refuse"; --allowIncomplete accepts it for one run)`
+        : '';
     throw new RelengError(
       `compose ${composeDir} has STATUS ${status ?? '(none)'}; only ${accepted.join(' or ')} is accepted${hint}\n` +
         (await logTail(composeDir)),
     );
   }
   const composeId = (await readTrimmed(join(composeDir, 'COMPOSE_ID'))) || basename(composeDir);
+  if (status === 'FINISHED_INCOMPLETE') {
+    o.log.warn(`compose ${composeId} is INCOMPLETE (STATUS FINISHED_INCOMPLETE: some deliverables failed; pungi-koji exited 0); accepted`);
+  }
 
   // pungi moves the link after writing the final status, unless told not to or the status does not match.
   const linkExpected = plan.latestLink && (!plan.latestLinkStatus || status === plan.latestLinkStatus);

@@ -3,6 +3,7 @@
  * model, one self-contained HTML page, inline CSS, no scripts, no network assets, every value HTML-escaped.
  */
 import type { ChangeKind } from '../compose/compose-diff';
+import { statusWord } from '../compose/compose-ref';
 import { VERIFY_LABELS, type FileListState, type StatusModel, type StatusRow } from './status-state';
 
 /** Markup built by `html`; anything else interpolated into `html` is escaped. */
@@ -71,7 +72,7 @@ function latestCell(row: StatusRow, nowIso: string): Html {
   const l = row.latest;
   if (l.problem) return html`<td class="cell-latest bad"><span class="none">no compose</span><div class="detail">${l.problem}</div></td>`;
   const finished = l.status === 'FINISHED';
-  return html`<td class="cell-latest">${id(l.composeId)} <span class="badge ${finished ? 'ok' : 'warn'}">${l.status ?? 'no STATUS'}</span>${when(l.finishedAt, nowIso)}</td>`;
+  return html`<td class="cell-latest">${id(l.composeId)} <span class="badge ${finished ? 'ok' : 'warn'}" title="STATUS ${l.status ?? '(none)'}">${statusWord(l.status)}</span>${when(l.finishedAt, nowIso)}</td>`;
 }
 
 function stagingCell(row: StatusRow, nowIso: string): Html {
