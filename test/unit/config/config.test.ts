@@ -137,6 +137,12 @@ const BAD_INPUTS: Array<{ name: string; file: string; edit: (v: any) => void; er
     error: /field errata\.source\.baseUrl: must be an http\(s\) URL/,
   },
   {
+    name: 'an errata size limit that is not a positive whole number',
+    file: 'releases/8/release.json',
+    edit: (v) => (v.errata.maxBytes = 0),
+    error: /releases\/8\/release\.json: invalid configuration\n {2}field errata\.maxBytes: /,
+  },
+  {
     name: 'repo without a repoclosure entry',
     file: 'releases/8/release.json',
     edit: (v) => delete v.repoclosure.plus,

@@ -66,7 +66,7 @@ export interface UpdateinfoSummary {
   unchanged: string[];
   skipped: string[];
   warnings: string[];
-  /** What each os repo carries now: its updateinfo file, or null without advisories. */
+  /** What each os repo carries now: its updateinfo file (named by the digest of the advisories), or null without advisories. */
   applied: Record<string, string | null>;
 }
 
