@@ -44,6 +44,8 @@ test('verify runs the whole chain and every repo passes: errata applied, repomd 
   assert.doesNotMatch(readFileSync(join(staging, 'AppStream/x86_64/os/repodata/repomd.xml'), 'utf8'), /updateinfo/);
   assert.ok(pipeline.errata.requests.some((u) => u.startsWith('/rocky-linux/8/AppStream/updateinfo.xml?arch=x86_64')));
   assert.ok(!pipeline.errata.requests.some((u) => u.includes('/extras/')), 'extras is on the ignore list');
+  // NFV gets its errata (the cron ignores only the lowercase link nfv).
+  assert.ok(pipeline.errata.requests.some((u) => u.startsWith('/rocky-linux/8/NFV/updateinfo.xml?arch=aarch64')));
   for (const repo of ['BaseOS/x86_64/os', 'BaseOS/source/tree', 'BaseOS/aarch64/debug/tree', 'devel/x86_64/os']) {
     assert.ok(existsSync(join(staging, repo, 'repodata/repomd.xml.asc')), `${repo} is signed`);
   }
