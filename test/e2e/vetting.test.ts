@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, rmSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { run } from '../../tools/nx-releng/src/lib/tools/exec';
 import { SANDBOX_ADVISORY, writeSandboxErrata } from '../../tools/sandbox/signing';
-import { repoquery } from '../helpers/dnf';
+import { moduleList, repoquery } from '../helpers/dnf';
 import { taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
 import { openPipelineWorkspace, type PipelineWorkspace } from '../helpers/pipeline';
 
@@ -127,6 +127,31 @@ test('verify catches a repomd.xml edited after signing, and a truncated package'
   assert.notEqual(r.status, 0, r.output);
   assert.match(r.output, new RegExp(`devel/aarch64/os:[\\s\\S]*releng-devel-lib[\\s\\S]*(size|checksum)`));
   assert.match(r.output, /repos failed verification/);
+});
+
+test('modules: dnf sees the streams of AppStream and PowerTools; an edited module yaml re-syncs; verify catches repodata without modules', async () => {
+  const repos = { appstream: join(staging, 'AppStream/x86_64/os'), powertools: join(staging, 'PowerTools/x86_64/os') };
+  let listed = await moduleList(repos, { arch: 'x86_64' });
+  assert.match(listed, /^releng-app\s+1 \[d\]\s+common \[d\]/m);
+  assert.match(listed, /^releng-tools\s+1 \[d\]\s+common \[d\]/m);
+  // The module metadata checkout changed (a new stream), with no new compose: the daily run re-syncs and dnf sees it.
+  const yaml = join(ws.relengRoot, 'mnt/compose/8_metadata/x86_64/PowerTools-modules.yaml');
+  writeFileSync(yaml, readFileSync(yaml, 'utf8').replaceAll('"1"', '"2"'));
+  const out = await runOk(['run', 'Rocky-8:verify']);
+  assert.equal(taskOutcomes(out, 'sync-staging')['Rocky-8'], 'synced');
+  listed = await moduleList(repos, { arch: 'x86_64' });
+  assert.match(listed, /^releng-tools\s+2 \[d\]/m);
+  // The modules record dropped behind the tool's back: verify (hashing the content) runs and names the repo.
+  // Saved outside staging and put back file by file: the sync record stamps every dir but repodata.
+  const repodata = join(staging, 'PowerTools/aarch64/os/repodata');
+  const saved = join(ws.dir, 'saved-repodata');
+  cpSync(repodata, saved, { recursive: true, preserveTimestamps: true });
+  await run('modifyrepo_c', ['--remove', 'modules', repodata]);
+  const r = await nx(['run', 'Rocky-8:verify', '--excludeTaskDependencies']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.output, /PowerTools\/aarch64\/os:\n(\s+.*\n)*?\s+repodata\/repomd\.xml has no modules record/);
+  for (const f of readdirSync(repodata)) rmSync(join(repodata, f));
+  cpSync(saved, repodata, { recursive: true, preserveTimestamps: true });
 });
 
 test('an errata server error fails updateinfo with the URL and status and leaves the repo as it was', async () => {

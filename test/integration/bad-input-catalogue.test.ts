@@ -536,7 +536,29 @@ const CASES: Case[] = [
     error: () => new RegExp(`Extras-8:sync-prod FAILED: production directory ${re(w.productionDir)} is not writable \\(EPERM\\); nothing was changed`),
     chattr: true,
   },
+  // --- errata: module metadata ---
+  {
+    name: 'compose: a modular repo without its module yaml',
+    nx: ['run', 'Rocky-8:sync-staging'],
+    arrange: () => moveAside(moduleYamlOf('aarch64', 'PowerTools')),
+    error: () =>
+      new RegExp(
+        `Rocky-8:sync-staging FAILED: PowerTools is a modular repo \\(modularRepos in releases/8/release\\.json\\) but its module metadata ` +
+          `${re(moduleYamlOf('aarch64', 'PowerTools'))} cannot be read \\(.*ENOENT.*\\); refusing to publish PowerTools/aarch64/os without modules`,
+      ),
+  },
+  {
+    name: 'compose: a module yaml that does not parse',
+    nx: ['run', 'Rocky-8:sync-staging'],
+    arrange: () => replaceFile(moduleYamlOf('x86_64', 'AppStream'), '---\ndocument: modulemd\nversion: 2\ndata: {name: releng-app, stream: [\n'),
+    error: () => new RegExp(`Rocky-8:sync-staging FAILED: ${re(moduleYamlOf('x86_64', 'AppStream'))}: YAML document 1 does not parse: `),
+  },
 ];
+
+/** The hand-maintained module metadata of a modular repo (release.json moduleMetadataDir, re-rooted). */
+function moduleYamlOf(arch: string, repo: string): string {
+  return join(w.ws.relengRoot, 'mnt/compose/8_metadata', arch, `${repo}-modules.yaml`);
+}
 
 before(async () => {
   w = await openReleasedWorkspace('bad-input');

@@ -5,7 +5,7 @@ import { COMPS_DIR, stageLocalSource } from '../../test/helpers/rpms';
 /**
  * The built-in sandbox: a compose host in a directory. Real RPMs (built from test/fixtures/rpm-specs) are laid
  * out as the local compose backend's input under <relengRoot>/mnt/koji/local/8, with comps for every comps
- * repo and a modules.yaml for AppStream, so `nx run-many -t compose --backend=local` makes real composes.
+ * repo and a modules.yaml for AppStream and PowerTools, so `nx run-many -t compose --backend=local` makes real composes.
  */
 
 /** Which fixture packages go into which repository of the Rocky 8 model (releases/8). */
@@ -41,15 +41,22 @@ function placeholderComps(repo: string): string {
 }
 
 /**
- * A modulemd v2 document re-added by sync-staging with modifyrepo_c. Its artifact is not one of the fixtures:
- * naming releng-app would make it a modular package that dnf hides from non-modular dependency resolution.
+ * The module streams of each modular repo, in modulemd v2 documents re-added by sync-staging with modifyrepo_c.
+ * Their artifacts are not among the fixtures: naming releng-app would make it a modular package that dnf hides
+ * from non-modular dependency resolution.
  */
-function modulesYaml(arch: string): string {
+export const SANDBOX_MODULES: Record<string, { name: string; artifact: string }> = {
+  AppStream: { name: 'releng-app', artifact: 'releng-modular' },
+  PowerTools: { name: 'releng-tools', artifact: 'releng-tools-modular' },
+};
+
+function modulesYaml(repo: string, arch: string): string {
+  const { name, artifact } = SANDBOX_MODULES[repo] ?? { name: `${repo.toLowerCase()}-sandbox`, artifact: `${repo.toLowerCase()}-modular` };
   return `---
 document: modulemd
 version: 2
 data:
-  name: releng-app
+  name: ${name}
   stream: "1"
   version: 8100020240101000000
   context: 5b4d1e8d
@@ -60,11 +67,33 @@ data:
   license:
     module:
     - MIT
+  profiles:
+    common:
+      rpms:
+      - ${artifact}
   artifacts:
     rpms:
-    - releng-modular-0:1.0-1.el8.${arch}
+    - ${artifact}-0:1.0-1.el8.${arch}
+...
+---
+document: modulemd-defaults
+version: 1
+data:
+  module: ${name}
+  stream: "1"
+  profiles:
+    "1": [common]
 ...
 `;
+}
+
+/** The hand-maintained module metadata (rocky-module-metadata) of the modular repos: <dir>/<arch>/<Repo>-modules.yaml. */
+export async function writeModuleMetadata(relengRoot: string, major: string, repos: readonly string[], arches = ['x86_64', 'aarch64']): Promise<void> {
+  for (const arch of arches) {
+    const dir = join(relengRoot, `mnt/compose/${major}_metadata`, arch);
+    await mkdir(dir, { recursive: true });
+    for (const repo of repos) await writeFile(join(dir, `${repo}-modules.yaml`), modulesYaml(repo, arch));
+  }
 }
 
 export interface SandboxOptions {
@@ -92,11 +121,7 @@ export async function stageSandbox(relengRoot: string, opts: SandboxOptions = {}
     }
     await stageLocalSource(kojiRoot, '8', short, layout, { version: opts.version, comps });
   }
-  for (const arch of ['x86_64', 'aarch64']) {
-    const dir = join(relengRoot, 'mnt/compose/8_metadata', arch);
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'AppStream-modules.yaml'), modulesYaml(arch));
-  }
+  await writeModuleMetadata(relengRoot, '8', ['AppStream', 'PowerTools']);
   const composeRoot = join(relengRoot, 'mnt/compose/8');
   await mkdir(composeRoot, { recursive: true });
   return composeRoot;

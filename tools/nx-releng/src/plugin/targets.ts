@@ -101,8 +101,8 @@ function sigTargets(model: ComposeModel, targets: Record<string, TargetConfigura
 
 function baseComposeTargets(model: ComposeModel): Record<string, TargetConfiguration> {
   const configurations = channelConfigurations(model);
-  // sign is cached on what updateinfo produced (its manifest: which compose, which updateinfo files), so an
-  // unchanged repo skips it. What could change behind their back is caught by
+  // sign is cached on what updateinfo produced (its manifest: which compose and sync, which updateinfo files), so
+  // an unchanged repo skips it. What could change behind their back is caught by
   // verify, which hashes the content itself, and sync-prod takes nothing verify did not pass.
   const chainStep = (
     executor: string,
@@ -150,7 +150,7 @@ function baseComposeTargets(model: ComposeModel): Record<string, TargetConfigura
       },
     },
     // Never cached: Apollo publishes advisories after the packages, so every run asks it again (an unreachable
-    // Apollo fails the run). Unchanged advisories write nothing, and its manifest (the compose, and per os repo
+    // Apollo fails the run). Unchanged advisories write nothing, and its manifest (the compose and sync, and per os repo
     // the updateinfo file named by the advisories' digest) is then the same, so sign and verify are cache hits.
     updateinfo: {
       ...chainStep('updateinfo', 'sync-staging', `Add the errata Apollo serves now to the ${model.project} os repos in staging (every run)`),

@@ -8,6 +8,7 @@ import { composeInputState, writeComposeInputNote } from '../compose/compose-sta
 import { RelengError } from '../../errors';
 import { treeDigest } from '../core/tree-digest';
 import { destinationDrift, readSyncRecord, vettedPaths } from '../staging/sync-record';
+import { moduleMetadataDigest } from '../staging/modules';
 
 /**
  * The runtime input of the sync targets: one line per channel with the compose its latest link points at and
@@ -39,6 +40,7 @@ export async function syncStagingState(workspaceRoot: string, project: string, r
     const staging = intact ? `ok ${record.composeId}${record.minorRelease ? ` minor ${record.minorRelease}` : ''}` : `unknown ${randomUUID()}`;
     lines.push(`${channel}: compose=${seen.composeDir} ${seen.composeId ?? '-'} ${seen.status ?? '-'} staging=${staging}`);
   }
+  if (model.compose.kind === 'base') lines.push(`modules: ${await moduleMetadataDigest(model, roots)}`);
   return lines.join('\n');
 }
 

@@ -6,7 +6,6 @@ import {
   channelRelease,
   composePaths,
   compsFile,
-  moduleYaml,
   repoDirs,
   stagingPaths,
   type RepoDir,
@@ -27,6 +26,7 @@ import { hashConfig, readSyncRecord } from './sync-record';
 import { inWorkCopy, recordSync, syncNeeded, totals, type SyncStagingRequest, type SyncStagingResult } from './work-copy';
 import { checkDestination, isDir, isFile } from '../core/fs-checks';
 import { syncSigStaging } from './sig';
+import { moduleMetadataOf } from './modules';
 import {
   MINOR_RELEASE_EXCLUDES,
   MINOR_RELEASE_TOOLS,
@@ -127,9 +127,10 @@ async function regenerateRepodata(
   tree: string,
   repo: RepoDir,
   groupfile: string | undefined,
+  modules: string | undefined,
   version: string,
 ): Promise<void> {
-  const { model, roots, log } = req;
+  const { model } = req;
   const repoDir = join(tree, repo.path);
   await createrepo(
     stagingCreaterepoArgs({
@@ -142,11 +143,7 @@ async function regenerateRepodata(
       createrepoVersion: version,
     }),
   );
-  if (repo.kind === 'os' && model.release.modularRepos.includes(repo.variant)) {
-    const yaml = moduleYaml(roots, repo.arch, repo.variant);
-    if (await isFile(yaml)) await modifyrepoModules(join(repoDir, 'repodata'), yaml);
-    else log.warn(`${repo.path}: module yaml not found at ${yaml}; the repo is published without modules`);
-  }
+  if (modules !== undefined) await modifyrepoModules(join(repoDir, 'repodata'), modules);
   await fixOpenSize(join(repoDir, 'repodata', 'repomd.xml'));
 }
 
@@ -238,13 +235,15 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
   }
 
   const groups = await groupfiles(model, compose, repos);
+  const modules = await moduleMetadataOf(model, roots, repos);
   const subtrees = [...units.map((u) => u.rel.split('/')[0] as string), ...(minor ? minorReleaseSubtrees(minor) : [])].filter(
     (v, i, a) => a.indexOf(v) === i,
   );
   await checkDestination('staging', target, subtrees);
   await checkChannelLink(sp);
   return withLock(sp.lockFile, `${model.project}:sync-staging`, model.common.lockTimeoutSeconds, log, async () => {
-    const configHash = configHashOf(req);
+    // The module metadata is re-added on every sync (sync-to-staging.sh): an edited yaml makes the sync run again.
+    const configHash = hashConfig([configHashOf(req), [...modules]]);
     const minorHash = minorHashOf(req);
     const record = await readSyncRecord(sp.syncRecord);
     const reason = await syncNeeded(record, compose, configHash, target, minorHash);
@@ -273,7 +272,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
       let regenerated = 0;
       await mapLimit(repos, 2, async (repo) => {
         const t0 = Date.now();
-        await regenerateRepodata(req, work, repo, groups.get(repo.path), version);
+        await regenerateRepodata(req, work, repo, groups.get(repo.path), modules.get(repo.path), version);
         log.info(`  [${++regenerated}/${repos.length}] ${repo.path}: repodata regenerated in ${formatSeconds(Date.now() - t0)}`);
       });
       if (minor) await buildMinorRelease(minor, work, log);

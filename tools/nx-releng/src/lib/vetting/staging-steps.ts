@@ -22,7 +22,8 @@ import { checkIsos } from './iso-checksums';
 import { treeDigest } from '../core/tree-digest';
 import { readRecord, readSyncRecord, removeRecord, vettedPaths, writeRecord, type RevisionLink, type SyncRecord } from '../staging/sync-record';
 import { updateRepoAdvisories } from './updateinfo';
-import { verifyRepo, type RepoReport } from './verify';
+import { checkModules, verifyRepo, type RepoReport } from './verify';
+import { isModularRepo } from '../staging/modules';
 
 /**
  * The staging chain after sync-staging: errata, signatures, and the verify gate. Each step works on the repos the
@@ -62,6 +63,8 @@ function locked<T>(req: StagingStepRequest, sp: StagingPaths, step: string, fn: 
 
 export interface UpdateinfoSummary {
   composeId: string;
+  /** When the sync sign works on was made: a re-sync of the same compose (new module metadata) rewrites repomd.xml. */
+  syncedAt: string;
   changed: string[];
   unchanged: string[];
   skipped: string[];
@@ -73,10 +76,10 @@ export interface UpdateinfoSummary {
 /** Adds each os repo's advisories (apollo_tree), skipping the ignored repos; a 404 means no advisories. */
 export async function applyErrata(req: StagingStepRequest): Promise<UpdateinfoSummary> {
   const { model, log } = req;
-  const { sp, repos, composeId } = await stagedRepos(req);
+  const { sp, repos, composeId, record } = await stagedRepos(req);
   const source = resolveErrataSource(model.release.errata, req.relengRoot, req.errataUrl);
   const targets = repos.filter((r) => r.kind === 'os' && !model.release.errata.ignoreRepos.includes(r.variant));
-  const summary: UpdateinfoSummary = { composeId, changed: [], unchanged: [], skipped: [], warnings: [], applied: {} };
+  const summary: UpdateinfoSummary = { composeId, syncedAt: record.syncedAt, changed: [], unchanged: [], skipped: [], warnings: [], applied: {} };
   // Each repo is fetched, validated and then replaced atomically: a failing repo is left as it was.
   return locked(req, sp, 'updateinfo', async () => {
     for (const repo of targets) {
@@ -184,7 +187,7 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
     const tree = repo.kind === 'os' || repo.kind === 'kickstart' ? repo.kind : undefined;
     const deps = tree && !sig ? model.release.repoclosure[repo.variant] ?? [] : [];
     const closureRepos = Object.fromEntries(deps.map((dep) => [dep, join(sp.revisionDir, dep, repo.arch, tree as string)] as const));
-    const report = await verifyRepo(join(sp.revisionDir, repo.path), {
+    const checked = await verifyRepo(join(sp.revisionDir, repo.path), {
       publicKey,
       arch: repo.arch,
       closureRepos,
@@ -194,6 +197,9 @@ export async function verifyStaging(req: StagingStepRequest): Promise<VerifyReco
       // repoclosure of debug and source trees is not meaningful: their dependencies live in the os trees.
       skipDnf: !tree,
     });
+    // A modular repo must still carry its modules: a missing or unreadable record breaks every EL8 client.
+    const problems = [...checked.problems, ...(isModularRepo(model, repo) ? await checkModules(join(sp.revisionDir, repo.path)) : [])];
+    const report = { ...checked, ok: !problems.length, problems };
     log.info(`  ${repo.path}: ${report.ok ? 'ok' : `${report.problems.length} problem(s)`}`);
     return report;
   });
