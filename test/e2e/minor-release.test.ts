@@ -199,7 +199,12 @@ test('sync-staging -c minor-release: ISOs, links, manifests, checksums, kickstar
 
 test('the vetting chain signs and verifies the kickstart trees; errata go to os trees only', async () => {
   // Rocky-8 alone: it has every kickstart tree (the other two have no comps repos), and dnf checks take long.
+  const requests = errata.requests.length;
   const out = await runOk(['run', 'Rocky-8:verify']);
+  // NFV gets its errata once per arch, as the cron's apollo_tree (-i nfv): the nfv link is not a repo of its own.
+  const asked = errata.requests.slice(requests);
+  for (const arch of ARCHES) assert.equal(asked.filter((u) => u === `/rocky-linux/8/NFV/updateinfo.xml?arch=${arch}`).length, 1, `NFV ${arch}`);
+  assert.deepEqual(asked.filter((u) => /\/nfv\//i.test(u) && !u.includes('/NFV/')), []);
   // verify's dependsOn runs the daily sync-staging, which finds the minor release already there.
   assert.deepEqual(taskOutcomes(out, 'sync-staging'), { 'Rocky-8': 'up-to-date' });
   assert.deepEqual(taskOutcomes(out, 'verify'), { 'Rocky-8': 'passed' });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { run } from '../../tools/nx-releng/src/lib/tools/exec';
-import { stageSandbox } from '../../tools/sandbox/sandbox';
+import { stageSandbox, writeModuleMetadata } from '../../tools/sandbox/sandbox';
 import { readJsonFile, writeJsonFile } from '../helpers/workspace';
 import { stageLocalSource } from '../helpers/rpms';
 import { taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
@@ -94,6 +94,7 @@ async function addSmallRocky8And9(w: NxWorkspace): Promise<void> {
     BaseOS: ['releng-base', 'releng-hello'],
     AppStream: ['releng-app'],
   });
+  await writeModuleMetadata(w.relengRoot, '9', ['AppStream']);
   mkdirSync(join(w.relengRoot, 'mnt/compose/9'), { recursive: true });
 }
 

@@ -68,6 +68,11 @@ export async function repoquery(
   return [...new Set(out.split('\n').map((l) => l.trim()).filter(Boolean))].sort();
 }
 
+/** `dnf module list` as a client of `opts.arch` sees the repos: the module streams and their profiles, as dnf prints them. */
+export function moduleList(repoDirs: Record<string, string>, opts: DnfOptions): Promise<string> {
+  return dnf(repoDirs, opts, ['module', 'list']);
+}
+
 /**
  * Sorted group names from `dnf group list` (available groups; the installroot has none installed).
  * With `ids: true` returns group ids instead (parsed from `--ids` output "Name (id)").

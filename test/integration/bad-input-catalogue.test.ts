@@ -880,6 +880,23 @@ const CASES: Case[] = [
           'is on branch hotfix, not on r8; a refresh \\(without --offline\\) switches it',
       ),
   },
+  // --- errata: module metadata ---
+  {
+    name: 'compose: a modular repo without its module yaml',
+    nx: ['run', 'Rocky-8:sync-staging'],
+    arrange: () => moveAside(moduleYamlOf('aarch64', 'PowerTools')),
+    error: () =>
+      new RegExp(
+        `Rocky-8:sync-staging FAILED: PowerTools is a modular repo \\(modularRepos in releases/8/release\\.json\\) but its module metadata ` +
+          `${re(moduleYamlOf('aarch64', 'PowerTools'))} cannot be read \\(.*ENOENT.*\\); refusing to publish PowerTools/aarch64/os without modules`,
+      ),
+  },
+  {
+    name: 'compose: a module yaml that does not parse',
+    nx: ['run', 'Rocky-8:sync-staging'],
+    arrange: () => replaceFile(moduleYamlOf('x86_64', 'AppStream'), '---\ndocument: modulemd\nversion: 2\ndata: {name: releng-app, stream: [\n'),
+    error: () => new RegExp(`Rocky-8:sync-staging FAILED: ${re(moduleYamlOf('x86_64', 'AppStream'))}: YAML document 1 does not parse: `),
+  },
 ];
 
 /** Creates a file (and the dirs it needs); the undo removes them and puts the parent's mtime back. */
@@ -904,6 +921,11 @@ function pungiCheckout(branch: string): Undo {
     await rm(join(w.ws.relengRoot, 'etc'), { recursive: true, force: true });
     await rm(join(w.ws.relengRoot, 'git'), { recursive: true, force: true });
   };
+}
+
+/** The hand-maintained module metadata of a modular repo (release.json moduleMetadataDir, re-rooted). */
+function moduleYamlOf(arch: string, repo: string): string {
+  return join(w.ws.relengRoot, 'mnt/compose/8_metadata', arch, `${repo}-modules.yaml`);
 }
 
 before(async () => {

@@ -5,7 +5,7 @@ import { COMPS_DIR, stageLocalSource } from '../../test/helpers/rpms';
 /**
  * The built-in sandbox: a compose host in a directory. Real RPMs (built from test/fixtures/rpm-specs) are laid
  * out as the local compose backend's input under <relengRoot>/mnt/koji/local/8, with comps for every comps
- * repo and a modules.yaml for AppStream, so `nx run-many -t compose --backend=local` makes real composes.
+ * repo and a modules.yaml for AppStream and PowerTools, so `nx run-many -t compose --backend=local` makes real composes.
  */
 
 /** Which fixture packages go into which repository of the Rocky 8 model (releases/8), SIGs included. */
@@ -26,9 +26,6 @@ export const SANDBOX_LAYOUT: Record<string, Record<string, string[]>> = {
   'SIG-kmod': { kmod: ['releng-base'] },
 };
 
-/** The modularRepos of releases/8/release.json: sync-staging re-adds <Repo>-modules.yaml to each. */
-const SANDBOX_MODULAR_REPOS = ['AppStream', 'PowerTools'];
-
 /** A comps file with one (empty) group, for repos the fixtures have no groups for. */
 function placeholderComps(repo: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>
@@ -47,12 +44,17 @@ function placeholderComps(repo: string): string {
 }
 
 /**
- * A modulemd v2 document re-added by sync-staging with modifyrepo_c. Its artifact is not one of the fixtures:
- * naming releng-app would make it a modular package that dnf hides from non-modular dependency resolution.
+ * The module streams of each modular repo, in modulemd v2 documents re-added by sync-staging with modifyrepo_c.
+ * Their artifacts are not among the fixtures: naming releng-app would make it a modular package that dnf hides
+ * from non-modular dependency resolution.
  */
+export const SANDBOX_MODULES: Record<string, { name: string; artifact: string }> = {
+  AppStream: { name: 'releng-app', artifact: 'releng-modular' },
+  PowerTools: { name: 'releng-tools', artifact: 'releng-tools-modular' },
+};
+
 function modulesYaml(repo: string, arch: string): string {
-  // AppStream keeps the name it always had; other modular repos get one of their own.
-  const name = repo === 'AppStream' ? 'releng-app' : `releng-${repo.toLowerCase()}`;
+  const { name, artifact } = SANDBOX_MODULES[repo] ?? { name: `${repo.toLowerCase()}-sandbox`, artifact: `${repo.toLowerCase()}-modular` };
   return `---
 document: modulemd
 version: 2
@@ -68,11 +70,33 @@ data:
   license:
     module:
     - MIT
+  profiles:
+    common:
+      rpms:
+      - ${artifact}
   artifacts:
     rpms:
-    - ${repo === 'AppStream' ? 'releng-modular' : `${name}-modular`}-0:1.0-1.el8.${arch}
+    - ${artifact}-0:1.0-1.el8.${arch}
+...
+---
+document: modulemd-defaults
+version: 1
+data:
+  module: ${name}
+  stream: "1"
+  profiles:
+    "1": [common]
 ...
 `;
+}
+
+/** The hand-maintained module metadata (rocky-module-metadata) of the modular repos: <dir>/<arch>/<Repo>-modules.yaml. */
+export async function writeModuleMetadata(relengRoot: string, major: string, repos: readonly string[], arches = ['x86_64', 'aarch64']): Promise<void> {
+  for (const arch of arches) {
+    const dir = join(relengRoot, `mnt/compose/${major}_metadata`, arch);
+    await mkdir(dir, { recursive: true });
+    for (const repo of repos) await writeFile(join(dir, `${repo}-modules.yaml`), modulesYaml(repo, arch));
+  }
 }
 
 export interface SandboxOptions {
@@ -100,12 +124,7 @@ export async function stageSandbox(relengRoot: string, opts: SandboxOptions = {}
     }
     await stageLocalSource(kojiRoot, '8', short, layout, { version: opts.version, comps });
   }
-  for (const arch of ['x86_64', 'aarch64']) {
-    const dir = join(relengRoot, 'mnt/compose/8_metadata', arch);
-    await mkdir(dir, { recursive: true });
-    // Every modular repo of releases/8 (modularRepos) that the sandbox composes, or sync-staging warns.
-    for (const repo of SANDBOX_MODULAR_REPOS) await writeFile(join(dir, `${repo}-modules.yaml`), modulesYaml(repo, arch));
-  }
+  await writeModuleMetadata(relengRoot, '8', ['AppStream', 'PowerTools']);
   const composeRoot = join(relengRoot, 'mnt/compose/8');
   await mkdir(composeRoot, { recursive: true });
   return composeRoot;

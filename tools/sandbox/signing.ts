@@ -42,36 +42,46 @@ export async function stopSandboxAgent(relengRoot: string): Promise<void> {
   await run('gpgconf', ['--homedir', join(relengRoot, 'root/.gnupg'), '--kill', 'gpg-agent'], { allowFailure: true });
 }
 
-/** An advisory for releng-hello 1.1, in Apollo's updateinfo format. */
-export function sandboxAdvisory(arch: string): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>
-<updates>
-  <update from="releng@rockylinux.org" status="final" type="security" version="2">
-    <id>RLSA-2024:0001</id>
-    <title>Important: releng-hello security update</title>
+/** One advisory of the sandbox: its id and the BaseOS package (name-version-1.el8) it updates. */
+export interface SandboxAdvisory {
+  id: string;
+  name: string;
+  version: string;
+}
+
+/** The sandbox's advisory: releng-hello 1.1, newer than the 1.0 the sandbox composes by default. */
+export const SANDBOX_ADVISORY: SandboxAdvisory = { id: 'RLSA-2024:0001', name: 'releng-hello', version: '1.1' };
+
+/** Advisories for BaseOS of one arch, in Apollo's updateinfo format. */
+export function sandboxAdvisory(arch: string, advisories: readonly SandboxAdvisory[] = [SANDBOX_ADVISORY]): string {
+  const updates = advisories.map(
+    ({ id, name, version }) => `  <update from="releng@rockylinux.org" status="final" type="security" version="2">
+    <id>${id}</id>
+    <title>Important: ${name} security update</title>
     <issued date="2024-01-01 00:00:00"/>
     <updated date="2024-01-01 00:00:00"/>
     <rights>Copyright 2024 Rocky Enterprise Software Foundation</rights>
     <release>Rocky Linux 8</release>
     <pushcount>1</pushcount>
     <severity>Important</severity>
-    <summary>An update for releng-hello is now available.</summary>
+    <summary>An update for ${name} is now available.</summary>
     <description>Sandbox advisory.</description>
     <solution/>
     <references>
-      <reference href="https://errata.rockylinux.org/RLSA-2024:0001" id="RLSA-2024:0001" type="self" title="RLSA-2024:0001"/>
+      <reference href="https://errata.rockylinux.org/${id}" id="${id}" type="self" title="${id}"/>
     </references>
     <pkglist>
       <collection short="rocky-linux-8-${arch}-baseos-rpms">
         <name>rocky-linux-8-${arch}-baseos-rpms</name>
-        <package name="releng-hello" arch="${arch}" epoch="0" version="1.1" release="1.el8" src="releng-hello-1.1-1.el8.src.rpm">
-          <filename>releng-hello-1.1-1.el8.${arch}.rpm</filename>
+        <package name="${name}" arch="${arch}" epoch="0" version="${version}" release="1.el8" src="${name}-${version}-1.el8.src.rpm">
+          <filename>${name}-${version}-1.el8.${arch}.rpm</filename>
         </package>
       </collection>
     </pkglist>
   </update>
-</updates>
-`;
+`,
+  );
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<updates>\n${updates.join('')}</updates>\n`;
 }
 
 export interface ErrataServer {
@@ -112,11 +122,11 @@ export async function startErrataServer(dir: string): Promise<ErrataServer> {
   };
 }
 
-/** Publishes the sandbox advisory for BaseOS of both arches into an errata dir served by startErrataServer. */
-export async function writeSandboxErrata(dir: string): Promise<void> {
+/** Publishes advisories (default: the sandbox's) for BaseOS of both arches into an errata dir served by startErrataServer. */
+export async function writeSandboxErrata(dir: string, advisories?: readonly SandboxAdvisory[]): Promise<void> {
   for (const arch of ['x86_64', 'aarch64']) {
     const repoDir = join(dir, 'rocky-linux', '8', 'BaseOS');
     await mkdir(repoDir, { recursive: true });
-    await writeFile(join(repoDir, `${arch}.xml`), sandboxAdvisory(arch));
+    await writeFile(join(repoDir, `${arch}.xml`), sandboxAdvisory(arch, advisories));
   }
 }

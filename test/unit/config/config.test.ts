@@ -28,6 +28,9 @@ test('the shipped Rocky 8 model loads with the values of common and common_8', (
   assert.deepEqual(rocky.release.arches, ['x86_64', 'aarch64']);
   assert.deepEqual(rocky.release.modularRepos, ['AppStream', 'PowerTools']);
   assert.deepEqual(rocky.release.linkRepos, { NFV: 'nfv', Devel: 'devel' });
+  // NFV gets errata; the lowercase link nfv is no repo of its own (apollo_tree -i nfv). The size limit defaults.
+  assert.deepEqual(rocky.release.errata.ignoreRepos, ['devel', 'extras', 'plus']);
+  assert.equal(rocky.release.errata.maxBytes, 256 * 1024 * 1024);
   assert.equal(rocky.compose.syncMetadata, true);
   assert.equal(models.find((m) => m.project === 'Extras-8')?.compose.syncMetadata, false);
 });
@@ -135,6 +138,12 @@ const BAD_INPUTS: Array<{ name: string; file: string; edit: (v: any) => void; er
     file: 'releases/8/release.json',
     edit: (v) => (v.errata.source.baseUrl = 'ftp://apollo'),
     error: /field errata\.source\.baseUrl: must be an http\(s\) URL/,
+  },
+  {
+    name: 'an errata size limit that is not a positive whole number',
+    file: 'releases/8/release.json',
+    edit: (v) => (v.errata.maxBytes = 0),
+    error: /releases\/8\/release\.json: invalid configuration\n {2}field errata\.maxBytes: /,
   },
   {
     name: 'repo without a repoclosure entry',

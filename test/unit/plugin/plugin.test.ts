@@ -93,6 +93,12 @@ test('one project per compose, named like the latest link, with compose and sync
     ]) {
       assert.ok(inputs.includes(expected), `sync-staging inputs lack ${expected}: ${inputs}`);
     }
+    // Errata are asked for on every run (Apollo publishes after the compose); sign and verify are cached on its manifest.
+    assert.equal(rocky8.targets?.updateinfo?.cache, false);
+    for (const step of ['sign', 'verify']) {
+      assert.equal(rocky8.targets?.[step]?.cache, true, step);
+      assert.ok(JSON.stringify(rocky8.targets?.[step]?.inputs).includes('"dependentTasksOutputFiles":"**/manifest.json"'), step);
+    }
     // compose is skipped when what it is made from did not change (hashed by a runtime input, not here).
     const compose = rocky8.targets?.compose;
     assert.equal(compose?.cache, true);

@@ -273,7 +273,7 @@ describe('createrepo_c / modifyrepo_c runners (real tools)', () => {
         '',
       ].join('\n'),
     );
-    await modifyrepoModules(join(repo, 'repodata'), yaml);
+    await modifyrepoModules(join(repo, 'repodata'), await readFile(yaml, 'utf8'));
     xml = await readFile(join(repo, 'repodata/repomd.xml'), 'utf8');
     // The record is named after the staged copy (modules.yaml), whatever the input file was called.
     assert.match(xml, /<data type="modules">/);

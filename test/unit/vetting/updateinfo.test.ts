@@ -134,6 +134,15 @@ before(async () => {
       res.writeHead(200, { 'content-type': 'application/xml' }).end(ONE);
     } else if (repo === 'Broken') {
       res.writeHead(200, { 'content-type': 'application/xml' }).end('<updates><update type="security"><id>RLSA-1</id></updates>');
+    } else if (repo === 'Chunked') {
+      // No Content-Length: the cap must hold while the body streams in.
+      res.writeHead(200, { 'content-type': 'application/xml' });
+      res.write(ONE);
+      res.end(ONE);
+    } else if (repo === 'Moved') {
+      res.writeHead(302, { location: 'http://192.0.2.1/updateinfo.xml' }).end();
+    } else if (repo === 'MovedHome') {
+      res.writeHead(301, { location: `/api/v3/updateinfo/rocky-linux/8/BaseOS/updateinfo.xml?arch=x86_64` }).end();
     } else if (repo === 'HighAvailability') {
       res.writeHead(500, { 'content-type': 'text/plain' }).end('database is down');
     } else {
@@ -176,6 +185,53 @@ test('http source: 200 gives the XML, 404 is a skip, 500 and network errors are 
     fetchAdvisories({ type: 'http', baseUrl: `http://127.0.0.1:${port}/x`, productSlug: 'rocky-linux' }, { repo: 'BaseOS', arch: 'x86_64', major: 8 }),
     (err: unknown) => err instanceof RelengError && err.message.includes(`http://127.0.0.1:${port}/x/rocky-linux/8/BaseOS/updateinfo.xml?arch=x86_64`) && /ECONNREFUSED/.test(err.message),
   );
+});
+
+test('the advisory document is capped at maxBytes (Content-Length, a streamed body, a file), naming the limit', async () => {
+  const target = { arch: 'x86_64', major: 8 };
+  const size = Buffer.byteLength(ONE);
+  const fits = await fetchAdvisories({ type: 'http', baseUrl, productSlug: 'rocky-linux', maxBytes: size }, { ...target, repo: 'BaseOS' });
+  assert.equal(fits.kind, 'xml');
+  const tooLarge = (origin: string) => (err: unknown) =>
+    err instanceof RelengError && err.message.includes(origin) && /larger than \d+ bytes .*errata\.maxBytes/.test(err.message);
+  await assert.rejects(
+    fetchAdvisories({ type: 'http', baseUrl, productSlug: 'rocky-linux', maxBytes: size - 1 }, { ...target, repo: 'BaseOS' }),
+    tooLarge('BaseOS/updateinfo.xml?arch=x86_64'),
+  );
+  const chunked = { type: 'http', baseUrl, productSlug: 'rocky-linux', maxBytes: size + 10 } as const;
+  await assert.rejects(fetchAdvisories(chunked, { ...target, repo: 'Chunked' }), tooLarge('Chunked/updateinfo.xml?arch=x86_64'));
+  const dir = join(tmp, 'errata-cap');
+  mkdirSync(join(dir, 'BaseOS', 'x86_64'), { recursive: true });
+  writeFileSync(join(dir, 'BaseOS', 'x86_64', 'updateinfo.xml'), ONE);
+  await assert.rejects(fetchAdvisories({ type: 'dir', path: dir, maxBytes: 100 }, { ...target, repo: 'BaseOS' }), tooLarge(join(dir, 'BaseOS/x86_64/updateinfo.xml')));
+});
+
+test('advisories travel over https; plain http only from a loopback host, also after a redirect', async () => {
+  const target = { repo: 'BaseOS', arch: 'x86_64', major: 8 };
+  const refused = (url: string) => (err: unknown) =>
+    err instanceof RelengError && err.message.includes(url) && /must be fetched over https .*loopback/.test(err.message);
+  // Refused before any connection is tried (192.0.2.0/24 is TEST-NET-1: nothing answers there).
+  await assert.rejects(
+    fetchAdvisories({ type: 'http', baseUrl: 'http://192.0.2.1/api', productSlug: 'rocky-linux' }, target),
+    refused('http://192.0.2.1/api/rocky-linux/8/BaseOS/updateinfo.xml?arch=x86_64'),
+  );
+  await assert.rejects(fetchAdvisories({ type: 'http', baseUrl: 'ftp://127.0.0.1/api', productSlug: 'rocky-linux' }, target), refused('ftp://127.0.0.1/api'));
+  await assert.rejects(
+    fetchAdvisories({ type: 'http', baseUrl, productSlug: 'rocky-linux' }, { ...target, repo: 'Moved' }),
+    refused('redirects to http://192.0.2.1/updateinfo.xml'),
+  );
+  const home = await fetchAdvisories({ type: 'http', baseUrl, productSlug: 'rocky-linux' }, { ...target, repo: 'MovedHome' });
+  assert.equal(home.kind === 'xml' && home.xml.toString('utf8'), ONE, 'a redirect on the loopback host is followed');
+  const local = await fetchAdvisories({ type: 'http', baseUrl: baseUrl.replace('127.0.0.1', 'localhost'), productSlug: 'rocky-linux' }, target);
+  assert.equal(local.kind, 'xml');
+});
+
+test('a DOCTYPE or entity declaration in advisories is refused, naming the source and line', () => {
+  const withDoctype = `<?xml version="1.0"?>\n<!DOCTYPE updates [\n  <!ENTITY a "aaaaaaaaaa">\n]>\n<updates/>\n`;
+  assert.throws(() => validateUpdateinfo(withDoctype, 'https://apollo.example/x'), (err: unknown) =>
+    err instanceof RelengError && /^https:\/\/apollo\.example\/x: advisory XML carries a <!DOCTYPE> declaration \(line 2\)/.test(err.message));
+  assert.throws(() => validateUpdateinfo('<updates>\n<!ENTITY x SYSTEM "file:///etc/passwd">\n</updates>', 'src.xml'), /src\.xml: .*<!ENTITY> declaration \(line 2\)/);
+  assert.equal(validateUpdateinfo(ONE, 'ok.xml').advisories.length, 1);
 });
 
 test('dir source: <path>/<repo>/<arch>/updateinfo.xml, missing is a skip', async () => {

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { run } from '../../../tools/nx-releng/src/lib/tools/exec';
 import { readRepomd, repomdPath } from '../../../tools/nx-releng/src/lib/formats/repomd';
 import { signRepomd } from '../../../tools/nx-releng/src/lib/vetting/sign';
-import { type RepoclosureMap, closureReposFor, parseRepoclosureOutput, verifyRepo } from '../../../tools/nx-releng/src/lib/vetting/verify';
+import { type RepoclosureMap, checkModules, closureReposFor, parseRepoclosureOutput, verifyRepo } from '../../../tools/nx-releng/src/lib/vetting/verify';
 import { type FixtureRpm, buildFixtureRpms } from '../../helpers/rpms';
 import { removeDir, tempDir } from '../../helpers/workspace';
 
@@ -195,4 +195,21 @@ test('verify checks what production will hold (lstat): a package or repomd.xml t
   symlinkSync('repomd.xml.real', repomdPath(md));
   const mdReport = await verifyRepo(md, { publicKey: pub, arch: 'x86_64', closureRepos: { BaseOS: base }, skipDnf: true });
   assert.deepEqual(mdReport.problems, [`${repomdPath(md)} is a symbolic link; production would receive the link, not the file`]);
+});
+
+test('checkModules: a modular repo needs a modules record whose file parses and lists a module', async () => {
+  const repo = join(tmp, 'modular');
+  mkdirSync(repo, { recursive: true });
+  await run('createrepo_c', ['--quiet', repo]);
+  assert.match((await checkModules(repo)).join('\n'), /repodata\/repomd\.xml has no modules record/);
+  const yaml = (text: string) => {
+    writeFileSync(join(tmp, 'modules.yaml'), text);
+    return run('modifyrepo_c', ['--mdtype=modules', join(tmp, 'modules.yaml'), join(repo, 'repodata'), '--compress', '--compress-type=xz']);
+  };
+  await yaml('---\ndocument: modulemd\nversion: 2\ndata: {name: perl, stream: "5.26", summary: s, description: d, license: {module: [MIT]}}\n...\n');
+  assert.deepEqual(await checkModules(repo), []);
+  await yaml('---\ndocument: modulemd\nversion: 2\ndata: {name: perl\n');
+  assert.match((await checkModules(repo)).join('\n'), /^repodata\/[0-9a-f]+-modules\.yaml\.xz: YAML document 1 does not parse/);
+  await yaml('---\ndocument: modulemd-defaults\nversion: 1\ndata: {module: perl, stream: "5.26"}\n');
+  assert.match((await checkModules(repo)).join('\n'), /lists no module/);
 });

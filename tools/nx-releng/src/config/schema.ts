@@ -92,6 +92,9 @@ const channelSchema = z.strictObject({
   revision: revision.optional(),
 });
 
+/** Default errata.maxBytes: far above Apollo's largest updateinfo.xml (EL8 AppStream, tens of MiB). */
+export const ERRATA_MAX_BYTES = 256 * 1024 * 1024;
+
 const errataSchema = z.strictObject({
   /** Apollo's API (<baseUrl>/<productSlug>/<major>/<repo>/updateinfo.xml?arch=<arch>) or a local directory. */
   source: z.discriminatedUnion('type', [
@@ -104,6 +107,8 @@ const errataSchema = z.strictObject({
   ]),
   /** Repositories that never get errata (apollo_tree's -i list). */
   ignoreRepos: z.array(safeName),
+  /** The largest advisory document accepted per repo × arch, in bytes: a runaway or hostile answer is refused. */
+  maxBytes: z.number().int().positive().default(ERRATA_MAX_BYTES),
 });
 
 /** How repomd.xml is signed: gpg directly, or the site's own script given the repomd path (Rocky's sign-repo-8.sh). */

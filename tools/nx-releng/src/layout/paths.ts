@@ -244,15 +244,20 @@ export function resolveSigner(signing: SigningConfig, relengRoot?: string): Sign
  *   e.g. baseUrl `https://apollo.build.resf.org/api/v3/updateinfo`, productSlug `rocky-linux`).
  * - dir: `<path>/<repo>/<arch>/updateinfo.xml` (a local mirror of the same, or hand-made errata).
  */
-export type AdvisorySource =
+export type AdvisorySource = (
   | { type: 'http'; baseUrl: string; productSlug: string; minorVersion?: string | number; timeoutMs?: number }
-  | { type: 'dir'; path: string };
+  | { type: 'dir'; path: string }
+) & {
+  /** The largest advisory document accepted (release.json errata.maxBytes). */
+  maxBytes?: number;
+};
 
 /** Where advisories come from; RELENG_ERRATA_URL points the http source elsewhere (a test server, a mirror). */
 export function resolveErrataSource(errata: ErrataConfig, relengRoot?: string, errataUrl?: string): AdvisorySource {
   const source = errata.source;
-  if (source.type === 'dir') return { type: 'dir', path: reRoot(source.path, relengRoot) };
-  return { type: 'http', baseUrl: errataUrl || source.baseUrl, productSlug: source.productSlug };
+  const { maxBytes } = errata;
+  if (source.type === 'dir') return { type: 'dir', path: reRoot(source.path, relengRoot), maxBytes };
+  return { type: 'http', baseUrl: errataUrl || source.baseUrl, productSlug: source.productSlug, maxBytes };
 }
 
 /** The repo of a staging repo path, and its arch: BaseOS/x86_64/os -> BaseOS, x86_64, os. */

@@ -132,19 +132,18 @@ function sigTargets(model: ComposeModel, targets: Record<string, TargetConfigura
 
 function baseComposeTargets(model: ComposeModel): Record<string, TargetConfiguration> {
   const configurations = channelConfigurations(model);
-  // updateinfo and sign are cached on what the step before them produced (its manifest: which compose, which
-  // updateinfo files), so an unchanged repo skips them. What could change behind their back is caught by
+  // sign is cached on what updateinfo produced (its manifest: which compose and sync, which updateinfo files), so
+  // an unchanged repo skips it. What could change behind their back is caught by
   // verify, which hashes the content itself, and sync-prod takes nothing verify did not pass.
   const chainStep = (
     executor: string,
     dependsOn: string,
     metadata: TargetMetadata,
-    extraInputs: TargetConfiguration['inputs'] = [],
   ): TargetConfiguration => ({
     executor: `${PLUGIN_NAME}:${executor}`,
     dependsOn: [dependsOn],
     cache: true,
-    inputs: [...baseInputs(model), AFTER_DEPENDENCIES, ...extraInputs],
+    inputs: [...baseInputs(model), AFTER_DEPENDENCIES],
     outputs: manifestOutput(executor),
     options: { channel: 'stable' },
     configurations,
@@ -203,12 +202,17 @@ function baseComposeTargets(model: ComposeModel): Record<string, TargetConfigura
         optionsHelp(model.project, 'sync-staging', { dryRun: true }),
       ),
     },
-    updateinfo: chainStep(
-      'updateinfo',
-      'sync-staging',
-      targetMetadata(`Add errata to the ${model.project} os repos in staging (after each sync; --skip-nx-cache fetches them again)`, ['rpm']),
-      [{ env: 'RELENG_ERRATA_URL' }],
-    ),
+    // Never cached: Apollo publishes advisories after the packages, so every run asks it again (an unreachable
+    // Apollo fails the run). Unchanged advisories write nothing, and its manifest (the compose and sync, and per os repo
+    // the updateinfo file named by the advisories' digest) is then the same, so sign and verify are cache hits.
+    updateinfo: {
+      ...chainStep(
+        'updateinfo',
+        'sync-staging',
+        targetMetadata(`Add the errata Apollo serves now to the ${model.project} os repos in staging (every run)`, ['rpm']),
+      ),
+      cache: false,
+    },
     sign: chainStep('sign', 'updateinfo', targetMetadata(`Sign every repomd.xml of ${model.project} in staging`, ['rpm', 'gpg'])),
     verify: {
       executor: `${PLUGIN_NAME}:verify`,

@@ -8,8 +8,8 @@ const updateinfoExecutor: PromiseExecutor<UpdateinfoExecutorSchema> = (options, 
   runStep('updateinfo', context, async (ctx) => {
     const s = await applyErrata({ ...ctx, channel: options.channel ?? DEFAULT_CHANNEL });
     return {
-      // What the repos carry, not how this run went: sign is cached on it.
-      manifest: { project: ctx.model.project, channel: options.channel, composeId: s.composeId, applied: s.applied },
+      // What the repos carry, not how this run went: sign is cached on it (updateinfo itself always runs).
+      manifest: { project: ctx.model.project, channel: options.channel, composeId: s.composeId, syncedAt: s.syncedAt, applied: s.applied },
       summary:
         `${s.changed.length} repos got new advisories, ${s.unchanged.length} unchanged, ${s.skipped.length} without advisories` +
         (s.warnings.length ? `, ${s.warnings.length} warnings` : ''),

@@ -10,6 +10,7 @@ import { RelengError } from '../../errors';
 import { treeDigest } from '../core/tree-digest';
 import { destinationDrift, peekSyncRecord } from '../staging/sync-record';
 import { revisionClaims, vettedPaths, vouchedPaths } from '../vetting/vouched-paths';
+import { moduleMetadataDigest } from '../staging/modules';
 
 /**
  * The runtime input of the sync targets: one line per channel with the compose its latest link points at and
@@ -42,6 +43,7 @@ export async function syncStagingState(workspaceRoot: string, project: string, r
     const staging = intact ? `ok ${record.composeId}${record.minorRelease ? ` minor ${record.minorRelease}` : ''}` : `unknown ${randomUUID()}`;
     lines.push(`${channel}: compose=${seen.composeDir} ${seen.composeId ?? '-'} ${seen.status ?? '-'} staging=${staging}`);
   }
+  if (model.compose.kind === 'base') lines.push(`modules: ${await moduleMetadataDigest(model, roots)}`);
   return lines.join('\n');
 }
 

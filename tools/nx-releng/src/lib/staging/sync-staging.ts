@@ -2,7 +2,7 @@ import { lstat, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ComposeModel } from '../../config/load';
 import type { Channel } from '../../config/schema';
-import { compsFile, moduleYaml, repoDirs, type RepoDir, type StagingPaths } from '../../layout/paths';
+import { compsFile, repoDirs, type RepoDir, type StagingPaths } from '../../layout/paths';
 import type { ComposeRef } from '../compose/compose-ref';
 import { mapLimit } from '../core/concurrency';
 import { createrepo, createrepoVersion, fixOpenSize, modifyrepoModules, stagingCreaterepoArgs } from '../tools/createrepo';
@@ -20,6 +20,7 @@ import { inWorkCopy, recordSync, syncNeeded, syncSource, totals, type SyncStagin
 import { checkDestination, isDir, isFile } from '../core/fs-checks';
 import { layoutDirs, refuseLinks } from '../core/link-policy';
 import { syncSigStaging } from './sig';
+import { moduleMetadataOf } from './modules';
 import {
   MINOR_RELEASE_EXCLUDES,
   MINOR_RELEASE_TOOLS,
@@ -127,9 +128,10 @@ async function regenerateRepodata(
   tree: string,
   repo: RepoDir,
   groupfile: string | undefined,
+  modules: string | undefined,
   version: string,
 ): Promise<void> {
-  const { model, roots, log } = req;
+  const { model } = req;
   const repoDir = join(tree, repo.path);
   await createrepo(
     stagingCreaterepoArgs({
@@ -142,11 +144,7 @@ async function regenerateRepodata(
       createrepoVersion: version,
     }),
   );
-  if (repo.kind === 'os' && model.release.modularRepos.includes(repo.variant)) {
-    const yaml = moduleYaml(roots, repo.arch, repo.variant);
-    if (await isFile(yaml)) await modifyrepoModules(join(repoDir, 'repodata'), yaml);
-    else log.warn(`${repo.path}: module yaml not found at ${yaml}; the repo is published without modules`);
-  }
+  if (modules !== undefined) await modifyrepoModules(join(repoDir, 'repodata'), modules);
   await fixOpenSize(join(repoDir, 'repodata', 'repomd.xml'));
 }
 
@@ -197,7 +195,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
   // A SIG is synced as sync-to-staging-sig.sh does it (with delete, repodata as composed): see lib/sig.ts.
   if (req.model.compose.kind === 'sig') return syncSigStaging(req);
   const started = Date.now();
-  const { model, channel, log } = req;
+  const { model, channel, roots, log } = req;
   const { ch, sp, compose } = await syncSource(req);
   await requireTools(releaseExtras(req) ? [...SYNC_STAGING_TOOLS, ...MINOR_RELEASE_TOOLS] : SYNC_STAGING_TOOLS);
   const { units, repos } = await planFromCompose(model, compose);
@@ -235,6 +233,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
   }
 
   const groups = await groupfiles(model, compose, repos);
+  const modules = await moduleMetadataOf(model, roots, repos);
   const subtrees = [...units.map((u) => u.rel.split('/')[0] as string), ...(minor ? minorReleaseSubtrees(minor) : [])].filter(
     (v, i, a) => a.indexOf(v) === i,
   );
@@ -244,7 +243,8 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
   await refuseLinks(`staging ${target}`, target, subtrees, layoutDirs(stagedRepos));
   await checkChannelLink(sp);
   return withLock(sp.lockFile, `${model.project}:sync-staging`, model.common.lockTimeoutSeconds, log, async () => {
-    const configHash = configHashOf(req);
+    // The module metadata is re-added on every sync (sync-to-staging.sh): an edited yaml makes the sync run again.
+    const configHash = hashConfig([configHashOf(req), [...modules]]);
     const minorHash = minorHashOf(req);
     const record = await readSyncRecord(sp.syncRecord, model);
     const reason = await syncNeeded(record, compose, configHash, target, minorHash);
@@ -273,7 +273,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
       let regenerated = 0;
       await mapLimit(repos, 2, async (repo) => {
         const t0 = Date.now();
-        await regenerateRepodata(req, work, repo, groups.get(repo.path), version);
+        await regenerateRepodata(req, work, repo, groups.get(repo.path), modules.get(repo.path), version);
         log.info(`  [${++regenerated}/${repos.length}] ${repo.path}: repodata regenerated in ${formatSeconds(Date.now() - t0)}`);
       });
       if (minor) await buildMinorRelease(minor, work, log);

@@ -60,7 +60,7 @@ export async function syncNeeded(
 ) {
   if (!record) return 'no record of a previous sync';
   if (record.composeId !== compose.composeId) return `new compose ${compose.composeId} (staging has ${record.composeId})`;
-  if (record.configHash !== configHash) return 'the release configuration changed';
+  if (record.configHash !== configHash) return 'the release configuration or the module metadata changed';
   if (record.destination !== target) return 'the staging directory changed';
   if (minorHash && record.minorRelease !== minorHash) {
     return record.minorRelease ? 'the minor release configuration changed' : `no minor release of ${compose.composeId} yet`;

@@ -1,4 +1,4 @@
-import { chmod, copyFile, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { scratchDir } from '../core/scratch';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -142,14 +142,14 @@ export async function createrepo(args: readonly string[]): Promise<void> {
 }
 
 /**
- * Adds modules.yaml to a repo. The yaml is copied into a private temp dir first: Rocky's helper uses a fixed
- * /tmp/modules.yaml, which races when two repos are processed at once.
+ * Adds module metadata (the text of a modules.yaml, already checked) to a repo. It is written into a private temp
+ * dir: Rocky's helper uses a fixed /tmp/modules.yaml, which races when two repos are processed at once.
  */
-export async function modifyrepoModules(repodataDir: string, yamlPath: string): Promise<void> {
+export async function modifyrepoModules(repodataDir: string, yamlText: string): Promise<void> {
   const tmp = await scratchDir(tmpdir(), 'releng-modules-');
   try {
     const staged = join(tmp, 'modules.yaml');
-    await copyFile(yamlPath, staged);
+    await writeFile(staged, yamlText);
     await run('modifyrepo_c', modifyrepoModulesArgs(repodataDir, staged));
   } finally {
     await rm(tmp, { recursive: true, force: true });

@@ -25,7 +25,8 @@ import { removeRecord, writeRecord, type RevisionLink, type SyncRecord } from '.
 import { readRecord, readSyncRecord, recordPaths } from '../staging/record-schemas';
 import { revisionClaims, vettedPaths, vouchedDigest, vouchedPaths } from './vouched-paths';
 import { updateRepoAdvisories } from './updateinfo';
-import { verifyRepo, type RepoReport } from './verify';
+import { checkModules, verifyRepo, type RepoReport } from './verify';
+import { isModularRepo } from '../staging/modules';
 
 /**
  * The staging chain after sync-staging: errata, signatures, and the verify gate. Each step works on the repos the
@@ -70,21 +71,23 @@ function locked<T>(req: StagingStepRequest, sp: StagingPaths, step: string, fn: 
 
 export interface UpdateinfoSummary {
   composeId: string;
+  /** When the sync sign works on was made: a re-sync of the same compose (new module metadata) rewrites repomd.xml. */
+  syncedAt: string;
   changed: string[];
   unchanged: string[];
   skipped: string[];
   warnings: string[];
-  /** What each os repo carries now: its updateinfo file, or null without advisories. */
+  /** What each os repo carries now: its updateinfo file (named by the digest of the advisories), or null without advisories. */
   applied: Record<string, string | null>;
 }
 
 /** Adds each os repo's advisories (apollo_tree), skipping the ignored repos; a 404 means no advisories. */
 export async function applyErrata(req: StagingStepRequest): Promise<UpdateinfoSummary> {
   const { model, log } = req;
-  const { sp, repos, composeId } = await stagedRepos(req);
+  const { sp, repos, composeId, record } = await stagedRepos(req);
   const source = resolveErrataSource(model.release.errata, req.relengRoot, req.errataUrl);
   const targets = repos.filter((r) => r.kind === 'os' && !model.release.errata.ignoreRepos.includes(r.variant));
-  const summary: UpdateinfoSummary = { composeId, changed: [], unchanged: [], skipped: [], warnings: [], applied: {} };
+  const summary: UpdateinfoSummary = { composeId, syncedAt: record.syncedAt, changed: [], unchanged: [], skipped: [], warnings: [], applied: {} };
   // Each repo is fetched, validated and then replaced atomically: a failing repo is left as it was.
   return locked(req, sp, 'updateinfo', async () => {
     await refuseRepodataLinks(req, sp, targets);
@@ -202,7 +205,7 @@ export async function verifyStaging(req: StagingStepRequest & { models: readonly
     const closureRepos = Object.fromEntries(deps.map((dep) => [dep, join(sp.revisionDir, dep, repo.arch, tree as string)] as const));
     // What production will hold: no link leaving staging, none in place of a layout dir (link-policy).
     const links = await treeLinkProblems(sp.revisionDir, [repo.path]);
-    const report = await verifyRepo(join(sp.revisionDir, repo.path), {
+    const checked = await verifyRepo(join(sp.revisionDir, repo.path), {
       publicKey,
       arch: repo.arch,
       closureRepos,
@@ -212,7 +215,10 @@ export async function verifyStaging(req: StagingStepRequest & { models: readonly
       // repoclosure of debug and source trees is not meaningful: their dependencies live in the os trees.
       skipDnf: !tree,
     });
-    if (links.length) Object.assign(report, { ok: false, problems: [...links, ...report.problems] });
+    // A modular repo must still carry its modules: a missing or unreadable record breaks every EL8 client.
+    const modules = isModularRepo(model, repo) ? await checkModules(join(sp.revisionDir, repo.path)) : [];
+    const problems = [...links, ...checked.problems, ...modules];
+    const report = { ...checked, ok: !problems.length, problems };
     log.info(`  ${repo.path}: ${report.ok ? 'ok' : `${report.problems.length} problem(s)`}`);
     return report;
   });

@@ -18,10 +18,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { AdvisorySource } from '../../layout/paths';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync, constants as zlibConstants } from 'node:zlib';
 import { RelengError, errorMessage } from '../../errors';
+import { ERRATA_MAX_BYTES } from '../../config/schema';
 import {
   type RepomdRecord,
   childElements,
@@ -65,16 +66,86 @@ export function advisoryUrl(source: Extract<AdvisorySource, { type: 'http' }>, t
   return url.toString();
 }
 
+/** Loopback hosts, the only ones advisories may come from over plain http (a local mirror, a test server). */
+function isLoopback(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** Advisories decide what clients are told to install: they travel over https, or never leave the host. */
+function checkTransport(url: string, what: string): void {
+  const u = new URL(url);
+  if (u.protocol === 'https:' || (u.protocol === 'http:' && isLoopback(u.hostname))) return;
+  throw new RelengError(
+    `${what} ${url}: advisories must be fetched over https (plain http only from a loopback host: localhost, 127.0.0.0/8, ::1); ` +
+      `check release.json errata.source.baseUrl and RELENG_ERRATA_URL`,
+  );
+}
+
+function tooLarge(origin: string, maxBytes: number, seen: string): RelengError {
+  return new RelengError(`${origin}: the advisories are larger than ${maxBytes} bytes (${seen}); release.json errata.maxBytes sets the limit`);
+}
+
+/** Reads a response body, giving up as soon as it passes `maxBytes`. */
+async function readCapped(res: Response, url: string, maxBytes: number): Promise<Buffer> {
+  const declared = Number(res.headers.get('content-length'));
+  if (declared > maxBytes) {
+    await res.body?.cancel();
+    throw tooLarge(url, maxBytes, `Content-Length ${declared}`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body?.getReader();
+  for (let r = await reader?.read(); reader && r && !r.done; r = await reader.read()) {
+    size += r.value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge(url, maxBytes, `more than ${maxBytes} bytes received`);
+    }
+    chunks.push(r.value);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** GET `url`, following at most 5 redirects, each checked by checkTransport before it is followed. */
+async function fetchChecked(url: string, timeoutMs: number): Promise<Response> {
+  let at = url;
+  for (let hop = 0; hop <= 5; hop++) {
+    checkTransport(at, hop ? `${url} redirects to` : 'advisory URL');
+    let res: Response;
+    try {
+      res = await fetch(at, {
+        headers: { accept: 'application/xml, text/xml;q=0.9, */*;q=0.1' },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: unknown }).cause;
+      throw new RelengError(`fetching advisories ${at} failed: ${errorMessage(err)}${cause ? ` (${errorMessage(cause)})` : ''}`);
+    }
+    const location = res.headers.get('location');
+    if (res.status < 300 || res.status > 399 || !location) return res;
+    await res.body?.cancel();
+    at = new URL(location, at).toString();
+  }
+  throw new RelengError(`fetching advisories ${url} failed: more than 5 redirects`);
+}
+
 /**
  * Fetches the advisory XML for one repo × arch. A 404 (http) or a missing file (dir) is a skip, not an
- * error; any other HTTP status or a network error is a RelengError naming the URL.
+ * error; any other HTTP status, a network error, plain http to a host that is not loopback (also after a
+ * redirect) or a document over `maxBytes` is a RelengError naming the URL or path.
  */
 export async function fetchAdvisories(source: AdvisorySource, target: AdvisoryTarget): Promise<AdvisoryFetch> {
+  const maxBytes = source.maxBytes ?? ERRATA_MAX_BYTES;
   if (source.type === 'dir') {
     const path = join(source.path, target.repo, target.arch, 'updateinfo.xml');
     try {
+      const size = (await stat(path)).size;
+      if (size > maxBytes) throw tooLarge(path, maxBytes, `${size} bytes`);
       return { kind: 'xml', xml: await readFile(path), origin: path };
     } catch (err) {
+      if (err instanceof RelengError) throw err;
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         return { kind: 'skip', reason: `no advisories for ${target.repo}/${target.arch} (${path} does not exist)`, origin: path };
       }
@@ -82,16 +153,7 @@ export async function fetchAdvisories(source: AdvisorySource, target: AdvisoryTa
     }
   }
   const url = advisoryUrl(source, target);
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      headers: { accept: 'application/xml, text/xml;q=0.9, */*;q=0.1' },
-      signal: AbortSignal.timeout(source.timeoutMs ?? 120_000),
-    });
-  } catch (err) {
-    const cause = (err as { cause?: unknown }).cause;
-    throw new RelengError(`fetching advisories ${url} failed: ${errorMessage(err)}${cause ? ` (${errorMessage(cause)})` : ''}`);
-  }
+  const res = await fetchChecked(url, source.timeoutMs ?? 120_000);
   if (res.status === 404) {
     await res.body?.cancel();
     return { kind: 'skip', reason: `no advisories for ${target.repo}/${target.arch} (404 from ${url})`, origin: url };
@@ -106,8 +168,9 @@ export async function fetchAdvisories(source: AdvisorySource, target: AdvisoryTa
     throw new RelengError(`fetching advisories ${url} failed: HTTP ${res.status} ${res.statusText}${body ? `: ${body}` : ''}`);
   }
   try {
-    return { kind: 'xml', xml: Buffer.from(await res.arrayBuffer()), origin: url };
+    return { kind: 'xml', xml: await readCapped(res, url, maxBytes), origin: url };
   } catch (err) {
+    if (err instanceof RelengError) throw err;
     throw new RelengError(`fetching advisories ${url} failed while reading the body: ${errorMessage(err)}`);
   }
 }
@@ -149,6 +212,12 @@ function parseAdvisoryDate(s: string | null | undefined): number | undefined {
  */
 export function validateUpdateinfo(xml: string | Buffer, origin: string, repoFilenames?: ReadonlySet<string>): ValidatedUpdateinfo {
   const text = (typeof xml === 'string' ? xml : xml.toString('utf8')).replace(/^\uFEFF/, '');
+  // updateinfo has no DTD; a DOCTYPE or entity declaration in advisories is an entity-expansion or XXE attempt.
+  const declaration = /<!(DOCTYPE|ENTITY)\b/i.exec(text);
+  if (declaration) {
+    const line = text.slice(0, declaration.index).split('\n').length;
+    throw new RelengError(`${origin}: advisory XML carries a <!${declaration[1]}> declaration (line ${line}); updateinfo has none, refusing it`);
+  }
   const doc = parseXml(text, origin);
   const root = doc.documentElement;
   if (!root || root.localName !== 'updates') {

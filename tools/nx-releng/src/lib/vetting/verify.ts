@@ -18,7 +18,8 @@ import { pathToFileURL } from 'node:url';
 import { mapLimit } from '../core/concurrency';
 import { RelengError, errorMessage } from '../../errors';
 import { run } from '../tools/exec';
-import { fileDigest, hashAlgorithm, readPrimary, readRepomd, repomdFiles, repomdPath, resolveInRepo } from '../formats/repomd';
+import { fileDigest, hashAlgorithm, readMetadataFile, readPrimary, readRepomd, repomdFiles, repomdPath, resolveInRepo } from '../formats/repomd';
+import { requireModules } from '../formats/modulemd';
 import type { Repomd, RepomdChecksum } from '../formats/repomd';
 import { verifyDetachedSignature } from './sign';
 
@@ -282,4 +283,21 @@ export async function verifyRepo(repoDir: string, opts: VerifyRepoOptions): Prom
   if (!opts.skipDnf && repomd) problems.push(...(await dnfChecks(repoDir, opts)));
 
   return { repo: name, ok: problems.length === 0, problems };
+}
+
+/**
+ * A modular repo's module metadata, as EL8 clients read it: repomd.xml has a `modules` record whose file parses as
+ * modulemd documents listing at least one module. Returns the problems (none when it holds).
+ */
+export async function checkModules(repoDir: string): Promise<string[]> {
+  try {
+    const record = (await readRepomd(repoDir)).records.find((r) => r.type === 'modules');
+    if (!record) return [`repodata/repomd.xml has no modules record; a modular repo without module metadata breaks module filtering on every client`];
+    const file = resolveInRepo(repoDir, record.location);
+    if (!file) return [`the modules record points outside the repo: ${record.location}`];
+    requireModules(await readMetadataFile(file), record.location);
+    return [];
+  } catch (err) {
+    return [errorMessage(err)];
+  }
 }
