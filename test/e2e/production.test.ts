@@ -115,13 +115,20 @@ test('sync-prod of both majors first, then hardlink and the file lists exactly o
   assert.deepEqual(graph['mirror:filelist']?.map((d) => d.id), ['mirror:hardlink']);
   assert.deepEqual(
     graph['mirror:hardlink']?.map((d) => d.id).sort(),
-    ['Extras-8:sync-prod', 'Rocky-8:sync-prod', 'Rocky-9:sync-prod', 'Rocky-devel-8:sync-prod'],
+    ['Extras-8:sync-prod', 'Rocky-8:sync-prod', 'Rocky-9:sync-prod', 'Rocky-devel-8:sync-prod', 'SIG-kernel-8:sync-prod', 'SIG-kmod-8:sync-prod'],
   );
   for (const t of ['Extras-8:sync-prod', 'Rocky-8:sync-prod']) assert.deepEqual(graph[t], [], `${t} does not pull in the staging chain`);
   const out = await runOk(['run-many', '-t', 'sync-prod', 'filelist']);
   const tasks = tasksRun(out);
   const prodSyncs = tasks.filter((t) => t.endsWith(':sync-prod'));
-  assert.deepEqual([...prodSyncs].sort(), ['Extras-8:sync-prod', 'Rocky-8:sync-prod', 'Rocky-9:sync-prod', 'Rocky-devel-8:sync-prod']);
+  assert.deepEqual([...prodSyncs].sort(), [
+    'Extras-8:sync-prod',
+    'Rocky-8:sync-prod',
+    'Rocky-9:sync-prod',
+    'Rocky-devel-8:sync-prod',
+    'SIG-kernel-8:sync-prod',
+    'SIG-kmod-8:sync-prod',
+  ]);
   assert.deepEqual(tasks.filter((t) => t === 'mirror:filelist'), ['mirror:filelist']);
   assert.equal(tasks.at(-1), 'mirror:filelist');
   assert.ok(tasks.indexOf('mirror:hardlink') > Math.max(...prodSyncs.map((t) => tasks.indexOf(t))));

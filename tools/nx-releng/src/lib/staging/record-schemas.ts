@@ -87,7 +87,9 @@ export function readProdRecord(file: string, model: ComposeModel) {
       composeId: z.string(),
       verifyDigest: z.string(),
       productionDigest: z.string(),
-      subtrees: z.array(p.subtree),
+      // The revision's owner also digests the top-level entries no project claims (images, live, files): plain
+      // names, only ever read here (production's digest), never a --delete subtree.
+      subtrees: z.array(z.union([p.subtree, p.topLevelName])),
       links: z.array(p.linkName).optional(),
       syncedAt: z.string(),
     }),
