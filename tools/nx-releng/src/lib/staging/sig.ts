@@ -26,6 +26,7 @@ import { readSyncRecord } from './record-schemas';
 import {
   inWorkCopy,
   recordSync,
+  resultBase,
   syncNeeded,
   syncSource,
   totals,
@@ -120,21 +121,13 @@ function sigConfigHash(req: SyncStagingRequest): string {
 
 export async function syncSigStaging(req: SyncStagingRequest): Promise<SyncStagingResult> {
   const started = Date.now();
-  const { model, channel, log } = req;
+  const { model, log } = req;
   const { sp, compose } = await syncSource(req);
   await requireTools(SIG_SYNC_TOOLS);
   const { sig, source, repos } = await planSigCompose(model, compose);
   // <stub>/<major> is the tree the SIG's repo paths are relative to; the SIG owns only <sig> in it.
   const target = sp.revisionDir;
-  const base = {
-    project: model.project,
-    channel,
-    composeId: compose.composeId,
-    composeDir: compose.composeDir,
-    stagingDir: join(target, sig),
-    repos: repos.length,
-    minorRelease: false, // SIGs have no minor release
-  };
+  const base = { ...resultBase(req, compose, join(target, sig), repos.length), minorRelease: false }; // SIGs have no minor release
   const copy = (dest: string, dryRun = false) =>
     rsync({ src: source, dest, delete: true, chown: model.common.owner, dryRun });
 

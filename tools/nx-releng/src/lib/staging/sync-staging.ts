@@ -16,7 +16,7 @@ import { SyncProgress } from '../core/progress';
 import { STAGING_EXCLUDES, rsync } from '../tools/rsync';
 import { hashConfig } from './sync-record';
 import { readSyncRecord } from './record-schemas';
-import { inWorkCopy, recordSync, syncNeeded, syncSource, totals, type SyncStagingRequest, type SyncStagingResult } from './work-copy';
+import { inWorkCopy, recordSync, resultBase, syncNeeded, syncSource, totals, type SyncStagingRequest, type SyncStagingResult } from './work-copy';
 import { checkDestination, isDir, isFile } from '../core/fs-checks';
 import { layoutDirs, refuseLinks } from '../core/link-policy';
 import { syncSigStaging } from './sig';
@@ -202,14 +202,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
   const minor: MinorReleasePlan | undefined = releaseExtras(req) ? await planMinorRelease(model, ch, compose, sp, log) : undefined;
   const mode = rsyncMode(channel, !!minor);
   const target = sp.revisionDir;
-  const base = {
-    project: model.project,
-    channel,
-    composeId: compose.composeId,
-    composeDir: compose.composeDir,
-    stagingDir: target,
-    repos: repos.length,
-  };
+  const base = resultBase(req, compose, target, repos.length);
 
   if (req.dryRun) {
     log.info(`${model.project}: dry run of ${compose.composeId} -> ${target} (nothing is changed)`);

@@ -50,6 +50,11 @@ export async function syncSource(req: Pick<SyncStagingRequest, 'model' | 'channe
   return { ch, sp, compose };
 }
 
+/** What every sync result says of where it synced from and to. */
+export function resultBase(req: Pick<SyncStagingRequest, 'model' | 'channel'>, compose: ComposeRef, stagingDir: string, repos: number) {
+  return { project: req.model.project, channel: req.channel, composeId: compose.composeId, composeDir: compose.composeDir, stagingDir, repos };
+}
+
 /** Why the staging tree needs a sync, or undefined when the last sync's record still holds. */
 export async function syncNeeded(
   record: SyncRecord | undefined,
