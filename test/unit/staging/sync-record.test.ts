@@ -33,7 +33,15 @@ const SYNC = {
   extraSubtrees: ['isos'],
   links: [{ name: 'nfv', target: 'NFV' }],
 };
-const VERIFY = { ...SYNC, stagingDir: SYNC.destination, digest: '00', verifiedAt: SYNC.syncedAt };
+const VERIFY = {
+  ...SYNC,
+  stagingDir: SYNC.destination,
+  subtrees: ['AppStream', 'BaseOS', 'isos'],
+  unclaimed: ['images'],
+  digest: '00',
+  pathDigests: { BaseOS: '01', AppStream: '02', isos: '03', images: '04', nfv: '05' },
+  verifiedAt: SYNC.syncedAt,
+};
 const PROD = { version: 1, project: 'Rocky-8', composeId: 'x', verifyDigest: '00', productionDigest: '11', subtrees: ['BaseOS', 'isos', 'metadata'], links: ['nfv'], syncedAt: SYNC.syncedAt };
 
 function file(name: string, value: unknown): string {
@@ -58,6 +66,8 @@ test('records the tool wrote are read back whole; a missing, cut off or other-ve
   assert.equal(await readSyncRecord(join(tmp, 'missing.json'), ROCKY), undefined);
   assert.equal(await readSyncRecord(file('cut.json', '{ "version": 1, "repos": ['), ROCKY), undefined);
   assert.equal(await readVerifyRecord(file('v2.json', { ...VERIFY, version: 2 }), ROCKY), undefined);
+  const { subtrees: _s, pathDigests: _p, ...older } = VERIFY;
+  assert.equal(await readVerifyRecord(file('v0.json', older), ROCKY), undefined, 'a record without subtrees vouches for nothing');
 });
 
 test('a path outside the project\'s own subtrees is refused, naming the file and the field', async () => {

@@ -9,6 +9,10 @@ import { pathOutside, projectTops, readRecordJson, type SyncRecord } from './syn
  * pathOutside). The steps read them through these schemas; the runtime inputs, which load no schema library,
  * through peekSyncRecord. Objects are loose, so a field another version adds is kept.
  */
+function isPlainName(n: string): boolean {
+  return n !== '' && n !== '.' && n !== '..' && !n.includes('/');
+}
+
 export function recordPaths(model: ComposeModel) {
   const inside = (tops: readonly string[]) =>
     z.string().superRefine((p, ctx) => {
@@ -34,8 +38,14 @@ export function recordPaths(model: ComposeModel) {
     }),
     link: z.looseObject({ name: linkName, target: z.string().refine((t) => model.release.linkRepos[t] !== undefined, 'is not a target of linkRepos') }),
     linkName,
+    /** A subtree of the project, or one plain top-level name (the unclaimed entries the revision's owner digests). */
+    subtreeOrTopLevelName: z.string().superRefine((n, ctx) => {
+      if (isPlainName(n)) return;
+      const message = pathOutside(subtrees, n);
+      if (message) ctx.addIssue({ code: 'custom', message });
+    }),
     /** A top-level entry of the revision dir that no project claims (images, live, a file): one plain name. */
-    topLevelName: z.string().refine((n) => n !== '' && n !== '.' && n !== '..' && !n.includes('/'), 'must be one plain name of the revision dir'),
+    topLevelName: z.string().refine(isPlainName, 'must be one plain name of the revision dir'),
     absolute: z.string().refine((p) => p.startsWith('/') && !p.split('/').includes('..'), 'must be an absolute path without ".."'),
   };
 }
@@ -89,7 +99,7 @@ export function readProdRecord(file: string, model: ComposeModel) {
       productionDigest: z.string(),
       // The revision's owner also digests the top-level entries no project claims (images, live, files): plain
       // names, only ever read here (production's digest), never a --delete subtree.
-      subtrees: z.array(z.union([p.subtree, p.topLevelName])),
+      subtrees: z.array(p.subtreeOrTopLevelName),
       links: z.array(p.linkName).optional(),
       syncedAt: z.string(),
     }),
