@@ -48,7 +48,8 @@ async function main(): Promise<void> {
   try {
     // --skip-nx-cache: running the sandbox again makes new composes, even of unchanged RPMs.
     if (minorRelease) {
-      await nx(['run-many', '-t', 'compose', '--backend=local', '--kind=produce', '--skip-nx-cache', '--output-style=static']);
+      // SIGs have no produce compose: the base composes only (tag kind:base).
+      await nx(['run-many', '-t', 'compose', '--backend=local', '--kind=produce', '--projects=tag:kind:base', '--skip-nx-cache', '--output-style=static']);
       await nx(['run-many', '-t', 'sync-staging', '-c', 'minor-release', '--output-style=static']);
     } else {
       await nx(['run-many', '-t', 'compose', '--backend=local', '--skip-nx-cache', '--output-style=static']);
