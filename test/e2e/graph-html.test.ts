@@ -59,9 +59,9 @@ test('nx graph --file=<dir>/graph.html renders in headless Chromium with every p
 // ---------------------------------------------------------------------------------------------------------------
 // The graph as drawn: the page's cytoscape instance, read back from the rendered page.
 
-/** The composes of this workspace (the three of releases/8 and a SIG, added in the test) and their expected edges. */
+/** The composes of this workspace (the five of releases/8, the kernel SIG's two among them, and a SIG added in the test) and their expected edges. */
 const SIG = { kind: 'sig', description: 'The Cloud SIG (a SIG of the graph test)', variants: ['plus'], backend: 'local' };
-const COMPOSES = ['Extras-8', 'Rocky-8', 'Rocky-devel-8', 'SIG-cloud-8'];
+const COMPOSES = ['Extras-8', 'Rocky-8', 'Rocky-devel-8', 'SIG-cloud-8', 'SIG-kernel-8', 'SIG-kmod-8'];
 const RELEASE_EDGES = [
   'Extras-8 -> Rocky-8',
   'Rocky-devel-8 -> Rocky-8',

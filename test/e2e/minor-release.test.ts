@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { run } from '../../tools/nx-releng/src/lib/tools/exec';
 import { stageSandbox } from '../../tools/sandbox/sandbox';
 import { setupSandboxSigning, startErrataServer, stopSandboxAgent, writeSandboxErrata, type ErrataServer } from '../../tools/sandbox/signing';
-import { createNxWorkspace, taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
+import { createNxWorkspace, dropShippedSigs, taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
 import { assertSameTree, snapshotTree } from '../helpers/tree-snapshot';
 import { readJsonFile, writeJsonFile } from '../helpers/workspace';
 
@@ -61,6 +61,7 @@ function latestCompose(short: string): string {
 
 before(async () => {
   ws = createNxWorkspace('e2e-minor');
+  dropShippedSigs(ws);
   // Rocky's real devel compose has the variant Devel; release.json links devel -> Devel.
   const releaseFile = join(ws.dir, 'releases/8/release.json');
   const release = readJsonFile<Record<string, any>>(releaseFile);
@@ -80,8 +81,7 @@ before(async () => {
   staging = join(category, '8.10-RC2');
   prodCategory = join(ws.relengRoot, 'mnt/repos-production/mirror/pub/rocky');
   production = join(prodCategory, '8.10');
-  // SIGs have no produce compose: only the base composes (tag kind:base).
-  await runOk(['run-many', '-t', 'compose', '--backend=local', '--kind=produce', '--projects=tag:kind:base']);
+  await runOk(['run-many', '-t', 'compose', '--backend=local', '--kind=produce']);
 });
 
 after(async () => {

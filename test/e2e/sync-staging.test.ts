@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { stageSandbox } from '../../tools/sandbox/sandbox';
 import { groupList, repoquery } from '../helpers/dnf';
-import { createNxWorkspace, taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
+import { createNxWorkspace, dropShippedSigs, taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
 import { readJsonFile } from '../helpers/workspace';
 
 /**
@@ -29,6 +29,7 @@ function syncAll(): Record<string, string> {
 
 before(async () => {
   ws = createNxWorkspace('e2e-staging');
+  dropShippedSigs(ws);
   staging = join(ws.relengRoot, 'mnt/repos-staging/mirror/pub/rocky/8.10-RC2');
   await stageSandbox(ws.relengRoot);
   runOk(['run-many', '-t', 'compose', '--backend=local', '--output-style=static']);

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { run } from '../../tools/nx-releng/src/lib/tools/exec';
 import { SANDBOX_ADVISORY, writeSandboxErrata } from '../../tools/sandbox/signing';
 import { moduleList, repoquery } from '../helpers/dnf';
-import { taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
+import { dropShippedSigs, taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
 import { openPipelineWorkspace, type PipelineWorkspace } from '../helpers/pipeline';
 
 /**
@@ -23,7 +23,7 @@ const nx = (args: string[]) => pipeline.nx(args);
 const runOk = (args: string[]) => pipeline.runOk(args);
 
 before(async () => {
-  pipeline = await openPipelineWorkspace('e2e-vetting');
+  pipeline = await openPipelineWorkspace('e2e-vetting', async (w) => dropShippedSigs(w));
   ws = pipeline.ws;
   staging = join(ws.relengRoot, 'mnt/repos-staging/mirror/pub/rocky/8.10-RC2');
 });

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, copyReleases, removeDir, tempDir } from './workspace';
 
@@ -43,6 +43,19 @@ export function linkNodeModules(dir: string): void {
   for (const entry of readdirSync(join(REPO_ROOT, 'node_modules'))) {
     if (entry !== '@nx-releng') symlinkSync(join(REPO_ROOT, 'node_modules', entry), join(dir, 'node_modules', entry));
   }
+}
+
+/**
+ * Takes the SIG composes of the shipped model out of a test workspace (committed), for tests about the base
+ * distribution's pipeline: the SIGs have their own end-to-end test (sig.test.ts) and run in the sandbox.
+ */
+export function dropShippedSigs(ws: NxWorkspace): void {
+  for (const major of readdirSync(join(ws.dir, 'releases'), { withFileTypes: true }).filter((e) => e.isDirectory())) {
+    for (const dir of readdirSync(join(ws.dir, 'releases', major.name)).filter((d) => d.startsWith('SIG-'))) {
+      rmSync(join(ws.dir, 'releases', major.name, dir), { recursive: true });
+    }
+  }
+  ws.git(['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'base composes only']);
 }
 
 export function createNxWorkspace(prefix = 'nx'): NxWorkspace {
