@@ -48,8 +48,9 @@ async function main(): Promise<void> {
   try {
     // --skip-nx-cache: running the sandbox again makes new composes, even of unchanged RPMs.
     if (minorRelease) {
-      // SIGs have no produce compose: the base composes only (tag kind:base).
+      // SIGs have no produce compose: the base composes are produce composes, the SIGs' their usual update ones.
       await nx(['run-many', '-t', 'compose', '--backend=local', '--kind=produce', '--projects=tag:kind:base', '--skip-nx-cache', '--output-style=static']);
+      await nx(['run-many', '-t', 'compose', '--backend=local', '--projects=tag:kind:sig', '--skip-nx-cache', '--output-style=static']);
       await nx(['run-many', '-t', 'sync-staging', '-c', 'minor-release', '--output-style=static']);
     } else {
       await nx(['run-many', '-t', 'compose', '--backend=local', '--skip-nx-cache', '--output-style=static']);
