@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { channelPungi, loadComposeModels, type ComposeModel } from '../../../tools/nx-releng/src/config/load';
+import { loadComposeModels, type ComposeModel } from '../../../tools/nx-releng/src/config/load';
+import { channelPungi } from '../../../tools/nx-releng/src/config/pungi-settings';
 import type { Channel } from '../../../tools/nx-releng/src/config/schema';
 import { channelRelease, composePaths, resolveRoots } from '../../../tools/nx-releng/src/layout/paths';
 import {

@@ -2,14 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { z } from 'zod';
 import { RelengError } from '../errors';
+import { channelPungi, pungiField } from './pungi-settings';
 import { DEFAULT_RELEASES_DIR, commonFileOf, composeFilesOf, composeGlobOf } from './files';
 import {
   CHANNELS,
-  DEFAULT_CHANNEL,
   SAFE_NAME,
   SIG_PREFIX,
   type Channel,
-  type PungiConfig,
   commonSchema,
   composeSchema,
   releaseSchema,
@@ -150,21 +149,6 @@ function checkCrossLayer(model: ComposeModel): void {
       );
     }
   }
-}
-
-/** The compose.json field of a channel's pungi block: pungi for stable, channels.<channel>.pungi for the others. */
-export function pungiField(channel: Channel): string {
-  return channel === DEFAULT_CHANNEL ? 'pungi' : `channels.${channel}.pungi`;
-}
-
-/** The pungi settings a channel composes with (undefined: none configured; never the stable ones for another channel). */
-export function channelPungi(model: ComposeModel, channel: Channel): PungiConfig | undefined {
-  return channel === DEFAULT_CHANNEL ? model.compose.pungi : model.compose.channels?.[channel as Exclude<Channel, 'stable'>]?.pungi;
-}
-
-/** Whether a FINISHED_INCOMPLETE compose of this channel is used (pungi-koji exits 0 for it): the default, as the cron. */
-export function acceptsIncomplete(model: ComposeModel, channel: Channel): boolean {
-  return (channelPungi(model, channel) ?? model.compose.pungi)?.finishedIncomplete !== 'refuse';
 }
 
 /** Channel blocks only for channels release.json configures; each pungi config inside its checkout. */

@@ -9,7 +9,7 @@ import { composeBackend } from '../../lib/compose/backends';
 import { runStep } from '../run-step';
 import type { ComposeExecutorSchema } from './schema';
 import { DEFAULT_CHANNEL } from '../../config/schema';
-import { acceptsIncomplete, channelPungi } from '../../config/load';
+import { acceptsIncomplete, channelPungi } from '../../config/pungi-settings';
 
 /**
  * Makes one compose with the configured backend, then reports what changed since the compose the latest link

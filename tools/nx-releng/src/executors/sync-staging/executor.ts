@@ -4,7 +4,7 @@ import { syncStaging } from '../../lib/staging/sync-staging';
 import { runStep } from '../run-step';
 import type { SyncStagingExecutorSchema } from './schema';
 import { DEFAULT_CHANNEL } from '../../config/schema';
-import { acceptsIncomplete } from '../../config/load';
+import { acceptsIncomplete } from '../../config/pungi-settings';
 
 const syncStagingExecutor: PromiseExecutor<SyncStagingExecutorSchema> = (options, context) =>
   runStep('sync-staging', context, async ({ model, roots, log }) => {

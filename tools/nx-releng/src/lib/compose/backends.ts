@@ -2,7 +2,8 @@
  * The compose backends, one function per backend and compose kind (base or SIG), picked from a table so the
  * executor has one call and a new backend is one row.
  */
-import { channelPungi, type ComposeModel } from '../../config/load';
+import { type ComposeModel } from '../../config/load';
+import { channelPungi } from '../../config/pungi-settings';
 import type { ComposeConfig, ComposeKind } from '../../config/schema';
 import { RelengError } from '../../errors';
 import { sigName, type ChannelRelease, type ComposePaths } from '../../layout/paths';

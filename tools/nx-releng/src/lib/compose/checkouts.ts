@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { lstat, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { channelPungi, pungiField, type ComposeModel } from '../../config/load';
+import { type ComposeModel } from '../../config/load';
+import { channelPungi, pungiField } from '../../config/pungi-settings';
 import type { Channel, CheckoutConfig } from '../../config/schema';
 import { RelengError } from '../../errors';
 import { checkoutLockPath, reRoot, type Roots } from '../../layout/paths';

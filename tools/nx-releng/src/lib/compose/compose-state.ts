@@ -21,7 +21,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { acceptsIncomplete, channelPungi, pungiField, type ComposeModel } from '../../config/load';
+import { type ComposeModel } from '../../config/load';
+import { acceptsIncomplete, channelPungi, pungiField } from '../../config/pungi-settings';
 import { CHANNELS } from '../../config/constants';
 import { channelRelease, composePaths, reRoot, resolveRoots, composeInputNotePath } from '../../layout/paths';
 import { inspectLatestLink } from './compose-ref';

@@ -6,7 +6,8 @@
  */
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { channelPungi, pungiField, type ComposeModel } from '../../config/load';
+import { type ComposeModel } from '../../config/load';
+import { channelPungi, pungiField } from '../../config/pungi-settings';
 import {
   LABEL_NAMES,
   PUNGI_PHASES,
