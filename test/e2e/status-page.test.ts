@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, utimesSy
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runChromium } from '../helpers/chromium';
-import type { NxWorkspace } from '../helpers/nx-workspace';
+import { dropShippedSigs, type NxWorkspace } from '../helpers/nx-workspace';
 import { openPipelineWorkspace, type PipelineWorkspace } from '../helpers/pipeline';
 
 /**
@@ -21,7 +21,7 @@ let ws: NxWorkspace;
 let page: string;
 
 before(async () => {
-  pipeline = await openPipelineWorkspace('e2e-status');
+  pipeline = await openPipelineWorkspace('e2e-status', async (w) => dropShippedSigs(w));
   ws = pipeline.ws;
   page = join(ws.dir, 'dist/releng/mirror/status/index.html');
 });
