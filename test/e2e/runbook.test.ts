@@ -124,7 +124,7 @@ for (const block of runnable.filter((b) => !b.flags.includes('prelude'))) {
 // Every `npx nx` command of the runbook, runnable or not, against the graph and the plugin's schemas.
 
 /** nx's own flags, which no executor schema lists. */
-const NX_FLAGS = new Set(['skip-nx-cache', 'output-style', 'projects', 'p', 'base', 'head', 'parallel', 'exclude', 'verbose', 'graph', 'dry-run', 'file', 'excludeTaskDependencies']);
+const NX_FLAGS = new Set(['skip-nx-cache', 'output-style', 'projects', 'p', 'base', 'head', 'parallel', 'exclude', 'verbose', 'graph', 'dry-run', 'file', 'excludeTaskDependencies', 'help']);
 
 /** Words of a shell command line, with "..." kept together and comments dropped. */
 function words(line: string): string[] {
