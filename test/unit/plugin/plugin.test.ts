@@ -291,7 +291,7 @@ test("verify's hash sees the repodata of the composes it waits for: Rocky-8's Ba
     repomd('BaseOS/x86_64/os', 'BaseOS 1');
     repomd('AppStream/x86_64/os', 'AppStream 1');
     repomd('devel/x86_64/os', 'devel 1');
-    writeJsonFile(sp.syncRecord, { version: 1, project: 'Extras-8', channel: 'stable', repos: ['extras/x86_64/os'] });
+    writeJsonFile(sp.syncRecord, { version: 1, project: 'Extras-8', channel: 'stable', destination: sp.revisionDir, dirs: {}, repos: ['extras/x86_64/os'] });
     const state = () => verifyState(root, 'Extras-8', relengRoot);
     const before = await state();
     assert.match(before, /^stable: \S+ deps \S+$/m);

@@ -123,6 +123,8 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
   // Production lock first, then staging's, so no staging writer changes what is being copied.
   return withLock(pp.lockFile, `${model.project}:sync-prod`, model.common.lockTimeoutSeconds, log, () =>
     withLock(sp.lockFile, `${model.project}:sync-prod`, model.common.lockTimeoutSeconds, log, async () => {
+      // The link policy first: a layout dir that became a link is named as such, not as a changed digest.
+      await refuseLinksOnBothSides(model.project, sp.revisionDir, pp.revisionDir, subtrees, verified.repos);
       await checkStillVouched(model, claims, sp.revisionDir, verified);
       const record = await readProdRecord(pp.syncRecord, model);
       if (
@@ -133,7 +135,6 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
         log.info(`${model.project}: production ${pp.revisionDir} already holds verified ${verified.composeId}`);
         return { ...base, outcome: 'up-to-date', files: 0, bytes: 0 };
       }
-      await refuseLinksOnBothSides(model.project, sp.revisionDir, pp.revisionDir, subtrees, verified.repos);
       for (const l of links) await checkLinkSlot(join(pp.revisionDir, l.name), l.target, 'sync-prod');
       if (req.dryRun) {
         let files = 0;
