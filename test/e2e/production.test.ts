@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -253,6 +253,14 @@ test('production is the whole vetted revision: images/, live/, top-level files g
   assert.notEqual(r.status, 0);
   assert.match(r.output, new RegExp(`Rocky-8: ${staging}/EULA appeared in staging after verify at [^,]+, which vouched for every path sync-prod publishes; run nx run Rocky-8:verify again`));
   rmSync(join(staging, 'EULA'));
+  // A link leaving the tree inside the owner's unclaimed content: the link policy names it before anything moves.
+  symlinkSync('/etc/shadow', join(staging, 'live/x86_64/shadow'));
+  const linkBefore = await trees();
+  r = await nx(['run', 'Rocky-8:sync-prod']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.output, new RegExp(`Rocky-8:sync-prod FAILED: Rocky-8: staging ${staging}: ${staging}/live/x86_64/shadow is a symbolic link to the absolute path /etc/shadow`));
+  assert.deepEqual(await trees(), linkBefore);
+  rmSync(join(staging, 'live/x86_64/shadow'));
 
   await runOk(['run-many', '-t', 'sync-prod', 'filelist']);
   for (const rev of ['8.10', '9.7']) {
@@ -264,39 +272,75 @@ test('production is the whole vetted revision: images/, live/, top-level files g
   assert.match(readFileSync(join(prod, 'mirror/pub/rocky/fullfiletimelist-rocky'), 'utf8'), /\tf\t5\t8\.10\/images\/x86_64\/Rocky-8-GenericCloud\.latest\.x86_64\.qcow2\n/);
 });
 
-test('a production sync killed midway converges on rerun, and production never names a missing file', async () => {
+test('a push killed at any moment converges on rerun; no repomd.xml or file list ever names a missing path', async () => {
+  // A newer Rocky compose (releng-hello 1.0 -> 1.1), and the owner's unclaimed content changes too: images/ gains
+  // a file, live/ is gone from staging (so production's goes), so the whole-revision pass and its deletions run.
+  const stagingRev = join(ws.relengRoot, 'mnt/repos-staging/mirror/pub/rocky/8.10-RC2');
+  const production = join(prod, 'mirror/pub/rocky/8.10');
   await stageSandbox(ws.relengRoot, { version: '1.1', shorts: ['Rocky'] });
   await runOk(['run', 'Rocky-8:compose', '--backend=local']);
-  await runOk(['run', 'Rocky-8:verify']);
+  writeFileSync(join(stagingRev, 'images/x86_64/Rocky-8-EC2.latest.x86_64.qcow2'), 'ec2');
+  rmSync(join(stagingRev, 'live'), { recursive: true });
+  await runOk(['run-many', '-t', 'verify']);
+  const newPkg = join(production, 'BaseOS/x86_64/os/Packages/r/releng-hello-1.1-1.el8.x86_64.rpm');
+  const oldPkg = join(production, 'BaseOS/x86_64/os/Packages/r/releng-hello-1.0-1.el8.x86_64.rpm');
+  const mainList = join(prod, 'mirror/pub/rocky/fullfiletimelist-rocky');
+  const repomd = join(production, 'BaseOS/x86_64/os/repodata/repomd.xml');
+  assert.ok(existsSync(oldPkg) && !existsSync(newPkg) && existsSync(join(production, 'live')));
+
+  // Production and its state as they are before the push, to start each killed push from.
+  const prodState = join(ws.relengRoot, 'mnt/repos-staging/.releng/production');
+  const saved = await mkdtemp(join(tmpdir(), 'e2e-prod-saved-'));
+  const copyTree = (from: string, to: string) => run('rsync', ['-aH', '--delete', `${from}/`, `${to}/`]);
+  await copyTree(prod, join(saved, 'prod'));
+  await copyTree(prodState, join(saved, 'state'));
+  const listIno = () => statSync(mainList).ino;
+  const repomdBefore = readFileSync(repomd, 'utf8');
+  const inoBefore = listIno();
+  // Each push is killed when one step of it shows in production (polled every few ms).
+  const killPoints: [string, () => boolean][] = [
+    ['new packages landing', () => existsSync(newPkg)],
+    ['new repodata in place', () => readFileSync(repomd, 'utf8') !== repomdBefore],
+    ['file lists rewritten', () => listIno() !== inoBefore],
+    ['old packages deleted', () => !existsSync(oldPkg)],
+  ];
   const repos = () =>
-    ['BaseOS', 'AppStream', 'PowerTools'].flatMap((v) =>
-      ['x86_64/os', 'aarch64/os', 'x86_64/debug/tree', 'source/tree'].map((r) => join(prod, 'mirror/pub/rocky/8.10', v, r)),
-    );
-  const sampler = sampleRepos(repos);
-  // Kill the whole nx process group as soon as the new packages start landing in production.
-  const syncProd = ws.command(['run', 'Rocky-8:sync-prod', '--output-style=static']);
-  const child = spawn(syncProd.argv[0] as string, syncProd.argv.slice(1), { cwd: ws.dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: syncProd.env });
-  let childOutput = '';
-  child.stdout?.on('data', (d) => (childOutput += d));
-  child.stderr?.on('data', (d) => (childOutput += d));
-  let exited = false;
-  child.on('exit', () => (exited = true));
-  const newPkg = join(prod, 'mirror/pub/rocky/8.10/BaseOS/x86_64/os/Packages/r/releng-hello-1.1-1.el8.x86_64.rpm');
-  const deadline = Date.now() + 60_000;
-  while (!existsSync(newPkg) && !exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
-  assert.ok(!exited, `sync-prod ended before it published ${newPkg}:\n${childOutput}`);
-  process.kill(-(child.pid as number), 'SIGKILL');
-  await new Promise((r) => child.on('close', r));
-  const out = await runOk(['run', 'Rocky-8:sync-prod']);
-  assert.match(out, /Rocky-8:sync-prod synced/);
-  const { rounds, problems } = await sampler.stop();
-  assert.deepEqual(problems, []);
-  assert.ok(rounds > 10, `the sampler ran ${rounds} rounds`);
-  // Converged: production holds exactly what staging holds for this project.
-  const staging = join(ws.relengRoot, 'mnt/repos-staging/mirror/pub/rocky/8.10-RC2');
-  for (const repo of ['BaseOS/x86_64/os', 'AppStream/aarch64/os', 'PowerTools/source/tree']) {
-    assert.deepEqual(filesOf(join(prod, 'mirror/pub/rocky/8.10'), repo), filesOf(staging, repo), repo);
+    ['BaseOS', 'AppStream', 'PowerTools'].flatMap((v) => ['x86_64/os', 'aarch64/os', 'x86_64/debug/tree', 'source/tree'].map((r) => join(production, v, r)));
+  const lists = ['mirror/pub/rocky/fullfiletimelist-rocky', 'mirror/pub/rocky/fullfilelist', 'fullfiletimelist-rocky', 'fullfilelist'].map((l) => join(prod, l));
+  const killed: string[] = [];
+  for (const [point, reached] of killPoints) {
+    await copyTree(join(saved, 'prod'), prod);
+    await copyTree(join(saved, 'state'), prodState);
+    const sampler = sampleRepos(repos, lists);
+    const push = ws.command(['run-many', '-t', 'sync-prod', 'filelist', '--output-style=static']);
+    const child = spawn(push.argv[0] as string, push.argv.slice(1), { cwd: ws.dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: push.env });
+    let output = '';
+    child.stdout?.on('data', (d) => (output += d));
+    child.stderr?.on('data', (d) => (output += d));
+    let exited = false;
+    const closed = new Promise((r) => child.on('close', r));
+    child.on('exit', () => (exited = true));
+    const deadline = Date.now() + 120_000;
+    while (!exited && !reached() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    if (!exited) {
+      process.kill(-(child.pid as number), 'SIGKILL');
+      killed.push(point);
+    }
+    await closed;
+    // The rerun converges; the sampler watched the killed push and the rerun.
+    const out = await runOk(['run-many', '-t', 'sync-prod', 'filelist']);
+    assert.match(out, /Rocky-8:sync-prod (synced|up to date)/, `${point}: the rerun publishes\n${output}`);
+    const { rounds, problems } = await sampler.stop();
+    assert.deepEqual(problems, [], `killed at "${point}"`);
+    assert.ok(rounds > 5, `the sampler ran ${rounds} rounds`);
+    const d = await run('diff', ['-r', '--no-dereference', stagingRev, production], { allowFailure: true });
+    assert.equal(`${d.stdout}`, '', `after a push killed at "${point}", staging and production differ`);
+    assertListsDescribeDisk();
   }
-  const again = await runOk(['run', 'Rocky-8:sync-prod']);
-  assert.match(again, /up to date, nothing synced/);
+  // The first kills land mid-push for sure (the lists are written only after every sync-prod); the later ones
+  // may come after the push ended on a fast machine, which the rerun covers as well.
+  assert.ok(killed.includes('new packages landing') && killed.includes('new repodata in place'), `killed at: ${killed.join(', ')}`);
+  const again = await runOk(['run-many', '-t', 'sync-prod', 'filelist']);
+  assert.match(again, /Rocky-8:sync-prod up to date, nothing synced/);
+  await rm(saved, { recursive: true, force: true });
 });

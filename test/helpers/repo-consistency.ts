@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { lstat, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   fileDigest,
@@ -47,14 +47,35 @@ export async function publishedRepoProblems(repoDir: string): Promise<string[]> 
   return after === text ? problems : [];
 }
 
-/** Samples the given repos until stop() is called; collects every problem seen. */
-export function sampleRepos(repoDirs: () => string[]): { stop(): Promise<{ rounds: number; problems: string[] }> } {
+/**
+ * What a mirror polling a file list would see at this instant: every path the list names (a timelist's [Files]
+ * lines, or fullfilelist's `./` lines) exists. A list replaced while it was being checked is not judged: a
+ * deletion may only follow the list that stopped naming the path.
+ */
+export async function publishedListProblems(list: string): Promise<string[]> {
+  const before = await stat(list).catch(() => undefined);
+  if (!before) return [];
+  const text = await readFile(list, 'utf8').catch(() => '');
+  const dir = join(list, '..');
+  const timelist = /\n\[Files\]\n/.test(text);
+  const paths = timelist
+    ? [...((text.split('\n[Files]\n')[1] ?? '').split('\n\n')[0] ?? '').matchAll(/^\d+\t[fdl][-*]?\t\d+\t(.+)$/gm)].map((m) => m[1] as string)
+    : text.split('\n').filter((l) => l.startsWith('./')).map((l) => l.slice(2));
+  const problems: string[] = [];
+  for (const p of paths) if (!(await lstat(join(dir, p)).catch(() => undefined))) problems.push(`${list} names missing ${p}`);
+  const after = await stat(list).catch(() => undefined);
+  return after?.ino === before.ino && after.mtimeMs === before.mtimeMs ? problems : [];
+}
+
+/** Samples the given repos (and file lists) until stop() is called; collects every problem seen. */
+export function sampleRepos(repoDirs: () => string[], lists: readonly string[] = []): { stop(): Promise<{ rounds: number; problems: string[] }> } {
   let running = true;
   let rounds = 0;
   const problems = new Set<string>();
   const loop = (async () => {
     while (running) {
       for (const dir of repoDirs()) for (const p of await publishedRepoProblems(dir)) problems.add(p);
+      for (const list of lists) for (const p of await publishedListProblems(list)) problems.add(p);
       rounds++;
       await new Promise((r) => setTimeout(r, 5));
     }

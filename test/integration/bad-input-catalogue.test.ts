@@ -846,6 +846,16 @@ const CASES: Case[] = [
     },
     error: () => badRecord('Extras-8:sync-prod', paths('Extras-8').pp.syncRecord, 'subtrees\\.0', "'\\.\\./\\.\\.'"),
   },
+  {
+    name: 'record: a pending-deletions record naming ../.. (mirror:filelist deletes nothing through it)',
+    nx: ['run', 'mirror:filelist', '--excludeTaskDependencies', '--skip-nx-cache'],
+    arrange: () =>
+      addFile(
+        paths('Extras-8').pp.pendingDeletions,
+        JSON.stringify({ version: 1, project: 'Extras-8', revisionDir: w.productionDir, paths: ['extras/x86_64/os/Packages', '../..'], recordedAt: '2026-12-05T00:00:00Z' }),
+      ),
+    error: () => new RegExp(`mirror:filelist FAILED: ${re(paths('Extras-8').pp.pendingDeletions)}: field paths\\.1: '\\.\\./\\.\\.' is not a plain relative path inside the project's own subtrees`),
+  },
   // --- compose: checkouts ---
   {
     name: 'compose: the pungi config checkout is missing',

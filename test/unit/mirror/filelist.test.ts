@@ -575,6 +575,35 @@ test('parallel walk (worker threads, spliced chunks) gives byte-identical lists'
   }
 });
 
+test('unlisted paths (pending deletions) are left out with their subtrees, as if gone, in the serial and the parallel walk', async () => {
+  const prod = newDir('unlisted');
+  const rocky = join(prod, 'pub/rocky');
+  for (const repo of ['BaseOS', 'AppStream', 'Retired']) {
+    for (const arch of ['x86_64', 'aarch64']) {
+      for (let i = 0; i < 3; i++) file(join(rocky, '8.10', repo, arch, 'os/Packages/r', `r${i}-1.0-1.el8.${arch}.rpm`), `${i}`);
+      file(join(rocky, '8.10', repo, arch, 'os/repodata/repomd.xml'), `<repomd>${repo}${arch}</repomd>\n`);
+    }
+  }
+  const real = fs.realpathSync(rocky);
+  // A whole variant (a split-off task at level 1), an arch dir inside one (level 2), and one package.
+  const gone = ['8.10/Retired', '8.10/AppStream/aarch64', '8.10/BaseOS/x86_64/os/Packages/r/r1-1.0-1.el8.x86_64.rpm'];
+  const unlisted = new Set(gone.map((g) => `${real}/${g}`));
+  const roots = (): FileListRoot[] => [{ dir: prod, timelistName: 'fullfiletimelist-rocky', copies: [] }, ROCKY(rocky)];
+  const lists = () => [join(prod, 'fullfilelist'), join(prod, 'fullfiletimelist-rocky'), join(rocky, 'fullfilelist'), join(rocky, 'fullfiletimelist-rocky')].map(read);
+  // Directory times change when the entries go: compare the timelists without their time field.
+  const timeless = (texts: string[]) => texts.map((t) => t.replace(/^\d+\t/gm, ''));
+  const withUnlisted: string[][] = [];
+  for (const opts of [{ workers: 0 }, { workers: 2, parallelTuning: { splitLevel: 1 } }, { workers: 2, parallelTuning: { splitLevel: 2, mainTakesTasks: false } }]) {
+    await writeFileLists(roots(), quiet({ ...opts, unlisted }));
+    withUnlisted.push(timeless(lists()));
+  }
+  for (const g of gone) assert.doesNotMatch(withUnlisted[0]?.[3] ?? '', new RegExp(`\t${g.replace(/\./g, '\\.')}(/|\n)`), `${g} is listed`);
+  assert.match(withUnlisted[0]?.[3] ?? '', /\t8\.10\/BaseOS\/x86_64\/os\/Packages\/r\/r0-1\.0-1\.el8\.x86_64\.rpm\n/);
+  for (const g of gone) fs.rmSync(join(rocky, g), { recursive: true });
+  await writeFileLists(roots(), quiet({ workers: 0 }));
+  for (const got of withUnlisted) assert.deepEqual(got, timeless(lists()));
+});
+
 test('a failure inside a worker thread publishes nothing', async () => {
   const root = newDir('worker-fail');
   for (const r of ['a', 'b', 'c', 'd']) file(join(root, r, 'x', 'f'), r);

@@ -16,7 +16,7 @@ test('isos/ reaches production in passes: ISOs and manifests, then the links, th
   const files = ['R-dvd1.iso', 'R-dvd1.iso.manifest', 'R-dvd1.iso.CHECKSUM', 'R-latest-dvd.iso.CHECKSUM', 'CHECKSUM', 'CHECKSUM.asc'];
   for (const f of files) writeFileSync(join(src, 'x86_64', f), f);
   symlinkSync('R-dvd1.iso', join(src, 'x86_64/R-latest-dvd.iso'));
-  // An old ISO in production: none of the passes deletes (sync-prod's last pass, with --delete, does).
+  // An old ISO in production: none of the passes deletes (mirror:filelist carries out the pending deletions).
   mkdirSync(join(dest, 'x86_64'), { recursive: true });
   writeFileSync(join(dest, 'x86_64/R-old.iso'), 'old');
 

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { stepOutputDir } from '../layout/paths';
@@ -24,12 +24,24 @@ export interface NotPublished {
   notPublished: string;
 }
 
+function syncProdManifest(context: ExecutorContext, project: string): string {
+  return join(stepOutputDir(context.root, project, 'sync-prod'), 'manifest.json');
+}
+
+/**
+ * Called as a sync-prod starts: its last run's manifest goes, so a task that dies before writing its own is read
+ * by mirror:filelist as leaving none (not published), never as the last run's outcome.
+ */
+export async function forgetLastOutcome(context: ExecutorContext, project: string): Promise<void> {
+  await rm(syncProdManifest(context, project), { force: true });
+}
+
 /** Every sync-prod of this run that did not publish, as `<project>: <why>` lines. */
 export async function unpublishedInRun(context: ExecutorContext): Promise<string[]> {
   const tasks = Object.values(context.taskGraph?.tasks ?? {}).filter((t) => t.target.target === 'sync-prod');
   const lines: string[] = [];
   for (const { project } of tasks.map((t) => t.target).sort((a, b) => a.project.localeCompare(b.project))) {
-    const file = join(stepOutputDir(context.root, project, 'sync-prod'), 'manifest.json');
+    const file = syncProdManifest(context, project);
     const manifest = await readFile(file, 'utf8').then((t) => JSON.parse(t) as Partial<NotPublished>, () => undefined);
     if (!manifest) lines.push(`${project}: its sync-prod left no manifest (${file})`);
     else if (manifest.notPublished) lines.push(`${project}: ${manifest.notPublished.replace(`${project}: `, '')}`);

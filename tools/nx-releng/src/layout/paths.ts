@@ -144,6 +144,11 @@ export interface ProductionPaths {
    */
   lockFile: string;
   syncRecord: string;
+  /**
+   * What this project's last push left in production that vetted staging no longer holds: deleted by
+   * mirror:filelist once the lists no longer name it (lib/production/pending-deletions.ts).
+   */
+  pendingDeletions: string;
 }
 
 export function productionPaths(model: ComposeModel, ch: ChannelRelease, roots: Roots): ProductionPaths {
@@ -158,6 +163,7 @@ export function productionPaths(model: ComposeModel, ch: ChannelRelease, roots: 
     revisionDir: posix.join(categoryDir, revisionName),
     lockFile: posix.join(state, 'locks', `${slug(stub)}--${revisionName}.lock`),
     syncRecord: posix.join(state, 'state', slug(stub), revisionName, `${model.project}.sync-prod.json`),
+    pendingDeletions: posix.join(state, 'state', slug(stub), revisionName, `${model.project}.pending-deletions.json`),
   };
 }
 

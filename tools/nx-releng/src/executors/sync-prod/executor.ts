@@ -4,12 +4,13 @@ import { formatBytes } from '../../lib/core/log';
 import { syncProd } from '../../lib/production/sync-prod';
 import { errorMessage } from '../../errors';
 import { runStep } from '../run-step';
-import { ANNOUNCING_TASK, announcedInRun, type NotPublished } from '../publication';
+import { ANNOUNCING_TASK, announcedInRun, forgetLastOutcome, type NotPublished } from '../publication';
 import type { SyncProdExecutorSchema } from './schema';
 import { DEFAULT_CHANNEL } from '../../config/schema';
 
 const syncProdExecutor: PromiseExecutor<SyncProdExecutorSchema> = (options, context) =>
   runStep<object>('sync-prod', context, async ({ model, roots, log }) => {
+    await forgetLastOutcome(context, model.project);
     const models = loadAllComposeModels(context.root);
     const r = await syncProd({ model, models, roots, log, channel: options.channel ?? DEFAULT_CHANNEL, dryRun: options.dryRun }).catch(
       (err: unknown) => {

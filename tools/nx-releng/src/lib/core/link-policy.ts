@@ -46,9 +46,15 @@ export function layoutDirs(repos: readonly string[]): string[] {
 
 /**
  * The policy's problems in the given subtrees of a tree (missing subtrees are skipped): each subtree and each
- * `layout` dir (relative) must be a real directory, and every link below must pass linkTargetProblem.
+ * `layout` dir (relative) must be a real directory, and every link below must pass linkTargetProblem; so must
+ * every link at or below the top-level entries `others`.
  */
-export async function treeLinkProblems(tree: string, subtrees: readonly string[], layout: readonly string[] = []): Promise<string[]> {
+export async function treeLinkProblems(
+  tree: string,
+  subtrees: readonly string[],
+  layout: readonly string[] = [],
+  others: readonly string[] = [],
+): Promise<string[]> {
   const problems: string[] = [];
   const mustBeDir = new Set([...subtrees, ...layout]);
   const visit = async (rel: string, name: string): Promise<void> => {
@@ -67,6 +73,8 @@ export async function treeLinkProblems(tree: string, subtrees: readonly string[]
       for (const child of (await readdir(path)).sort()) await visit(`${rel}/${child}`, child);
     }
   };
+  // Top-level entries that are no layout (a revision's images/, live/, files): any link there only stays inside.
+  for (const name of [...others].sort()) await visit(name, name);
   for (const sub of [...subtrees].sort()) {
     // lstat follows every component but the last: the dirs above a subtree are layout too.
     const parts = sub.split('/');
@@ -93,14 +101,22 @@ export async function refuseLinksOnBothSides(
   to: string,
   subtrees: readonly string[],
   repos: readonly string[],
+  /** Top-level entries that are no layout (the unclaimed content the revision's owner publishes). */
+  others: readonly string[] = [],
 ): Promise<void> {
-  await refuseLinks(`${project}: staging ${from}`, from, subtrees, layoutDirs(repos));
-  await refuseLinks(`${project}: production ${to}`, to, subtrees, layoutDirs(repos));
+  await refuseLinks(`${project}: staging ${from}`, from, subtrees, layoutDirs(repos), others);
+  await refuseLinks(`${project}: production ${to}`, to, subtrees, layoutDirs(repos), others);
 }
 
 /** treeLinkProblems as a refusal: `what` (e.g. "compose Rocky-8-...") and every problem, nothing changed. */
-export async function refuseLinks(what: string, tree: string, subtrees: readonly string[], layout: readonly string[] = []): Promise<void> {
-  const problems = await treeLinkProblems(tree, subtrees, layout);
+export async function refuseLinks(
+  what: string,
+  tree: string,
+  subtrees: readonly string[],
+  layout: readonly string[] = [],
+  others: readonly string[] = [],
+): Promise<void> {
+  const problems = await treeLinkProblems(tree, subtrees, layout, others);
   if (problems.length === 0) return;
   const shown = problems.slice(0, 10).concat(problems.length > 10 ? [`... and ${problems.length - 10} more`] : []);
   throw new RelengError(

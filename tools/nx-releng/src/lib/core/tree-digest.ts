@@ -8,15 +8,17 @@ import { join } from 'node:path';
  * that passed; sync-prod records it of production to see a production tree changed behind its back. There it
  * sees files as rsync's quick check does (size, whole-second mtime, no inode): the hardlink step after every
  * production sync relinks equal files, which hardlink compares to the second.
- * One lstat per entry; nothing is held in memory but the hash.
+ * One lstat per entry; nothing is held in memory but the hash. `skip`: relative paths digested as if already
+ * gone, with everything below them (what production still holds until its pending deletions run).
  */
 export async function treeDigest(
   root: string,
   repos: readonly string[],
-  opts: { inodes?: boolean } = { inodes: true },
+  opts: { inodes?: boolean; skip?: ReadonlySet<string> } = { inodes: true },
 ): Promise<string> {
   const h = createHash('sha256');
   const walk = async (rel: string): Promise<void> => {
+    if (opts.skip?.has(rel)) return;
     const st = await lstat(join(root, rel), { bigint: true }).catch(() => undefined);
     if (!st) {
       h.update(`missing ${rel}\n`);

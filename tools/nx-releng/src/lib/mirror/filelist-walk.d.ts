@@ -36,6 +36,8 @@ export interface WalkOptions {
   splitLevel: number;
   /** false (tests only): leave every task to the workers. */
   mainTakesTasks: boolean;
+  /** Absolute paths (under the roots' real paths) left out of every list, with their subtrees. */
+  unlisted?: ReadonlySet<string>;
 }
 
 export interface StagedLists {

@@ -185,10 +185,12 @@ class Sink {
  * resolves one path component instead of the whole path); only in the main thread, which restores the cwd.
  */
 class Walker {
-  constructor(sinksByDir, warn, timeField, split) {
+  constructor(sinksByDir, warn, timeField, split, unlisted) {
     this.sinksByDir = sinksByDir;
     this.warn = warn;
     this.timeField = timeField;
+    /** Absolute paths left out of every list with their subtrees (production/pending-deletions.ts); or undefined. */
+    this.unlisted = unlisted !== undefined && unlisted.size > 0 ? unlisted : undefined;
     /** { level, rootDirs, tasks }: directories `level` below the innermost root become tasks. */
     this.split = split;
   }
@@ -238,6 +240,7 @@ class Walker {
           if (inFrames.length === 0) continue;
         }
       }
+      if (this.unlisted !== undefined && this.unlisted.has(`${abs}/${name}`)) continue;
       const p = rel ? name : `${abs}/${name}`;
       const st = lstatOrUndefined(p, false, abs);
       if (BAD_NAME.test(name)) checkName(abs, name, st);
@@ -356,7 +359,7 @@ function takeTasks(cfg, ctl, thread, rel, warn) {
     if (s === undefined) sinks.set(index, (s = new Sink({ index, checksumNames: new Set(cfg.checksumNames[index]) }, cfg.staging, `chunk-${thread}.${index}`)));
     return s;
   };
-  const walker = new Walker(new Map(), warn, cfg.timeField, undefined);
+  const walker = new Walker(new Map(), warn, cfg.timeField, undefined, new Set(cfg.unlisted));
   const parts = [];
   try {
     while (Atomics.load(ctl, 1) === 0) {
@@ -437,13 +440,13 @@ async function walkRoots(roots, opts) {
   const sinks = roots.map((root, index) => new Sink({ ...root, index }, opts.staging, String(index)));
   const tasks = [];
   const split = opts.workers > 0 ? { level: opts.splitLevel, rootDirs: roots.map((r) => r.dir), tasks } : undefined;
-  const walker = new Walker(new Map(sinks.map((s) => [s.root.dir, s])), opts.warn, opts.timeField, split);
+  const walker = new Walker(new Map(sinks.map((s) => [s.root.dir, s])), opts.warn, opts.timeField, split, opts.unlisted);
   try {
     inDirs(opts.chdir, (rel) => {
       for (const s of [...sinks].sort((a, b) => a.root.depth - b.root.depth)) if (!s.visited) walker.walkRoot(s, rel);
     });
     const checksumNames = sinks.map((s) => [...s.root.checksumNames]);
-    const outs = tasks.length > 0 ? await runTasks({ staging: opts.staging, tasks, checksumNames, timeField: opts.timeField }, opts) : [];
+    const outs = tasks.length > 0 ? await runTasks({ staging: opts.staging, tasks, checksumNames, timeField: opts.timeField, unlisted: [...(opts.unlisted ?? [])] }, opts) : [];
     const parts = new Map();
     for (const out of outs) {
       for (const t of out.sinks) {

@@ -136,6 +136,11 @@ export interface WriteFileListsOptions {
    * ctime. Production must keep the default ('max'), which the format requires.
    */
   timeField?: 'max' | 'mtime';
+  /**
+   * Absolute paths (under the roots' real paths) that no list names, nor anything below them: what a push is
+   * about to delete (lib/production/pending-deletions.ts), so that no list names a path while it goes.
+   */
+  unlisted?: ReadonlySet<string>;
 }
 
 export interface FileListFile {
@@ -359,6 +364,7 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
         workers: Math.max(0, Math.floor(opts.workers ?? Math.min(availableParallelism() - 1, 3))),
         splitLevel: opts.parallelTuning?.splitLevel ?? 3,
         mainTakesTasks: opts.parallelTuning?.mainTakesTasks ?? true,
+        unlisted: opts.unlisted,
       },
     );
     refuseOutsideLinks(plans, lists);

@@ -18,12 +18,15 @@ import { readVerifyRecord, type VerifyRecord } from '../vetting/staging-steps';
 import { ownsUnclaimed, revisionClaims, vettedPaths, vouchedDigest, vouchedPaths } from '../vetting/vouched-paths';
 import { checkDestination } from '../core/fs-checks';
 import { refuseLinksOnBothSides } from '../core/link-policy';
+import { deletionsOf, readPendingDeletions, recordPendingDeletions } from './pending-deletions';
 
 /**
  * Staging to production for one compose project, in an order that never publishes repodata ahead of what it
  * names: (1) everything but repodata, without delete, so new packages land first; (2) per repo, the new repodata
- * files, then repomd.xml and its signature together; (3) the same trees again with --delete, so old packages go
- * only once no repomd.xml names them. Only the project's own subtrees are touched.
+ * files, then repomd.xml and its signature together; (3) what production holds and staging no longer does is
+ * recorded as pending deletions (pending-deletions.ts), which mirror:filelist carries out once the file lists no
+ * longer name them: old packages go only once neither a repomd.xml nor a file list names them. Only the project's
+ * own subtrees are touched.
  * A minor release's verified isos/ goes the same way, its own index files last: ISOs and manifests, then the
  * latest links naming them, then CHECKSUM and the .CHECKSUM files (naming both) switched together, then
  * deletions. --delay-updates over the whole subtree would not do: its renames run in file-list order, so
@@ -31,7 +34,7 @@ import { refuseLinksOnBothSides } from '../core/link-policy';
  * Then the verified linkRepos links (nfv -> NFV), once their targets are complete.
  * The project that owns the revision dir's unclaimed content (lib/vetting/vouched-paths.ts: images/, live/,
  * top-level files) publishes it after its repodata, in one pass over the revision dir that leaves every claimed
- * name alone, and deletes in the same way what staging no longer has.
+ * name alone, and records in the same way what staging no longer has for deletion.
  * The staging category links (latest-8, 8.10) are not copied: the production major alias is switched by hand.
  */
 
@@ -124,13 +127,15 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
   return withLock(pp.lockFile, `${model.project}:sync-prod`, model.common.lockTimeoutSeconds, log, () =>
     withLock(sp.lockFile, `${model.project}:sync-prod`, model.common.lockTimeoutSeconds, log, async () => {
       // The link policy first: a layout dir that became a link is named as such, not as a changed digest.
-      await refuseLinksOnBothSides(model.project, sp.revisionDir, pp.revisionDir, subtrees, verified.repos);
+      await refuseLinksOnBothSides(model.project, sp.revisionDir, pp.revisionDir, subtrees, verified.repos, unclaimed);
       await checkStillVouched(model, claims, sp.revisionDir, verified);
       const record = await readProdRecord(pp.syncRecord, model);
+      // What the last push left to delete counts as gone: mirror:filelist deletes it once no list names it.
+      const pending = new Set((await readPendingDeletions(model, req.models, pp.pendingDeletions))?.paths);
       if (
         record?.verifyDigest === verified.digest &&
-        record.productionDigest === (await treeDigest(pp.revisionDir, [...record.subtrees, ...(record.links ?? [])], { inodes: false })) &&
-        (!ownsRest || (await unclaimedInProduction(pp.revisionDir, claims)).join() === unclaimed.join())
+        record.productionDigest === (await productionDigest(pp.revisionDir, [...record.subtrees, ...(record.links ?? [])], pending)) &&
+        (!ownsRest || (await unclaimedInProduction(pp.revisionDir, claims)).filter((n) => !pending.has(n)).join() === unclaimed.join())
       ) {
         log.info(`${model.project}: production ${pp.revisionDir} already holds verified ${verified.composeId}`);
         return { ...base, outcome: 'up-to-date', files: 0, bytes: 0 };
@@ -154,6 +159,8 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
       await checkDestination('production', pp.revisionDir, [...subtrees, ...unclaimed]);
       log.info(`${model.project}: syncing verified ${verified.composeId} ${sp.revisionDir} -> ${pp.revisionDir}`);
       await removeRecord(pp.syncRecord);
+      // An older list of deletions may name what this push brings back: it is made anew below.
+      await removeRecord(pp.pendingDeletions);
       const progress = await SyncProgress.of(log, sp.revisionDir, subtrees);
       const content = await mapLimit(subtrees, model.common.rsync.parallel, async (rel) => {
         const t0 = Date.now();
@@ -175,19 +182,27 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
         await pointLink(pp.revisionDir, l.name, l.target, model.common.owner);
         log.info(`  ${join(pp.revisionDir, l.name)} -> ${l.target}`);
       }
-      const deletions = await mapLimit(subtrees, model.common.rsync.parallel, (rel) => copy(rel, { delete: true }));
-      // The owner deletes what no project claims and staging no longer has (a retired variant, a renamed tree).
-      if (ownsRest) deletions.push(await copyUnclaimed({ delete: true }));
+      // What staging no longer has is deleted later, by mirror:filelist (pending-deletions.ts); the owner's share
+      // includes what no project claims (a retired variant, a renamed tree).
+      const toDelete = (
+        await mapLimit(subtrees, model.common.rsync.parallel, async (rel) => {
+          const s = await copy(rel, { delete: true, dryRun: true });
+          // Anything else the dry run would still change was missed by the passes above: copy it (never delete).
+          if (s.changes.some((l) => !l.startsWith('*deleting '))) await copy(rel, {});
+          return deletionsOf(rel, s.changes);
+        })
+      ).flat();
+      if (ownsRest) toDelete.push(...deletionsOf('', (await copyUnclaimed({ delete: true, dryRun: true })).changes));
+      await recordPendingDeletions(pp.pendingDeletions, model.project, pp.revisionDir, toDelete);
       const files = [...content, ...other].reduce((n, s) => n + s.filesTransferred, 0);
       const bytes = [...content, ...other].reduce((n, s) => n + s.bytesTransferred, 0);
-      const deleted = deletions.reduce((n, s) => n + s.deleted, 0);
-      log.info(`  ${files} files (${formatBytes(bytes)}) copied, ${deleted} deleted`);
+      log.info(`  ${files} files (${formatBytes(bytes)}) copied, ${toDelete.length} path(s) to delete once the file lists no longer name them`);
       await writeRecord(pp.syncRecord, {
         version: 1,
         project: model.project,
         composeId: verified.composeId,
         verifyDigest: verified.digest,
-        productionDigest: await treeDigest(pp.revisionDir, [...subtrees, ...unclaimed, ...linkNames], { inodes: false }),
+        productionDigest: await productionDigest(pp.revisionDir, [...subtrees, ...unclaimed, ...linkNames], new Set(toDelete)),
         subtrees: [...subtrees, ...unclaimed],
         ...(linkNames.length ? { links: linkNames } : {}),
         syncedAt: new Date().toISOString(),
@@ -219,6 +234,11 @@ async function checkStillVouched(model: ComposeModel, claims: readonly string[],
         `(changed: ${changed.map((p) => join(revisionDir, p)).join(', ')})`,
     );
   }
+}
+
+/** Production as the push leaves it once its pending deletions are done (rsync's quick check: no inodes). */
+function productionDigest(revisionDir: string, paths: readonly string[], pending: ReadonlySet<string>): Promise<string> {
+  return treeDigest(revisionDir, paths, { inodes: false, skip: pending });
 }
 
 /** The top-level entries of a production revision dir that no project claims. */

@@ -109,3 +109,25 @@ export function readProdRecord(file: string, model: ComposeModel) {
 export function readSyncRecord(file: string, model: ComposeModel): Promise<SyncRecord | undefined> {
   return readRecord(file, syncRecordSchema(model));
 }
+
+/**
+ * What a push left to delete in production (lib/production/pending-deletions.ts): relative paths of the revision
+ * dir, each under one of the project's own subtrees, or, for the revision's owner, under a top-level name no
+ * project claims. Names are as rsync found them in production (a package may carry '^' or '~'), so each segment
+ * is only required to be a plain name.
+ */
+export function readPendingDeletionsRecord(file: string, model: ComposeModel, unclaimedTop: (name: string) => boolean) {
+  const tops = projectTops(model, 'subtree');
+  const path = z.string().superRefine((p, ctx) => {
+    const parts = p.split('/');
+    const plain = parts.every((s) => s !== '' && s !== '.' && s !== '..' && !s.includes('\0'));
+    const top = parts[0] as string;
+    if (!plain || !(tops.includes(top) || unclaimedTop(top))) {
+      ctx.addIssue({ code: 'custom', message: `'${p}' is not a plain relative path inside the project's own subtrees (${tops.join(', ')})` });
+    }
+  });
+  return readRecord(
+    file,
+    z.looseObject({ version: z.literal(1), project: z.literal(model.project), revisionDir: z.string(), paths: z.array(path), recordedAt: z.string() }),
+  );
+}

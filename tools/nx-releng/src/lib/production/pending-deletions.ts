@@ -1,0 +1,123 @@
+import { lstat, realpath, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ComposeModel } from '../../config/load';
+import { RelengError } from '../../errors';
+import { channelRelease, productionPaths, type Roots } from '../../layout/paths';
+import { withLock } from '../core/lock';
+import type { Log } from '../core/log';
+import { readPendingDeletionsRecord } from '../staging/record-schemas';
+import { removeRecord, writeRecord } from '../staging/sync-record';
+import { ownsUnclaimed, revisionClaims } from '../vetting/vouched-paths';
+
+/**
+ * Deletions a push owes production. sync-prod publishes what vetted staging holds and deletes nothing: what
+ * production holds and staging no longer does is recorded here, per project. mirror:filelist then writes lists
+ * that no longer name those paths, deletes them, and writes the lists again. So no file list ever names a path
+ * that is gone, and neither does a repomd.xml (the new repodata is in place before the old packages go); a push
+ * killed anywhere leaves production a superset of what the lists and repodata name.
+ */
+export interface PendingDeletionsRecord {
+  version: 1;
+  project: string;
+  revisionDir: string;
+  /** Relative to revisionDir; a directory stands for everything below it. */
+  paths: string[];
+  recordedAt: string;
+}
+
+/** The paths an `rsync --delete --dry-run --itemize-changes` of `rel` would delete, relative to the revision dir. */
+export function deletionsOf(rel: string, changes: readonly string[]): string[] {
+  return changes
+    .filter((l) => l.startsWith('*deleting '))
+    .map((l) => l.slice('*deleting '.length).trimStart().replace(/\/$/, ''))
+    .map((p) => (rel ? `${rel}/${p}` : p));
+}
+
+/** Records what this project's push leaves to delete (or that it leaves nothing). */
+export async function recordPendingDeletions(file: string, project: string, revisionDir: string, paths: readonly string[]): Promise<void> {
+  if (paths.length === 0) return removeRecord(file);
+  // A directory stands for its contents: keep the shallowest path only.
+  const sorted = [...paths].sort();
+  const kept = sorted.filter((p, i) => !sorted.slice(0, i).some((q) => p.startsWith(`${q}/`)));
+  await writeRecord(file, { version: 1, project, revisionDir, paths: kept, recordedAt: new Date().toISOString() } satisfies PendingDeletionsRecord);
+}
+
+/** A project's pending deletions, validated (each path inside what the project publishes). */
+export async function readPendingDeletions(model: ComposeModel, models: readonly ComposeModel[], file: string): Promise<PendingDeletionsRecord | undefined> {
+  const claims = revisionClaims(models, model);
+  const owner = ownsUnclaimed(model);
+  return readPendingDeletionsRecord(file, model, (top) => owner && !claims.includes(top)) as Promise<PendingDeletionsRecord | undefined>;
+}
+
+/** One project's pending deletions, with the real path of its revision dir (as the file-list walk sees it). */
+export interface PendingInProduction {
+  model: ComposeModel;
+  lockFile: string;
+  file: string;
+  revisionDir: string;
+  realRevisionDir: string;
+  paths: string[];
+}
+
+/** Every compose project's pending deletions in production. */
+export async function pendingInProduction(models: readonly ComposeModel[], roots: Roots): Promise<PendingInProduction[]> {
+  const out: PendingInProduction[] = [];
+  for (const model of models) {
+    const pp = productionPaths(model, channelRelease(model.release, 'stable', model.files.release), roots);
+    const rec = await readPendingDeletions(model, models, pp.pendingDeletions);
+    if (!rec) continue;
+    if (rec.revisionDir !== pp.revisionDir) {
+      throw new RelengError(`${pp.pendingDeletions}: names ${rec.revisionDir}, not ${model.project}'s production revision dir ${pp.revisionDir}; remove it and push again`);
+    }
+    const realRevisionDir = await realpath(pp.revisionDir).catch(() => undefined);
+    if (realRevisionDir) out.push({ model, lockFile: pp.lockFile, file: pp.pendingDeletions, revisionDir: pp.revisionDir, realRevisionDir, paths: rec.paths });
+  }
+  return out;
+}
+
+/** The absolute paths (real revision dir) that the file lists must not name while they are deleted. */
+export function unlistedPaths(pending: readonly PendingInProduction[]): Set<string> {
+  return new Set(pending.flatMap((p) => p.paths.map((rel) => `${p.realRevisionDir}/${rel}`)));
+}
+
+/**
+ * Deletes the pending paths that the published lists leave out (`unlisted`), under each revision's production
+ * lock; what a push recorded since the lists were written stays pending for the next run. Never through a link:
+ * every directory above a path must be a real directory of the revision dir. Returns how many paths went.
+ */
+export async function applyPendingDeletions(
+  models: readonly ComposeModel[],
+  pending: readonly PendingInProduction[],
+  unlisted: ReadonlySet<string>,
+  log: Log,
+): Promise<number> {
+  let deleted = 0;
+  for (const p of pending) {
+    const { model } = p;
+    await withLock(p.lockFile, 'mirror:filelist', model.common.lockTimeoutSeconds, log, async () => {
+      // Read again under the lock: a push may have run since the lists were written.
+      const now = (await readPendingDeletions(model, models, p.file).catch(() => undefined)) ?? { paths: [] as string[] };
+      const due = now.paths.filter((rel) => unlisted.has(`${p.realRevisionDir}/${rel}`));
+      for (const rel of due) {
+        await refuseLinkAbove(p.revisionDir, rel);
+        await rm(join(p.revisionDir, rel), { recursive: true, force: true });
+      }
+      deleted += due.length;
+      const left = now.paths.filter((rel) => !due.includes(rel));
+      await recordPendingDeletions(p.file, model.project, p.revisionDir, left);
+      if (due.length) log.info(`  ${model.project}: deleted ${due.length} path(s) of ${p.revisionDir} that vetted staging no longer holds`);
+    });
+  }
+  return deleted;
+}
+
+async function refuseLinkAbove(revisionDir: string, rel: string): Promise<void> {
+  const parts = rel.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const dir = join(revisionDir, ...parts.slice(0, i));
+    const st = await lstat(dir).catch(() => undefined);
+    if (st && !st.isDirectory()) {
+      throw new RelengError(`${dir} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; the pending deletion of ${join(revisionDir, rel)} never goes through it`);
+    }
+  }
+}
