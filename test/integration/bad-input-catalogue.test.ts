@@ -856,6 +856,30 @@ const CASES: Case[] = [
       ),
     error: () => new RegExp(`mirror:filelist FAILED: ${re(paths('Extras-8').pp.pendingDeletions)}: field paths\\.1: '\\.\\./\\.\\.' is not a plain relative path inside the project's own subtrees`),
   },
+  {
+    name: 'production: a pending deletion below a dir that became a link (nothing is deleted through it)',
+    nx: ['run', 'mirror:filelist', '--excludeTaskDependencies', '--skip-nx-cache'],
+    arrange: async () => {
+      // plus/x86_64/os/Packages moved aside and linked back (a link inside the tree, which the lists allow).
+      const packages = join(w.productionDir, 'plus/x86_64/os/Packages');
+      const parentMtime = (await lstat(dirname(packages), { bigint: true })).mtimeNs;
+      const victim = (await readdir(packages, { recursive: true })).find((n) => n.endsWith('.rpm')) as string;
+      await rename(packages, `${packages}.real`);
+      await symlink('Packages.real', packages);
+      const undoRecord = await addFile(
+        paths('Extras-8').pp.pendingDeletions,
+        JSON.stringify({ version: 1, project: 'Extras-8', revisionDir: w.productionDir, paths: [`plus/x86_64/os/Packages/${victim}`], recordedAt: '2026-12-05T00:00:00Z' }),
+      );
+      return async () => {
+        await undoRecord();
+        await rm(packages);
+        await rename(`${packages}.real`, packages);
+        await setMtimeNs(dirname(packages), parentMtime);
+      };
+    },
+    error: () =>
+      new RegExp(`mirror:filelist FAILED: Extras-8: ${re(w.productionDir)}/plus/x86_64/os/Packages is a symbolic link; the pending deletion of ${re(w.productionDir)}/plus/x86_64/os/Packages/\\S+ never goes through it \\(nothing was changed\\)`),
+  },
   // --- compose: checkouts ---
   {
     name: 'compose: the pungi config checkout is missing',

@@ -69,6 +69,8 @@ export async function pendingInProduction(models: readonly ComposeModel[], roots
     if (rec.revisionDir !== pp.revisionDir) {
       throw new RelengError(`${pp.pendingDeletions}: names ${rec.revisionDir}, not ${model.project}'s production revision dir ${pp.revisionDir}; remove it and push again`);
     }
+    // Before any list is written: a deletion that would go through a link stops the run with nothing changed.
+    await refuseLinksAbove(model.project, pp.revisionDir, rec.paths);
     const realRevisionDir = await realpath(pp.revisionDir).catch(() => undefined);
     if (realRevisionDir) out.push({ model, lockFile: pp.lockFile, file: pp.pendingDeletions, revisionDir: pp.revisionDir, realRevisionDir, paths: rec.paths });
   }
@@ -98,10 +100,8 @@ export async function applyPendingDeletions(
       // Read again under the lock: a push may have run since the lists were written.
       const now = (await readPendingDeletions(model, models, p.file).catch(() => undefined)) ?? { paths: [] as string[] };
       const due = now.paths.filter((rel) => unlisted.has(`${p.realRevisionDir}/${rel}`));
-      for (const rel of due) {
-        await refuseLinkAbove(p.revisionDir, rel);
-        await rm(join(p.revisionDir, rel), { recursive: true, force: true });
-      }
+      await refuseLinksAbove(model.project, p.revisionDir, due);
+      for (const rel of due) await rm(join(p.revisionDir, rel), { recursive: true, force: true });
       deleted += due.length;
       const left = now.paths.filter((rel) => !due.includes(rel));
       await recordPendingDeletions(p.file, model.project, p.revisionDir, left);
@@ -111,13 +111,22 @@ export async function applyPendingDeletions(
   return deleted;
 }
 
-async function refuseLinkAbove(revisionDir: string, rel: string): Promise<void> {
-  const parts = rel.split('/');
-  for (let i = 1; i < parts.length; i++) {
-    const dir = join(revisionDir, ...parts.slice(0, i));
-    const st = await lstat(dir).catch(() => undefined);
-    if (st && !st.isDirectory()) {
-      throw new RelengError(`${dir} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; the pending deletion of ${join(revisionDir, rel)} never goes through it`);
+/** Every directory above each path must be a real directory of the revision dir: nothing is deleted through a link. */
+async function refuseLinksAbove(project: string, revisionDir: string, paths: readonly string[]): Promise<void> {
+  const checked = new Set<string>();
+  for (const rel of paths) {
+    const parts = rel.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const dir = join(revisionDir, ...parts.slice(0, i));
+      if (checked.has(dir)) continue;
+      checked.add(dir);
+      const st = await lstat(dir).catch(() => undefined);
+      if (st && !st.isDirectory()) {
+        throw new RelengError(
+          `${project}: ${dir} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; the pending deletion of ` +
+            `${join(revisionDir, rel)} never goes through it (nothing was changed)`,
+        );
+      }
     }
   }
 }
