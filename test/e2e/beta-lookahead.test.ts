@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { stageSandbox } from '../../tools/sandbox/sandbox';
-import { repoquery } from '../helpers/dnf';
+import { setupSandboxSigning, startErrataServer, stopSandboxAgent, writeSandboxErrata, type ErrataServer } from '../../tools/sandbox/signing';
+import { readModulesRecord } from '../../tools/nx-releng/src/lib/formats/modulemd';
+import { run } from '../../tools/nx-releng/src/lib/tools/exec';
+import { moduleList, repoquery } from '../helpers/dnf';
 import { createNxWorkspace, taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
 import { assertSameTree, snapshotTree } from '../helpers/tree-snapshot';
 
@@ -19,6 +22,7 @@ import { assertSameTree, snapshotTree } from '../helpers/tree-snapshot';
 let ws: NxWorkspace;
 let category: string;
 let extrasSource: string;
+let errata: ErrataServer;
 
 function runOk(args: string[]): string {
   const r = ws.nx([...args, '--output-style=static']);
@@ -41,9 +45,17 @@ before(async () => {
   await stageSandbox(ws.relengRoot, { shorts: ['Extras', 'Rocky'] });
   extrasSource = join(ws.relengRoot, 'mnt/koji/local/8/Extras');
   for (const root of ['8-BETA', '8-LookAhead']) mkdirSync(join(ws.relengRoot, 'mnt/compose', root), { recursive: true });
+  // verify -c beta runs the vetting chain: errata and a signing key.
+  await setupSandboxSigning(ws.relengRoot);
+  await writeSandboxErrata(join(ws.relengRoot, 'errata'));
+  errata = await startErrataServer(join(ws.relengRoot, 'errata'));
 });
 
-after(() => ws?.dispose());
+after(async () => {
+  await errata?.close();
+  if (ws) await stopSandboxAgent(ws.relengRoot);
+  ws?.dispose();
+});
 
 test('-c beta: 8-BETA compose to 8.10-BETA with the installer files and the 8-BETA link', async () => {
   // A second package in extras, removed before the next beta compose below.
@@ -86,6 +98,58 @@ test('-c beta of a produce compose: ISOs in isos/<arch> with checksums, nfv -> N
   assert.equal(readlinkSync(join(category, '8-BETA')), '8.10-BETA');
   // Extras' beta tree is untouched by Rocky's: each project owns its own variant dirs.
   assert.deepEqual(packages(join(beta, 'extras/x86_64/os')), ['releng-extras-1.0-1.el8.noarch.rpm']);
+});
+
+test("-c beta keeps pungi's module metadata in AppStream and PowerTools; dnf lists the modules; verify checks them", async () => {
+  const beta = join(category, '8.10-BETA');
+  const compose = join(ws.relengRoot, 'mnt/compose/8-BETA/latest-Rocky-8/compose');
+  for (const repo of ['AppStream', 'PowerTools']) {
+    for (const arch of ['x86_64', 'aarch64']) {
+      const composed = await readModulesRecord(join(compose, repo, arch, 'os'));
+      assert.ok(composed, `the beta compose's ${repo}/${arch}/os has pungi's modules record`);
+      assert.equal((await readModulesRecord(join(beta, repo, arch, 'os')))?.text, composed.text, `${repo}/${arch}/os`);
+    }
+  }
+  // Pungi's names the packages the repo ships (the hand-maintained yaml names one that is not shipped).
+  assert.match((await readModulesRecord(join(beta, 'AppStream/aarch64/os')))?.text ?? '', /- releng-app-0:1\.0-1\.el8\.aarch64\n/);
+  const listed = await moduleList({ appstream: join(beta, 'AppStream/x86_64/os'), powertools: join(beta, 'PowerTools/x86_64/os') }, { arch: 'x86_64' });
+  assert.match(listed, /^releng-app\s+1 \[d\]\s+common \[d\]/m);
+  assert.match(listed, /^releng-tools\s+1 \[d\]\s+common \[d\]/m);
+  // The vetting chain of the beta tree: its sync finds staging up to date, verify checks each modular repo's record.
+  const r = await ws.nxAsync(['run', 'Rocky-8:verify', '-c', 'beta', '--output-style=static'], { RELENG_ERRATA_URL: errata.url });
+  assert.equal(r.status, 0, r.output);
+  assert.deepEqual(taskOutcomes(r.output, 'sync-staging'), { 'Rocky-8': 'up-to-date' });
+  assert.deepEqual(taskOutcomes(r.output, 'verify'), { 'Rocky-8': 'passed' });
+  assert.equal((await readModulesRecord(join(beta, 'AppStream/x86_64/os')))?.text, (await readModulesRecord(join(compose, 'AppStream/x86_64/os')))?.text);
+});
+
+test('-c beta: a modular repo whose compose has no modules record and no yaml is refused before staging is touched', async () => {
+  const repodata = join(ws.relengRoot, 'mnt/compose/8-BETA/latest-Rocky-8/compose/PowerTools/aarch64/os/repodata');
+  const yaml = join(ws.relengRoot, 'mnt/compose/8_metadata/aarch64/PowerTools-modules.yaml');
+  const saved = join(ws.dir, 'saved-compose-repodata');
+  const composeId = readlinkSync(join(ws.relengRoot, 'mnt/compose/8-BETA/latest-Rocky-8'));
+  const before = await snapshotTree(category);
+  await run('cp', ['-a', repodata, saved]);
+  await run('modifyrepo_c', ['--remove', 'modules', repodata]);
+  renameSync(yaml, `${yaml}.away`);
+  try {
+    const r = ws.nx(['run', 'Rocky-8:sync-staging', '-c', 'beta', '--output-style=static']);
+    assert.notEqual(r.status, 0);
+    const composeRepomd = join(ws.relengRoot, 'mnt/compose/8-BETA', composeId, 'compose/PowerTools/aarch64/os/repodata/repomd.xml');
+    assert.ok(
+      r.output.includes(
+        `PowerTools is a modular repo (modularRepos in releases/8/release.json) but compose ${composeId} has no modules record in ` +
+          `${composeRepomd} and its module metadata ${yaml} cannot be read (ENOENT: no such file or directory, open '${yaml}'); ` +
+          'refusing to publish PowerTools/aarch64/os without modules',
+      ),
+      r.output,
+    );
+    assertSameTree(await snapshotTree(category), before, 'staging after the refused sync');
+  } finally {
+    renameSync(`${yaml}.away`, yaml);
+    rmSync(repodata, { recursive: true });
+    renameSync(saved, repodata);
+  }
 });
 
 test('-c lh: a directory where 8-LookAhead belongs is refused before staging is touched', async () => {

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
+import { readModulesRecord } from '../../tools/nx-releng/src/lib/formats/modulemd';
 import { run } from '../../tools/nx-releng/src/lib/tools/exec';
 import { stageSandbox } from '../../tools/sandbox/sandbox';
 import { setupSandboxSigning, startErrataServer, stopSandboxAgent, writeSandboxErrata, type ErrataServer } from '../../tools/sandbox/signing';
+import { moduleList } from '../helpers/dnf';
 import { createNxWorkspace, dropShippedSigs, taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
 import { assertSameTree, snapshotTree } from '../helpers/tree-snapshot';
 import { readJsonFile, writeJsonFile } from '../helpers/workspace';
@@ -198,6 +200,27 @@ test('sync-staging -c minor-release: ISOs, links, manifests, checksums, kickstar
   }
 });
 
+test("the minor release keeps pungi's module metadata in AppStream and PowerTools, os and kickstart; dnf lists the modules", async () => {
+  const rocky = join(latestCompose('Rocky'), 'compose');
+  for (const repo of ['AppStream', 'PowerTools']) {
+    for (const arch of ARCHES) {
+      const composed = await readModulesRecord(join(rocky, repo, arch, 'os'));
+      assert.ok(composed, `the compose's ${repo}/${arch}/os has pungi's modules record`);
+      // Pungi's names the repo's real packages (the hand-maintained yaml names releng-modular, which is not shipped).
+      const artifact = repo === 'AppStream' ? `releng-app-0:1.0-1.el8.${arch}` : 'releng-tools-0:1.0-1.el8.noarch';
+      assert.ok(composed.text.includes(`  artifacts:\n    rpms:\n      - ${artifact}\n`), composed.text);
+      for (const tree of ['os', 'kickstart']) {
+        const staged = await readModulesRecord(join(staging, repo, arch, tree));
+        assert.equal(staged?.text, composed.text, `${repo}/${arch}/${tree} carries the compose's module metadata`);
+      }
+    }
+  }
+  const repos = { baseos: join(staging, 'BaseOS/x86_64/os'), appstream: join(staging, 'AppStream/x86_64/os'), powertools: join(staging, 'PowerTools/x86_64/os') };
+  const listed = await moduleList(repos, { arch: 'x86_64' });
+  assert.match(listed, /^releng-app\s+1 \[d\]\s+common \[d\]/m);
+  assert.match(listed, /^releng-tools\s+1 \[d\]\s+common \[d\]/m);
+});
+
 test('the vetting chain signs and verifies the kickstart trees; errata go to os trees only', async () => {
   // Rocky-8 alone: it has every kickstart tree (the other two have no comps repos), and dnf checks take long.
   const requests = errata.requests.length;
@@ -217,6 +240,9 @@ test('the vetting chain signs and verifies the kickstart trees; errata go to os 
     for (const repo of COMPS_REPOS) assert.ok(existsSync(join(staging, repo, arch, 'kickstart/repodata/repomd.xml.asc')), `${repo}/${arch}/kickstart signed`);
   }
   assert.match(readFileSync(join(staging, 'BaseOS/x86_64/os/repodata/repomd.xml'), 'utf8'), /<data type="updateinfo">/);
+  // The daily sync verify ran found the minor release up to date: pungi's modules stay.
+  const composed = await readModulesRecord(join(latestCompose('Rocky'), 'compose/AppStream/x86_64/os'));
+  assert.equal((await readModulesRecord(join(staging, 'AppStream/x86_64/os')))?.text, composed?.text);
   assert.doesNotMatch(readFileSync(join(staging, 'BaseOS/x86_64/kickstart/repodata/repomd.xml'), 'utf8'), /updateinfo/);
 });
 
@@ -316,6 +342,22 @@ test('a CHECKSUM line that does not match its ISO fails verify, naming the ISO; 
   }
 });
 
+test("verify fails, naming the repo, when the minor release's AppStream repodata lost its modules record", async () => {
+  // Saved outside staging and put back file by file: the sync record stamps every dir but repodata.
+  const repodata = join(staging, 'AppStream/x86_64/os/repodata');
+  const saved = join(ws.dir, 'saved-appstream-repodata');
+  cpSync(repodata, saved, { recursive: true, preserveTimestamps: true });
+  await run('modifyrepo_c', ['--remove', 'modules', repodata]);
+  try {
+    const r = await nx(['run', 'Rocky-8:verify', '--excludeTaskDependencies']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.output, /AppStream\/x86_64\/os:\n(\s+.*\n)*?\s+repodata\/repomd\.xml has no modules record/);
+  } finally {
+    for (const f of readdirSync(repodata)) rmSync(join(repodata, f));
+    cpSync(saved, repodata, { recursive: true, preserveTimestamps: true });
+  }
+});
+
 test('a second minor release changes no byte: up to date, and a forced re-sync writes the same files', async () => {
   const skipRepodata = (rel: string) => rel.endsWith('repodata');
   const first = contentOf(staging, skipRepodata);
@@ -379,6 +421,10 @@ test('a daily sync of a newer compose between the GA sync and the GA push keeps 
   assert.match(out, /isos: 14 of 14 files ok/);
   assert.match(out, /nfv -> NFV: ok/);
   assert.deepEqual(verifyRecord().extraSubtrees, ['isos']);
+  // A daily sync re-adds the hand-maintained yaml; the frozen kickstart tree keeps the release's (pungi's).
+  const yaml = readFileSync(join(ws.relengRoot, 'mnt/compose/8_metadata/x86_64/AppStream-modules.yaml'), 'utf8');
+  assert.equal((await readModulesRecord(join(staging, 'AppStream/x86_64/os')))?.text, yaml);
+  assert.match((await readModulesRecord(join(staging, 'AppStream/x86_64/kickstart')))?.text ?? '', /- releng-app-0:1\.0-1\.el8\.x86_64\n/);
 
   const push = await runOk(['run-many', '-t', 'sync-prod', 'filelist']);
   assert.deepEqual(taskOutcomes(push, 'sync-prod'), { 'Extras-8': 'up-to-date', 'Rocky-8': 'synced', 'Rocky-devel-8': 'up-to-date' });

@@ -1,11 +1,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { modulemdText, type ModuleStreamSpec } from '../nx-releng/src/lib/formats/modulemd';
 import { COMPS_DIR, stageLocalSource } from '../../test/helpers/rpms';
 
 /**
  * The built-in sandbox: a compose host in a directory. Real RPMs (built from test/fixtures/rpm-specs) are laid
  * out as the local compose backend's input under <relengRoot>/mnt/koji/local/8, with comps for every comps
- * repo and a modules.yaml for AppStream and PowerTools, so `nx run-many -t compose --backend=local` makes real composes.
+ * repo, module builds for AppStream and PowerTools (which the compose's repodata then carries) and their
+ * hand-maintained modules.yaml, so `nx run-many -t compose --backend=local` makes real composes.
  */
 
 /** Which fixture packages go into which repository of the Rocky 8 model (releases/8), SIGs included. */
@@ -26,6 +28,9 @@ export const SANDBOX_LAYOUT: Record<string, Record<string, string[]>> = {
   'SIG-kmod': { kmod: ['releng-base'] },
 };
 
+/** The modular repos of releases/8 (release.json modularRepos). */
+const MODULAR_REPOS = ['AppStream', 'PowerTools'];
+
 /** A comps file with one (empty) group, for repos the fixtures have no groups for. */
 function placeholderComps(repo: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>
@@ -44,50 +49,35 @@ function placeholderComps(repo: string): string {
 }
 
 /**
- * The module streams of each modular repo, in modulemd v2 documents re-added by sync-staging with modifyrepo_c.
- * Their artifacts are not among the fixtures: naming releng-app would make it a modular package that dnf hides
- * from non-modular dependency resolution.
+ * The module stream of each modular repo (one per repo, default stream "1", profile common). Koji's module build
+ * (the local compose's <Variant>/modules.yaml) names the repo's fixture package as its component, so the compose's
+ * modules record lists that package as the stream's artifact, as pungi's does. The hand-maintained yaml that the
+ * daily sync re-adds (rocky-module-metadata) names an artifact that is not shipped instead: which of the two a
+ * staging repo carries shows which one a sync published.
  */
-export const SANDBOX_MODULES: Record<string, { name: string; artifact: string }> = {
-  AppStream: { name: 'releng-app', artifact: 'releng-modular' },
-  PowerTools: { name: 'releng-tools', artifact: 'releng-tools-modular' },
+export const SANDBOX_MODULES: Record<string, { name: string; component: string; artifact: string }> = {
+  AppStream: { name: 'releng-app', component: 'releng-app', artifact: 'releng-modular' },
+  PowerTools: { name: 'releng-tools', component: 'releng-tools', artifact: 'releng-tools-modular' },
 };
 
-function modulesYaml(repo: string, arch: string): string {
-  const { name, artifact } = SANDBOX_MODULES[repo] ?? { name: `${repo.toLowerCase()}-sandbox`, artifact: `${repo.toLowerCase()}-modular` };
-  return `---
-document: modulemd
-version: 2
-data:
-  name: ${name}
-  stream: "1"
-  version: 8100020240101000000
-  context: 5b4d1e8d
-  arch: ${arch}
-  summary: Sandbox module stream
-  description: >-
-    A module stream whose artifact is not shipped in the sandbox.
-  license:
-    module:
-    - MIT
-  profiles:
-    common:
-      rpms:
-      - ${artifact}
-  artifacts:
-    rpms:
-    - ${artifact}-0:1.0-1.el8.${arch}
-...
----
-document: modulemd-defaults
-version: 1
-data:
-  module: ${name}
-  stream: "1"
-  profiles:
-    "1": [common]
-...
-`;
+/** The stream of a modular repo; its profile installs `pkg` (the package the stream ships). */
+function moduleStream(repo: string, pkg: string): ModuleStreamSpec {
+  return {
+    name: sandboxModule(repo).name,
+    stream: '1',
+    version: '8100020240101000000',
+    context: '5b4d1e8d',
+    summary: 'Sandbox module stream',
+    description: `The ${repo} sandbox module stream.`,
+    license: ['MIT'],
+    profiles: { common: [pkg] },
+    defaultProfiles: ['common'],
+  };
+}
+
+function sandboxModule(repo: string) {
+  const lower = repo.toLowerCase();
+  return SANDBOX_MODULES[repo] ?? { name: `${lower}-sandbox`, component: lower, artifact: `${lower}-modular` };
 }
 
 /** The hand-maintained module metadata (rocky-module-metadata) of the modular repos: <dir>/<arch>/<Repo>-modules.yaml. */
@@ -95,7 +85,19 @@ export async function writeModuleMetadata(relengRoot: string, major: string, rep
   for (const arch of arches) {
     const dir = join(relengRoot, `mnt/compose/${major}_metadata`, arch);
     await mkdir(dir, { recursive: true });
-    for (const repo of repos) await writeFile(join(dir, `${repo}-modules.yaml`), modulesYaml(repo, arch));
+    for (const repo of repos) {
+      const { artifact } = sandboxModule(repo);
+      const text = modulemdText([{ ...moduleStream(repo, artifact), arch, artifacts: [`${artifact}-0:1.0-1.el8.${arch}`] }]);
+      await writeFile(join(dir, `${repo}-modules.yaml`), text);
+    }
+  }
+}
+
+/** The module builds of the modular variants, as the local compose backend reads them: <srcDir>/<Variant>/modules.yaml. */
+export async function writeModuleBuilds(srcDir: string, repos: readonly string[]): Promise<void> {
+  for (const repo of repos) {
+    const { component } = sandboxModule(repo);
+    await writeFile(join(srcDir, repo, 'modules.yaml'), modulemdText([{ ...moduleStream(repo, component), components: [component] }]));
   }
 }
 
@@ -122,9 +124,10 @@ export async function stageSandbox(relengRoot: string, opts: SandboxOptions = {}
         await writeFile(comps[repo] as string, placeholderComps(repo));
       }
     }
-    await stageLocalSource(kojiRoot, '8', short, layout, { version: opts.version, comps });
+    const srcDir = await stageLocalSource(kojiRoot, '8', short, layout, { version: opts.version, comps });
+    if (short === 'Rocky') await writeModuleBuilds(srcDir, MODULAR_REPOS);
   }
-  await writeModuleMetadata(relengRoot, '8', ['AppStream', 'PowerTools']);
+  await writeModuleMetadata(relengRoot, '8', MODULAR_REPOS);
   const composeRoot = join(relengRoot, 'mnt/compose/8');
   await mkdir(composeRoot, { recursive: true });
   return composeRoot;

@@ -17,13 +17,33 @@ import {
   readRpmsMetadata,
   serializeProductmd,
 } from '../../../tools/nx-releng/src/lib/formats/productmd';
-import { groupList, repoquery } from '../../helpers/dnf';
+import { modulemdText, parseModulemd } from '../../../tools/nx-releng/src/lib/formats/modulemd';
+import { readMetadataFile, readRepomd } from '../../../tools/nx-releng/src/lib/formats/repomd';
+import { groupList, moduleList, repoquery } from '../../helpers/dnf';
 import { stageLocalSource } from '../../helpers/rpms';
 
 const VARIANTS = ['BaseOS', 'AppStream', 'PowerTools'];
 const ARCHES = ['x86_64', 'aarch64'];
 const DATE = '20240412';
 const LAYOUT = { BaseOS: ['releng-base', 'releng-hello'], AppStream: ['releng-app'], PowerTools: ['releng-tools'] };
+
+/** AppStream's module build (koji's modulemd): stream releng-app:1 built from the releng-app source package. */
+function moduleBuilds(component = 'releng-app'): string {
+  return modulemdText([
+    {
+      name: 'releng-app',
+      stream: '1',
+      version: '8100020240101000000',
+      context: '5b4d1e8d',
+      summary: 'App module',
+      description: 'The AppStream module of the fixtures.',
+      license: ['MIT'],
+      profiles: { common: ['releng-app'] },
+      components: [component],
+      defaultProfiles: ['common'],
+    },
+  ]);
+}
 
 describe('createLocalCompose', () => {
   let tmp: string;
@@ -37,6 +57,7 @@ describe('createLocalCompose', () => {
     targetDir = join(tmp, 'compose/8');
     await mkdir(targetDir, { recursive: true });
     srcDir = await stageLocalSource(join(tmp, 'koji'), '8', 'Rocky', LAYOUT);
+    await writeFile(join(srcDir, 'AppStream/modules.yaml'), moduleBuilds());
     options = {
       targetDir,
       srcDir,
@@ -227,8 +248,33 @@ describe('createLocalCompose', () => {
           for (const e of Object.values(byRpm)) assert.ok(existsSync(c('compose', e.path)), e.path);
     }
     const modules = await readModulesMetadata(c('compose/metadata/modules.json'));
-    assert.deepEqual(modules.payload.modules, {});
+    assert.deepEqual(Object.keys(modules.payload.modules), ['AppStream']);
     assert.equal(modules.payload.compose.id, first.composeId);
+  });
+
+  test('a modular variant: every os repo gets a modules record naming its own packages, as pungi adds it', async () => {
+    const modules = (await readModulesMetadata(c('compose/metadata/modules.json'))).payload.modules;
+    const uid = 'releng-app:1:8100020240101000000:5b4d1e8d';
+    for (const arch of ARCHES) {
+      const repo = `AppStream/${arch}/os`;
+      const record = (await readRepomd(c('compose', repo))).records.find((r) => r.type === 'modules');
+      assert.ok(record, `${repo} has a modules record`);
+      assert.match(record.location, /^repodata\/[0-9a-f]{64}-modules\.yaml\.gz$/, 'pungi compresses it with gz');
+      const text = await readMetadataFile(c('compose', repo, record.location));
+      assert.deepEqual(parseModulemd(text, repo), ['releng-app:1']);
+      // The artifacts are the repo's real packages: this arch's, not the other's, no source RPM.
+      assert.ok(text.includes(`  arch: ${arch}\n  artifacts:\n    rpms:\n      - releng-app-0:1.0-1.el8.${arch}\n...\n`), text);
+      assert.match(text, /document: modulemd-defaults/);
+      assert.deepEqual(modules.AppStream?.[arch]?.[uid], {
+        metadata: { uid, name: 'releng-app', stream: '1', version: '8100020240101000000', context: '5b4d1e8d', koji_tag: 'module-releng-app-1-8100020240101000000-5b4d1e8d' },
+        modulemd_path: { binary: `${repo}/${record.location}` },
+        rpms: [`releng-app-0:1.0-1.el8.${arch}`],
+      });
+    }
+    for (const repo of ['BaseOS/x86_64/os', 'PowerTools/x86_64/os', 'AppStream/x86_64/debug/tree', 'AppStream/source/tree']) {
+      assert.equal((await readRepomd(c('compose', repo))).records.find((r) => r.type === 'modules'), undefined, `${repo} has no modules`);
+    }
+    assert.match(await moduleList({ appstream: c('compose/AppStream/aarch64/os') }, { arch: 'aarch64' }), /^releng-app\s+1 \[d\]\s+common \[d\]/m);
   });
 
   test('productmd readers reject other header versions/types naming the file', async () => {
@@ -333,6 +379,19 @@ describe('createLocalCompose', () => {
     assert.ok(!existsSync(join(res.composeDir, 'compose/BaseOS/aarch64')));
     const rpms = await readRpmsMetadata(join(res.composeDir, 'compose/metadata/rpms.json'));
     assert.deepEqual(Object.keys(rpms.payload.rpms), ['BaseOS']);
+  });
+
+  test('a module component with no RPM in the variant dooms the compose, naming the modules.yaml and the component', async () => {
+    const target = join(tmp, 'compose-bad-module');
+    await mkdir(target);
+    const src = await stageLocalSource(join(tmp, 'koji-bad-module'), '8', 'Rocky', LAYOUT);
+    await writeFile(join(src, 'AppStream/modules.yaml'), moduleBuilds('releng-missing'));
+    await assert.rejects(createLocalCompose({ ...options, srcDir: src, targetDir: target }), (err: Error) => {
+      assert.equal(err.name, 'RelengError');
+      assert.ok(err.message.includes(`${join(src, 'AppStream/modules.yaml')}: module component releng-missing has no RPM in ${join(src, 'AppStream')}`), err.message);
+      return true;
+    });
+    assert.deepEqual(await readdir(target), ['Rocky-8.10-updates-20240412.0']);
   });
 
   test('checks before anything is created: target dir, label, date', async () => {

@@ -146,6 +146,8 @@ describe('createrepo_c argv builders', () => {
       '--compress',
       '--compress-type=xz',
     ]);
+    // pungi's createrepo phase compresses its modules record with gz.
+    assert.deepEqual(modifyrepoModulesArgs('/c/AppStream/x86_64/os/repodata', '/tmp/x/modules.yaml', 'gz').at(-1), '--compress-type=gz');
   });
 
   test('version parsing and comparison', () => {

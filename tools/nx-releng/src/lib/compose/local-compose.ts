@@ -7,16 +7,18 @@
  * An update compose has no ISOs; given `isoTypes` (a produce compose) it also makes small real ISOs with xorriso,
  * named and placed as pungi does (see localIsoPlan).
  *
- * Input layout: <srcDir>/<Variant>/*.rpm (binary, debuginfo/debugsource and source RPMs) + optional comps.xml.
+ * Input layout: <srcDir>/<Variant>/*.rpm (binary, debuginfo/debugsource and source RPMs) + optional comps.xml + optional
+ * modules.yaml (the variant's module builds, as koji holds them: see addModules), which makes the variant modular.
  */
-import { copyFile, link, mkdir, readdir, rename, rm, stat, writeFile, appendFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readFile, readdir, rename, rm, stat, writeFile, appendFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { createrepoVersion, pungiCreaterepoArgs } from '../tools/createrepo';
+import { createrepoVersion, modifyrepoModules, pungiCreaterepoArgs } from '../tools/createrepo';
 import { RelengError, errorMessage } from '../../errors';
 import { replaceLink } from '../core/links';
 import {
   addRpm,
   type ComposeInfo,
+  type ModuleEntry,
   type ComposeSummary,
   type RpmsMap,
   type VariantInfo,
@@ -25,6 +27,8 @@ import {
   writeRpmsMetadata,
 } from '../formats/productmd';
 import { nevra, readRpmHeaders, type RpmHeader, srpmNevra } from '../formats/rpm-header';
+import { modulemdForRepo } from '../formats/modulemd';
+import { readRepomd } from '../formats/repomd';
 import { mapLimit } from '../core/concurrency';
 import { requireTools, run } from '../tools/exec';
 import { repoTree } from '../../layout/paths';
@@ -309,6 +313,8 @@ export interface Placement {
 interface VariantPlan {
   variant: string;
   comps?: string;
+  /** <srcDir>/<Variant>/modules.yaml: the variant's module builds (a modular variant). */
+  modules?: string;
   placements: Placement[];
   /** repo-relative package list lines per repo dir (compose-relative) */
   lists: Map<string, string[]>;
@@ -389,7 +395,7 @@ export function rpmsMapFor(plans: Array<Pick<VariantPlan, 'variant' | 'placement
   return rpms;
 }
 
-export async function listVariantRpms(srcDir: string, variant: string, allowEmpty: boolean): Promise<{ files: string[]; comps?: string }> {
+export async function listVariantRpms(srcDir: string, variant: string, allowEmpty: boolean): Promise<{ files: string[]; comps?: string; modules?: string }> {
   const dir = join(srcDir, variant);
   let entries: string[];
   try {
@@ -401,6 +407,7 @@ export async function listVariantRpms(srcDir: string, variant: string, allowEmpt
   return {
     files: entries.filter((f) => f.endsWith('.rpm')).sort().map((f) => join(dir, f)),
     comps: entries.includes('comps.xml') ? join(dir, 'comps.xml') : undefined,
+    modules: entries.includes('modules.yaml') ? join(dir, 'modules.yaml') : undefined,
   };
 }
 
@@ -461,7 +468,7 @@ async function gatherAndLink(
   variants.forEach((v, i) => {
     const input = inputs[i]!;
     const own = headers.slice(offset, (offset += input.files.length));
-    plans.push({ ...planVariant(v, arches, own), comps: input.comps });
+    plans.push({ ...planVariant(v, arches, own), comps: input.comps, modules: input.modules });
   });
   const used = new Set(plans.flatMap((p) => p.placements.map((x) => x.header.file)));
   const skipped = headers.filter((h) => !used.has(h.file));
@@ -534,6 +541,59 @@ async function createRepos(
     }
   });
   await log(`Created ${jobs.length} repositories with createrepo_c ${crVersion}`);
+}
+
+/** Source package name of an RPM: the module component it was built from. */
+function srpmName(h: RpmHeader): string {
+  return srpmNevra(h).replace(/-\d+:[^-]+-[^-]+\.src$/, '');
+}
+
+type ModulesByVariant = Record<string, Record<string, Record<string, ModuleEntry>>>;
+
+/**
+ * The module metadata of the modular variants, as pungi's createrepo phase adds it: for every arch, the variant's
+ * module builds (<srcDir>/<Variant>/modules.yaml, modulemd documents naming their source packages in
+ * data.components.rpms) with data.arch and data.artifacts.rpms set to the os repo's packages built from those
+ * components, added with `modifyrepo_c --mdtype=modules --compress-type=gz`. Returns what modules.json records.
+ * A component with no package in the variant is refused: a module build always has its packages.
+ */
+async function addModules(
+  opts: LocalComposeOptions,
+  compose: string,
+  plans: readonly VariantPlan[],
+  log: (line: string) => Promise<void>,
+): Promise<ModulesByVariant> {
+  const modules: ModulesByVariant = {};
+  for (const plan of plans) {
+    if (!plan.modules) continue;
+    const text = await readFile(plan.modules, 'utf8');
+    const components = new Set(plan.placements.map((p) => srpmName(p.header)));
+    for (const arch of opts.arches) {
+      const repo = repoTree.os(plan.variant, arch);
+      const inRepo = plan.placements.filter((p) => p.path.startsWith(`${repo}/`));
+      const artifactsOf = (component: string) => {
+        if (!components.has(component)) {
+          throw new RelengError(`${plan.modules}: module component ${component} has no RPM in ${join(opts.srcDir, plan.variant)}`);
+        }
+        return inRepo.filter((p) => srpmName(p.header) === component).map((p) => nevra(p.header));
+      };
+      const md = modulemdForRepo(text, plan.modules, arch, artifactsOf);
+      const repodata = join(compose, repo, 'repodata');
+      await modifyrepoModules(repodata, md.text, 'gz');
+      const record = (await readRepomd(join(compose, repo))).records.find((r) => r.type === 'modules');
+      if (!record) throw new RelengError(`modifyrepo_c added no modules record to ${repodata}/repomd.xml`);
+      for (const s of md.streams) {
+        const uid = `${s.name}:${s.stream}:${s.version}:${s.context}`;
+        ((modules[plan.variant] ??= {})[arch] ??= {})[uid] = {
+          metadata: { uid, name: s.name, stream: s.stream, version: s.version, context: s.context, koji_tag: `module-${s.name}-${s.stream}-${s.version}-${s.context}` },
+          modulemd_path: { binary: `${repo}/${record.location}` },
+          rpms: s.artifacts,
+        };
+      }
+    }
+    await log(`Added module metadata of ${plan.variant} (${Object.keys(modules[plan.variant]?.[opts.arches[0] as string] ?? {}).join(', ')})`);
+  }
+  return modules;
 }
 
 /** Per-tree files for every os tree and the source tree (pungi: every arch plus src). */
@@ -614,6 +674,7 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
     const gathered = await gatherAndLink(opts, compose, summary, log);
     rpmCount = gathered.rpmCount;
     await createRepos(opts, composeDir, gathered.plans, log);
+    const modules = await addModules(opts, compose, gathered.plans, log);
     await writeTreeFiles(opts, compose);
 
     // createiso: after the trees are complete, as pungi's createiso phase runs after createrepo.
@@ -623,7 +684,7 @@ export async function createLocalCompose(opts: LocalComposeOptions): Promise<Loc
     // Metadata written at the end, like pungi's write_compose_info.
     await writeModulesMetadata(join(compose, 'metadata/modules.json'), {
       header: { type: 'productmd.modules', version: '1.2' },
-      payload: { compose: summary, modules: {} },
+      payload: { compose: summary, modules },
     });
     for (const v of variants) {
       composeInfo.payload.variants[v] = {

@@ -1,5 +1,6 @@
-import { parseAllDocuments } from 'yaml';
-import { RelengError } from '../../errors';
+import { Document, parseAllDocuments } from 'yaml';
+import { RelengError, errorMessage } from '../../errors';
+import { readMetadataFile, readRepomd, resolveInRepo } from './repomd';
 
 /**
  * Module metadata (modules.yaml): a stream of modulemd YAML documents, each `document: <type>`, `version: <n>`
@@ -42,4 +43,115 @@ export function requireModules(text: string, origin: string): string[] {
   const streams = parseModulemd(text, origin);
   if (!streams.length) throw new RelengError(`${origin}: module metadata lists no module (no 'document: modulemd')`);
   return streams;
+}
+
+/** One module stream as this project writes it (modulemd v2), with its defaults when it is the default stream. */
+export interface ModuleStreamSpec {
+  name: string;
+  stream: string;
+  /** Digits: modulemd versions exceed 2^53 (8100020240101000000), so never a JS number. */
+  version: string;
+  context: string;
+  /** Absent in a module build's source document: the compose sets it per repo. */
+  arch?: string;
+  summary: string;
+  description: string;
+  license: string[];
+  profiles: Record<string, string[]>;
+  /** Source packages the stream is built from (data.components.rpms), as a koji module build names them. */
+  components?: string[];
+  /** NEVRAs (name-epoch:version-release.arch) of the stream's packages (data.artifacts.rpms). */
+  artifacts?: string[];
+  /** The profiles a modulemd-defaults document makes default: this stream is then the module's default stream. */
+  defaultProfiles?: string[];
+}
+
+/**
+ * A modules.yaml document stream: one `modulemd` document per stream, then a `modulemd-defaults` document per stream
+ * that has defaultProfiles. The one writer of module metadata (the sandbox's hand-maintained yaml, the local compose).
+ */
+export function modulemdText(specs: readonly ModuleStreamSpec[]): string {
+  const docs: unknown[] = specs.map((s) => ({
+    document: 'modulemd',
+    version: 2,
+    data: {
+      name: s.name,
+      stream: s.stream,
+      version: BigInt(s.version),
+      context: s.context,
+      ...(s.arch ? { arch: s.arch } : {}),
+      summary: s.summary,
+      description: s.description,
+      license: { module: s.license },
+      profiles: Object.fromEntries(Object.entries(s.profiles).map(([p, rpms]) => [p, { rpms }])),
+      ...(s.components ? { components: { rpms: Object.fromEntries(s.components.map((c) => [c, { rationale: `Part of ${s.name}` }])) } } : {}),
+      ...(s.artifacts ? { artifacts: { rpms: s.artifacts } } : {}),
+    },
+  }));
+  for (const s of specs) {
+    if (s.defaultProfiles) {
+      docs.push({ document: 'modulemd-defaults', version: 1, data: { module: s.name, stream: s.stream, profiles: { [s.stream]: s.defaultProfiles } } });
+    }
+  }
+  return docs.map((d) => `---\n${new Document(d).toString()}...\n`).join('');
+}
+
+/** A module stream as a repo's modules.yaml lists it (what productmd's modules.json records of it). */
+export interface RepoModuleStream {
+  name: string;
+  stream: string;
+  version: string;
+  context: string;
+  artifacts: string[];
+}
+
+/**
+ * The modules.yaml pungi adds to one repo of a modular variant: every `modulemd` document of the variant's module
+ * builds (`text`, checked as module metadata) with `data.arch` set and `data.artifacts.rpms` naming the repo's
+ * packages built from the stream's components (`data.components.rpms`, looked up by `artifactsOf`); the other
+ * documents (defaults) as they are. A modulemd document without components is refused: its packages are unknown.
+ */
+export function modulemdForRepo(
+  text: string,
+  origin: string,
+  arch: string,
+  artifactsOf: (component: string) => string[],
+): { text: string; streams: RepoModuleStream[] } {
+  requireModules(text, origin);
+  const streams: RepoModuleStream[] = [];
+  const out: string[] = [];
+  parseAllDocuments(text, { uniqueKeys: true, intAsBigInt: true }).forEach((doc, i) => {
+    const value = doc.toJS() as { document?: unknown; data?: Record<string, unknown> } | null;
+    if (value === null || value === undefined) return;
+    if (value.document === 'modulemd') {
+      const data = value.data as { name: string; stream: unknown; version?: unknown; context?: unknown; components?: { rpms?: unknown } };
+      const rpms = data.components?.rpms;
+      if (typeof rpms !== 'object' || rpms === null || !Object.keys(rpms).length) {
+        throw new RelengError(`${origin}: YAML document ${i + 1} (modulemd ${data.name}) needs data.components.rpms: the source packages the stream is built from`);
+      }
+      const artifacts = [...new Set(Object.keys(rpms).flatMap(artifactsOf))].sort();
+      doc.setIn(['data', 'arch'], arch);
+      doc.setIn(['data', 'artifacts', 'rpms'], artifacts);
+      streams.push({ name: data.name, stream: String(data.stream), version: String(data.version ?? 0), context: String(data.context ?? '00000000'), artifacts });
+    }
+    out.push(`---\n${doc.toString().replace(/^---\n/, '').replace(/\.\.\.\n$/, '')}...\n`);
+  });
+  return { text: out.join(''), streams };
+}
+
+/**
+ * The `modules` record of a repo's repomd.xml, decompressed (`file` is its path), or undefined when the repo has
+ * none. A record whose file is not in the repo is an error naming it.
+ */
+export async function readModulesRecord(repoDir: string): Promise<{ file: string; text: string } | undefined> {
+  const repomd = await readRepomd(repoDir);
+  const record = repomd.records.find((r) => r.type === 'modules');
+  if (!record) return undefined;
+  const file = record.locationBase ? undefined : resolveInRepo(repoDir, record.location);
+  if (!file) throw new RelengError(`${repomd.source}: the modules record points outside the repo: ${record.locationBase ?? ''}${record.location}`);
+  try {
+    return { file, text: await readMetadataFile(file) };
+  } catch (err) {
+    throw new RelengError(`${repomd.source} names ${record.location} as its modules record, but it cannot be read: ${errorMessage(err)}`);
+  }
 }

@@ -226,7 +226,8 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
   }
 
   const groups = await groupfiles(model, compose, repos);
-  const modules = await moduleMetadataOf(model, roots, repos);
+  // A release tree (minor release, beta, lookahead) is the compose: pungi's modules record wins (lib/staging/modules.ts).
+  const { modules, yamls } = await moduleMetadataOf(model, roots, repos, minor ? compose : undefined);
   const subtrees = [...units.map((u) => u.rel.split('/')[0] as string), ...(minor ? minorReleaseSubtrees(minor) : [])].filter(
     (v, i, a) => a.indexOf(v) === i,
   );
@@ -237,7 +238,8 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
   await checkChannelLink(sp);
   return withLock(sp.lockFile, `${model.project}:sync-staging`, model.common.lockTimeoutSeconds, log, async () => {
     // The module metadata is re-added on every sync (sync-to-staging.sh): an edited yaml makes the sync run again.
-    const configHash = hashConfig([configHashOf(req), [...modules]]);
+    // Only the yaml is hashed, by every kind of sync alike: the compose's own record is part of the compose.
+    const configHash = hashConfig([configHashOf(req), [...yamls]]);
     const minorHash = minorHashOf(req);
     const record = await readSyncRecord(sp.syncRecord, model);
     const reason = await syncNeeded(record, compose, configHash, target, minorHash);
@@ -266,8 +268,9 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
       let regenerated = 0;
       await mapLimit(repos, 2, async (repo) => {
         const t0 = Date.now();
-        await regenerateRepodata(req, work, repo, groups.get(repo.path), modules.get(repo.path), version);
-        log.info(`  [${++regenerated}/${repos.length}] ${repo.path}: repodata regenerated in ${formatSeconds(Date.now() - t0)}`);
+        await regenerateRepodata(req, work, repo, groups.get(repo.path), modules.get(repo.path)?.text, version);
+        const origin = modules.get(repo.path)?.origin;
+        log.info(`  [${++regenerated}/${repos.length}] ${repo.path}: repodata regenerated in ${formatSeconds(Date.now() - t0)}${origin ? `, modules of ${origin}` : ''}`);
       });
       if (minor) await buildMinorRelease(minor, work, log);
       // The kickstart trees of an earlier minor release are repos of the project too: signed and verified.

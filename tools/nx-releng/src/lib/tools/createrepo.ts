@@ -107,9 +107,12 @@ export function stagingCreaterepoArgs(o: StagingCreaterepoOptions): string[] {
   return args;
 }
 
-/** argv of Rocky's modifyrepo_module: the yaml file must be named modules.yaml (it names the record). */
-export function modifyrepoModulesArgs(repodataDir: string, yamlPath: string): string[] {
-  return ['--mdtype=modules', yamlPath, repodataDir, '--compress', '--compress-type=xz'];
+/**
+ * argv of Rocky's modifyrepo_module (xz) or pungi's modules call (gz): the yaml file must be named modules.yaml
+ * (it names the record).
+ */
+export function modifyrepoModulesArgs(repodataDir: string, yamlPath: string, compressType: 'xz' | 'gz' = 'xz'): string[] {
+  return ['--mdtype=modules', yamlPath, repodataDir, '--compress', `--compress-type=${compressType}`];
 }
 
 /**
@@ -145,12 +148,12 @@ export async function createrepo(args: readonly string[]): Promise<void> {
  * Adds module metadata (the text of a modules.yaml, already checked) to a repo. It is written into a private temp
  * dir: Rocky's helper uses a fixed /tmp/modules.yaml, which races when two repos are processed at once.
  */
-export async function modifyrepoModules(repodataDir: string, yamlText: string): Promise<void> {
+export async function modifyrepoModules(repodataDir: string, yamlText: string, compressType: 'xz' | 'gz' = 'xz'): Promise<void> {
   const tmp = await scratchDir(tmpdir(), 'releng-modules-');
   try {
     const staged = join(tmp, 'modules.yaml');
     await writeFile(staged, yamlText);
-    await run('modifyrepo_c', modifyrepoModulesArgs(repodataDir, staged));
+    await run('modifyrepo_c', modifyrepoModulesArgs(repodataDir, staged, compressType));
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
