@@ -50,12 +50,14 @@ export function linkNodeModules(dir: string): void {
  * distribution's pipeline: the SIGs have their own end-to-end test (sig.test.ts) and run in the sandbox.
  */
 export function dropShippedSigs(ws: NxWorkspace): void {
+  let dropped = 0;
   for (const major of readdirSync(join(ws.dir, 'releases'), { withFileTypes: true }).filter((e) => e.isDirectory())) {
     for (const dir of readdirSync(join(ws.dir, 'releases', major.name)).filter((d) => d.startsWith('SIG-'))) {
       rmSync(join(ws.dir, 'releases', major.name, dir), { recursive: true });
+      dropped++;
     }
   }
-  ws.git(['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'base composes only']);
+  if (dropped) ws.git(['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'base composes only']);
 }
 
 export function createNxWorkspace(prefix = 'nx'): NxWorkspace {
