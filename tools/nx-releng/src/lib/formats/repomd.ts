@@ -11,7 +11,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
@@ -386,15 +386,22 @@ export function hashAlgorithm(type: string): string | undefined {
   return map[t];
 }
 
-/** Streams a file through a hash; returns the hex digest. */
-export function fileDigest(path: string, algorithm: string): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const h = createHash(algorithm);
-    const s = createReadStream(path);
-    s.on('data', (chunk) => h.update(chunk));
-    s.on('error', reject);
-    s.on('end', () => resolvePromise(h.digest('hex')));
-  });
+/** Reads a file through a hash, 64 KiB at a time; returns the hex digest. */
+export async function fileDigest(path: string, algorithm: string): Promise<string> {
+  const h = createHash(algorithm);
+  const fh = await open(path, 'r');
+  try {
+    // One buffer per file, sized for it: a repo's many small RPMs then make little garbage.
+    const buf = Buffer.allocUnsafe(Math.min(64 * 1024, (await fh.stat()).size + 1));
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
+  return h.digest('hex');
 }
 
 /** Decompressors of repodata files by suffix, besides gzip (zlib, in process). */
