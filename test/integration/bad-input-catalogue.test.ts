@@ -1086,7 +1086,8 @@ function pungiCheckout(branch: string): Undo {
   const dir = join(w.ws.relengRoot, 'etc/pungi-prod');
   makeCheckout(dir, join(w.ws.relengRoot, 'git'), 'pungi-rocky.git', branch);
   return async () => {
-    await rm(join(w.ws.relengRoot, 'etc'), { recursive: true, force: true });
+    // Only the checkout: etc/ also holds the release's public key (etc/pki) that later verify cases need.
+    await rm(dir, { recursive: true, force: true });
     await rm(join(w.ws.relengRoot, 'git'), { recursive: true, force: true });
   };
 }
