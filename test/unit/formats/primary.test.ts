@@ -105,13 +105,14 @@ test('a truncated gzip, xz or zstd file fails naming the file; so does a file cu
   const g = await untilError(gz);
   assert.match(g.err.message, new RegExp(`^cannot read ${gz.replace(/[.]/g, '\\.')}: unexpected end of file`));
 
-  for (const [tool, ext] of [['xz', 'xz'], ['zstd', 'zst']] as const) {
+  for (const [tool, ext, says] of [['xz', 'xz', 'Unexpected end of input'], ['zstd', 'zst', 'premature end']] as const) {
     const plain = join(tmp, `cut-${tool}.xml`);
     writeFileSync(plain, `${HEAD}${many(2000)}</metadata>\n`);
     await run(tool, ['-f', '-q', plain]);
     truncateSync(`${plain}.${ext}`, Math.floor(statSync(`${plain}.${ext}`).size / 2));
     const t = await untilError(`${plain}.${ext}`);
-    assert.match(t.err.message, new RegExp(`^${tool} -dc -- ${plain.replace(/[.]/g, '\\.')}\\.${ext} failed with exit code \\d+`), tool);
+    const file = `${plain}.${ext}`.replace(/[.]/g, '\\.');
+    assert.match(t.err.message, new RegExp(`^cannot read ${file}: ${tool} -dc -- ${file} failed with exit code \\d+:\\n[\\s\\S]*${says}`), tool);
   }
 
   const xml = join(tmp, 'cut.xml');
@@ -198,6 +199,16 @@ test('a reader that stops early stops the decompressor, and a missing file is an
   assert.equal(seen, 2);
   const children = await run('pgrep', ['-f', `xz -dc -- ${plain}.xz`], { allowFailure: true });
   assert.equal(children.stdout.trim(), '', 'no xz left running');
+
+  // A decompressor that is not installed names itself, its package and the file.
+  const noPath = process.env.PATH;
+  process.env.PATH = join(tmp, 'no-tools');
+  try {
+    const { err } = await untilError(`${plain}.xz`);
+    assert.match(err.message, new RegExp(`^cannot read ${plain.replace(/[.]/g, '\\.')}\\.xz: required tool 'xz' was not found on PATH: install it \\(Debian: apt-get install xz-utils; EL: dnf install xz\\)$`));
+  } finally {
+    process.env.PATH = noPath;
+  }
 
   const missing = join(tmp, 'nope-primary.xml.gz');
   await assert.rejects(collect(primaryFilePackages(missing)), (err: unknown) => {

@@ -1,6 +1,7 @@
 /**
  * repomd.xml: parse it into records, replace or insert one `<data type="X">` record while every other
- * record stays as it is, write it atomically, and list the files it names.
+ * record stays as it is, write it atomically, and list the files it names; read those files (decompressed as a
+ * stream: metadataChunks) and checksum them.
  *
  * XML is read and written with @xmldom/xmldom (a namespace-aware DOM), never with regexes. Serialising
  * the DOM keeps the XML declaration, the `xmlns` / `xmlns:rpm` declarations, attribute order, comments
@@ -435,9 +436,10 @@ export async function* metadataChunks(path: string): AsyncGenerator<string> {
     if (rest) yield rest;
     await proc?.done; // a decompressor that failed half-way must not pass for a short file
   } catch (err) {
-    if (err instanceof RelengError) throw err;
-    await proc?.done; // the tool's own failure (missing, bad input) says more than a broken pipe
-    throw new RelengError(`cannot read ${path}: ${errorMessage(err)}`);
+    let cause = err;
+    // The tool's own failure (missing, bad input) says more than the broken pipe it leaves.
+    if (proc && !(err instanceof RelengError)) cause = await proc.done.then(() => err, (toolErr: unknown) => toolErr);
+    throw new RelengError(`cannot read ${path}: ${errorMessage(cause)}`);
   } finally {
     raw.destroy();
     proc?.kill();
