@@ -4,10 +4,10 @@ import {
   fileDigest,
   hashAlgorithm,
   parseRepomd,
-  readPrimary,
   repomdFiles,
   resolveInRepo,
 } from '../../tools/nx-releng/src/lib/formats/repomd';
+import { primaryPackages, type PrimaryPackage } from '../../tools/nx-releng/src/lib/formats/primary';
 
 /**
  * What a mirror would see of one published repo at this instant: every file its repomd.xml names exists with
@@ -35,7 +35,13 @@ export async function publishedRepoProblems(repoDir: string): Promise<string[]> 
     }
   }
   if (problems.length === 0) {
-    for (const p of await readPrimary(repoDir, repomd).catch(() => [])) {
+    const packages: PrimaryPackage[] = []; // a test repo's few packages
+    try {
+      for await (const p of primaryPackages(repoDir, repomd)) packages.push(p);
+    } catch {
+      packages.length = 0; // an unreadable primary is not judged
+    }
+    for (const p of packages) {
       const file = resolveInRepo(repoDir, p.href);
       const st = file ? await stat(file).catch(() => undefined) : undefined;
       if (!st) problems.push(`${path} lists package ${p.href}, which is missing`);

@@ -287,6 +287,174 @@ interface Case {
 // FINISHED_INCOMPLETE is accepted by default (pungi-koji exits 0 for it), so the message offers no --allowIncomplete.
 const SYNC_STAGING_DENY = 'only FINISHED or FINISHED_INCOMPLETE composes are synced';
 
+// --- hostile: a minor release's ISO dirs and kickstart trees, SIG composes, errata (issue #14) ---------------------
+
+/** A small real ISO (xorriso, as the local backend makes them) named `name` in `dir`. */
+async function makeIso(dir: string, name: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const content = await mkdtemp(join(tmpdir(), 'releng-badinput-iso-'));
+  try {
+    await writeFile(join(content, 'README'), `${name}\n`);
+    await run('xorriso', ['-no_rc', '-outdev', join(dir, name), '-volid', 'RELENG', '-joliet', 'on', '-map', content, '/']);
+  } finally {
+    await rm(content, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Gives Rocky-8's latest compose (an update compose) the ISOs of a produce compose, so that a minor-release sync gets
+ * as far as its ISO dirs: compose/{BaseOS,Minimal}/<arch>/iso with one real ISO each. The iso dirs named in `outside`
+ * are made outside the compose and linked in. The undo removes all of it and puts the compose dirs' mtimes back.
+ */
+async function minorReleaseIsos(outside: string[] = []): Promise<Undo> {
+  const compose = await latestCompose('Rocky-8');
+  const touched = [join(compose, 'compose'), ...['x86_64', 'aarch64'].map((a) => join(compose, 'compose/BaseOS', a))];
+  const mtimes = await Promise.all(touched.map(async (d) => (await lstat(d, { bigint: true })).mtimeNs));
+  const made: string[] = [join(compose, 'compose/Minimal'), ...['x86_64', 'aarch64'].map((a) => join(compose, 'compose/BaseOS', a, 'iso'))];
+  for (const arch of ['x86_64', 'aarch64']) {
+    for (const [type, kind] of [['BaseOS', 'dvd1'], ['Minimal', 'minimal']] as const) {
+      const rel = `compose/${type}/${arch}/iso`;
+      const name = `Rocky-8.10-${arch}-${kind}.iso`;
+      if (!outside.includes(rel)) {
+        await makeIso(join(compose, rel), name);
+        continue;
+      }
+      const dir = join(w.ws.dir, 'aside', `iso-${Date.now()}-${type}-${arch}`);
+      await makeIso(dir, name);
+      await mkdir(dirname(join(compose, rel)), { recursive: true });
+      await symlink(dir, join(compose, rel));
+      made.push(dir);
+    }
+  }
+  return async () => {
+    for (const p of made) await rm(p, { recursive: true, force: true });
+    for (const [i, d] of touched.entries()) await setMtimeNs(d, mtimes[i] as bigint);
+  };
+}
+
+/** The compose a project's latest link points at, kept by the arrange for the expected message. */
+const arrangedCompose = new Map<string, string>();
+
+/** A SIG compose dir (relative to the compose) replaced by a link to the original, moved outside the compose. */
+function sigComposeLink(name: string, project: string, rel: string): Case {
+  return {
+    name: `SIG compose: ${name}`,
+    nx: ['run', `${project}:sync-staging`],
+    arrange: async () => {
+      const compose = await latestCompose(project);
+      arrangedCompose.set(project, compose);
+      assert.ok((await lstat(join(compose, rel))).isDirectory(), `${join(compose, rel)} is a directory of the SIG compose`);
+      return linkInstead(join(compose, rel));
+    },
+    error: () => policy(`${project}:sync-staging`, `${re(join(arrangedCompose.get(project) as string, rel))} is a symbolic link \\(to [^)]+\\) where the layout has a directory`),
+  };
+}
+
+/** The advisories the errata server gives Rocky-8's BaseOS (both arches), rewritten; the originals put back. */
+async function editAdvisories(edit: (xml: string) => string): Promise<Undo> {
+  const undos: Undo[] = [];
+  for (const arch of ['x86_64', 'aarch64']) {
+    const file = join(w.ws.relengRoot, 'errata/rocky-linux/8/BaseOS', `${arch}.xml`);
+    undos.push(await replaceFile(file, edit(await readFile(file, 'utf8'))));
+  }
+  return undoAll(...undos);
+}
+
+const advisoryUrl = () => `${re(w.errata.url)}/rocky-linux/8/BaseOS/updateinfo\\.xml\\?arch=(x86_64|aarch64)`;
+
+/** The primary file of a staging repo replaced by `xml` (gzipped), kept for the expected message. */
+let replacedPrimary = '';
+async function replacePrimary(repo: string, xml: string): Promise<Undo> {
+  const { gzipSync } = await import('node:zlib');
+  const md = await readFile(join(repo, 'repodata/repomd.xml'), 'utf8');
+  const href = /<data type="primary">[\s\S]*?<location href="([^"]+)"/.exec(md)?.[1];
+  assert.ok(href, `no primary record in ${repo}`);
+  replacedPrimary = join(repo, href);
+  const back = await moveAside(replacedPrimary);
+  await writeFile(replacedPrimary, gzipSync(xml));
+  return async () => {
+    await rm(replacedPrimary);
+    await back();
+  };
+}
+
+const MINOR_SIG_ERRATA_CASES: Case[] = [
+  {
+    name: 'compose: a Minimal ISO dir of a minor release that is a link to a directory outside the compose',
+    nx: ['run', 'Rocky-8:sync-staging', '-c', 'minor-release'],
+    arrange: () => minorReleaseIsos(['compose/Minimal/x86_64/iso']),
+    error: () => layoutLink('Rocky-8:sync-staging', `${composeDir('Rocky-8')}/compose/Minimal/x86_64/iso`),
+  },
+  {
+    name: 'compose: a link leaving the compose inside a Minimal ISO dir of a minor release',
+    nx: ['run', 'Rocky-8:sync-staging', '-c', 'minor-release'],
+    arrange: async () => {
+      const undo = await minorReleaseIsos();
+      const dir = join(await latestCompose('Rocky-8'), 'compose/Minimal/aarch64/iso');
+      await symlink('../../../../../../../../etc/passwd', join(dir, 'Rocky-8-latest-aarch64-minimal.iso'));
+      return undo; // removes compose/Minimal with the link
+    },
+    error: () =>
+      policy(
+        'Rocky-8:sync-staging',
+        `${composeDir('Rocky-8')}/compose/Minimal/aarch64/iso/Rocky-8-latest-aarch64-minimal\\.iso is a symbolic link to ` +
+          `${re('../../../../../../../../etc/passwd')}, which leaves ${composeDir('Rocky-8')}/compose`,
+      ),
+  },
+  {
+    name: 'staging: a kickstart tree that is a link outside at a minor release (the freeze never writes through it)',
+    nx: ['run', 'Rocky-8:sync-staging', '-c', 'minor-release'],
+    arrange: async () => {
+      const isos = await minorReleaseIsos();
+      const outside = await mkdtemp(join(tmpdir(), 'releng-badinput-kickstart-'));
+      const link = await addLink(join(w.stagingDir, 'BaseOS/x86_64/kickstart'), outside);
+      return undoAll(isos, async () => rm(outside, { recursive: true, force: true }), link);
+    },
+    error: () => layoutLink('Rocky-8:sync-staging', `${w.stagingDir}/BaseOS/x86_64/kickstart`, `staging ${w.stagingDir}`),
+  },
+  {
+    name: 'staging: a primary.xml carrying a DOCTYPE with entities at verify (never expanded, never passed)',
+    nx: ['run', 'Rocky-devel-8:verify', '--excludeTaskDependencies'],
+    arrange: () =>
+      replacePrimary(
+        join(w.stagingDir, 'devel/x86_64/os'),
+        '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE metadata [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>\n' +
+          '<metadata xmlns="http://linux.duke.edu/metadata/common" packages="1"><package type="rpm"><name>&b;</name></package></metadata>\n',
+      ),
+    error: () =>
+      new RegExp(
+        `Rocky-devel-8:verify FAILED: 1 of 5 repos failed verification:\\n\\s+devel/x86_64/os:[\\s\\S]*` +
+          `${re(replacedPrimary)}: carries a <!DOCTYPE> declaration; primary metadata has none, refusing it \\(entities are never expanded\\) \\(at line 2, column \\d+\\)`,
+      ),
+    drops: () => [paths('Rocky-devel-8').sp.verifyRecord],
+  },
+  sigComposeLink('a repo (variant) dir that is a link to a directory outside the compose', 'SIG-kernel-8', 'compose/8/kernel/x86_64/kernel'),
+  sigComposeLink('the SIG dir that is a link to a directory outside the compose', 'SIG-kmod-8', 'compose/8/kmod'),
+  {
+    name: 'errata: advisories carrying a DOCTYPE with entity declarations (never signed or published)',
+    nx: ['run', 'Rocky-8:updateinfo', '--excludeTaskDependencies', '--skip-nx-cache'],
+    arrange: () =>
+      editAdvisories((xml) => xml.replace(/^(<\?xml[^>]*\?>\n)/, '$1<!DOCTYPE updates [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>\n')),
+    error: () =>
+      new RegExp(`Rocky-8:updateinfo FAILED: ${advisoryUrl()}: advisory XML carries a <!DOCTYPE> declaration \\(line 2\\); updateinfo has none, refusing it`),
+  },
+  {
+    name: 'errata: advisories larger than errata.maxBytes',
+    nx: ['run', 'Rocky-8:updateinfo', '--excludeTaskDependencies'],
+    arrange: async () =>
+      undoAll(
+        await editConfig('releases/8/release.json', (v) => (v.errata.maxBytes = 16384)),
+        await editAdvisories((xml) => xml.replace('<updates>', `<updates>\n<!-- ${'x'.repeat(20_000)} -->`)),
+      ),
+    error: () =>
+      new RegExp(
+        // The errata server sends no Content-Length: the body is cut off as it streams in, past the limit.
+        `Rocky-8:updateinfo FAILED: ${advisoryUrl()}: the advisories are larger than 16384 bytes \\(more than 16384 bytes received\\); ` +
+          'release\\.json errata\\.maxBytes sets the limit',
+      ),
+  },
+];
+
 const CASES: Case[] = [
   // common.json
   {
@@ -930,7 +1098,7 @@ const CASES: Case[] = [
     nx: ['run', 'Rocky-8:sync-staging'],
     arrange: () => replaceFile(moduleYamlOf('x86_64', 'AppStream'), '---\ndocument: modulemd\nversion: 2\ndata: {name: releng-app, stream: [\n'),
     error: () => new RegExp(`Rocky-8:sync-staging FAILED: ${re(moduleYamlOf('x86_64', 'AppStream'))}: YAML document 1 does not parse: `),
-  },
+  },  ...MINOR_SIG_ERRATA_CASES,
 ];
 
 /** Creates a file (and the dirs it needs); the undo removes them and puts the parent's mtime back. */
@@ -952,7 +1120,8 @@ function pungiCheckout(branch: string): Undo {
   const dir = join(w.ws.relengRoot, 'etc/pungi-prod');
   makeCheckout(dir, join(w.ws.relengRoot, 'git'), 'pungi-rocky.git', branch);
   return async () => {
-    await rm(join(w.ws.relengRoot, 'etc'), { recursive: true, force: true });
+    // Only the checkout: etc/ also holds the release's public key (etc/pki) that later verify cases need.
+    await rm(dir, { recursive: true, force: true });
     await rm(join(w.ws.relengRoot, 'git'), { recursive: true, force: true });
   };
 }

@@ -8,7 +8,6 @@ import {
   fileDigest,
   hashAlgorithm,
   parseRepomd,
-  readPrimary,
   readRepomd,
   repomdFiles,
   repomdPath,
@@ -17,6 +16,7 @@ import {
   writeFileAtomic,
   writeRepomdIfChanged,
 } from '../../../tools/nx-releng/src/lib/formats/repomd';
+import { primaryPackages } from '../../../tools/nx-releng/src/lib/formats/primary';
 import { buildFixtureRpms } from '../../helpers/rpms';
 import { removeDir, tempDir } from '../../helpers/workspace';
 
@@ -55,7 +55,8 @@ test('parses createrepo_c repomd.xml into records whose files match their checks
     assert.equal(statSync(f.path).size, f.size);
     assert.equal(await fileDigest(f.path, hashAlgorithm(f.checksum!.type)!), f.checksum!.value);
   }
-  const pkgs = await readPrimary(repo, md);
+  const pkgs = [];
+  for await (const p of primaryPackages(repo, md)) pkgs.push(p);
   assert.ok(pkgs.some((p) => p.name === 'releng-hello' && p.arch === 'x86_64' && p.version === '1.0'));
   for (const p of pkgs) {
     assert.match(p.href, /^Packages\/.+\.rpm$/);

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { RelengError } from '../../../tools/nx-releng/src/errors';
 import { run } from '../../../tools/nx-releng/src/lib/tools/exec';
 import { parseRepomd, readRepomd, repomdPath } from '../../../tools/nx-releng/src/lib/formats/repomd';
@@ -357,4 +357,23 @@ test('an advisory naming a package that is not in the repository warns, and is k
     ],
   );
   assert.equal(v.warnings.length, 1);
+});
+
+test('a primary.xml with a DOCTYPE or cut short is an error naming it; the errata are not applied', async () => {
+  for (const [name, xml, expected] of [
+    ['doctype', '<?xml version="1.0"?>\n<!DOCTYPE metadata [<!ENTITY x "x">]>\n<metadata xmlns="http://linux.duke.edu/metadata/common"/>\n', /: carries a <!DOCTYPE> declaration/],
+    ['cut', '<?xml version="1.0"?>\n<metadata xmlns="http://linux.duke.edu/metadata/common"><package type="rpm"><name>releng-hel', /: malformed XML at line 2, column \d+: unclosed tag: name/],
+  ] as const) {
+    const repo = await makeRepo();
+    const primary = join(repo, (await readRepomd(repo)).records.find((r) => r.type === 'primary')!.location);
+    writeFileSync(primary, gzipSync(xml));
+    const snap = snapshot(repo);
+    await assert.rejects(applyUpdateinfo(repo, ONE), (err: unknown) => {
+      assert.ok(err instanceof RelengError, String(err));
+      assert.ok(err.message.startsWith(`${primary}: `), err.message);
+      assert.match(err.message, expected, name);
+      return true;
+    });
+    assert.deepEqual(snapshot(repo), snap, `${name}: repodata unchanged`);
+  }
 });

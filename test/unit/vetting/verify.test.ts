@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
 import { run } from '../../../tools/nx-releng/src/lib/tools/exec';
 import { readRepomd, repomdPath } from '../../../tools/nx-releng/src/lib/formats/repomd';
@@ -212,4 +213,24 @@ test('checkModules: a modular repo needs a modules record whose file parses and 
   assert.match((await checkModules(repo)).join('\n'), /^repodata\/[0-9a-f]+-modules\.yaml\.xz: YAML document 1 does not parse/);
   await yaml('---\ndocument: modulemd-defaults\nversion: 1\ndata: {module: perl, stream: "5.26"}\n');
   assert.match((await checkModules(repo)).join('\n'), /lists no module/);
+});
+
+test('a hostile or broken primary.xml is a problem naming the file, not a crash, and nothing past it is trusted', async () => {
+  for (const [name, xml, expected] of [
+    ['doctype', '<?xml version="1.0"?>\n<!DOCTYPE metadata [<!ENTITY x "x">]>\n<metadata xmlns="http://linux.duke.edu/metadata/common"/>\n', /: carries a <!DOCTYPE> declaration; primary metadata has none, refusing it .*\(at line 2, column \d+\)$/],
+    ['wrong-namespace', '<?xml version="1.0"?>\n<metadata xmlns="urn:other"/>\n', /: root element is <metadata> in namespace 'urn:other', expected <metadata> in http:\/\/linux\.duke\.edu\/metadata\/common \(at line 2, column \d+\)$/],
+    ['malformed', '<?xml version="1.0"?>\n<metadata xmlns="http://linux.duke.edu/metadata/common"><package>\n', /: malformed XML at line 3, column 0: unclosed tag: package$/],
+  ] as const) {
+    const repo = copyRepo(app.x86_64!, `primary-${name}`);
+    const md = await readRepomd(repo);
+    const primary = join(repo, md.records.find((r) => r.type === 'primary')!.location);
+    writeFileSync(primary, gzipSync(xml));
+    const report = await verifyRepo(repo, { publicKey: pub, arch: 'x86_64', skipDnf: true });
+    assert.equal(report.ok, false);
+    // The record's checksum no longer matches (the file changed), and the parse itself is refused, naming the file.
+    assert.ok(report.problems.some((p) => p.startsWith(`repomd primary: ${primary} `)), report.problems.join('\n'));
+    const refused = report.problems.filter((p) => p.startsWith(`${primary}: `));
+    assert.equal(refused.length, 1, report.problems.join('\n'));
+    assert.match(refused[0]!, expected);
+  }
 });

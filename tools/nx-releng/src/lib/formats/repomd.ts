@@ -1,6 +1,7 @@
 /**
  * repomd.xml: parse it into records, replace or insert one `<data type="X">` record while every other
- * record stays as it is, write it atomically, and list the files it names.
+ * record stays as it is, write it atomically, and list the files it names; read those files (decompressed as a
+ * stream: metadataChunks) and checksum them.
  *
  * XML is read and written with @xmldom/xmldom (a namespace-aware DOM), never with regexes. Serialising
  * the DOM keeps the XML declaration, the `xmlns` / `xmlns:rpm` declarations, attribute order, comments
@@ -11,13 +12,16 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { createGunzip } from 'node:zlib';
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import type { Document, Element, Node } from '@xmldom/xmldom';
 import { RelengError, errorMessage } from '../../errors';
-import { run } from '../tools/exec';
+import { streamStdout } from '../tools/exec';
 
 export const REPO_NS = 'http://linux.duke.edu/metadata/repo';
 export const RPM_NS = 'http://linux.duke.edu/metadata/rpm';
@@ -383,84 +387,68 @@ export function hashAlgorithm(type: string): string | undefined {
   return map[t];
 }
 
-/** Streams a file through a hash; returns the hex digest. */
-export function fileDigest(path: string, algorithm: string): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const h = createHash(algorithm);
-    const s = createReadStream(path);
-    s.on('data', (chunk) => h.update(chunk));
-    s.on('error', reject);
-    s.on('end', () => resolvePromise(h.digest('hex')));
-  });
+/** Reads a file through a hash, 64 KiB at a time; returns the hex digest. */
+export async function fileDigest(path: string, algorithm: string): Promise<string> {
+  const h = createHash(algorithm);
+  const fh = await open(path, 'r');
+  try {
+    // One buffer per file, sized for it: a repo's many small RPMs then make little garbage.
+    const buf = Buffer.allocUnsafe(Math.min(64 * 1024, (await fh.stat()).size + 1));
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
+  return h.digest('hex');
 }
+
+/** Decompressors of repodata files by suffix, besides gzip (zlib, in process). */
+const DECOMPRESSORS: [string, string][] = [
+  ['.xz', 'xz'],
+  ['.bz2', 'bzip2'],
+  ['.zst', 'zstd'],
+];
 
 /**
- * Contents of a repodata file, decompressed by its suffix: .gz natively; .xz, .bz2 and .zst through
- * xz, bzip2 and zstd; anything else as is.
+ * The text of a repodata file as a stream of UTF-8 chunks, decompressed by its suffix as it is read: .gz natively;
+ * .xz, .bz2 and .zst through xz, bzip2 and zstd; anything else as is. Nothing is held beyond a chunk. A read or
+ * decompression error (a truncated gzip, a tool's non-zero exit) is a RelengError naming the file; a reader that
+ * stops early (return/break) stops the decompressor.
  */
-export async function readMetadataFile(path: string): Promise<string> {
-  if (path.endsWith('.gz')) return gunzipSync(await readFile(path)).toString('utf8');
-  const tools: [string, string][] = [
-    ['.xz', 'xz'],
-    ['.bz2', 'bzip2'],
-    ['.zst', 'zstd'],
-  ];
-  for (const [ext, tool] of tools) {
-    if (path.endsWith(ext)) return (await run(tool, ['-dc', '--', path])).stdout;
-  }
-  return readFile(path, 'utf8');
-}
-
-export interface PrimaryPackage {
-  name: string;
-  arch: string;
-  epoch: string;
-  version: string;
-  release: string;
-  /** `location@href` relative to the repository root. */
-  href: string;
-  locationBase?: string;
-  checksum?: RepomdChecksum;
-  /** `size@package`: the .rpm file size. */
-  size?: number;
-}
-
-/** Reads the packages listed in the repository's primary metadata (whole document; not streaming). */
-export async function readPrimary(repoDir: string, repomd?: Repomd): Promise<PrimaryPackage[]> {
-  const md = repomd ?? (await readRepomd(repoDir));
-  const rec = md.records.find((r) => r.type === 'primary');
-  if (!rec) throw new RelengError(`${md.source}: no primary record`);
-  const path = resolveInRepo(repoDir, rec.location);
-  if (!path) throw new RelengError(`${md.source}: primary location '${rec.location}' is outside the repository`);
-  let text: string;
+export async function* metadataChunks(path: string): AsyncGenerator<string> {
+  const tool = DECOMPRESSORS.find(([ext]) => path.endsWith(ext))?.[1];
+  const proc = tool ? streamStdout(tool, ['-dc', '--', path]) : undefined;
+  const raw: Readable = proc
+    ? proc.stdout
+    : path.endsWith('.gz')
+      ? pipeline(createReadStream(path), createGunzip(), () => undefined) // errors reach the reader through the gunzip stream
+      : createReadStream(path);
+  const decoder = new StringDecoder('utf8');
   try {
-    text = await readMetadataFile(path);
+    for await (const chunk of raw) {
+      const text = decoder.write(chunk as Buffer);
+      if (text) yield text;
+    }
+    const rest = decoder.end();
+    if (rest) yield rest;
+    await proc?.done; // a decompressor that failed half-way must not pass for a short file
   } catch (err) {
-    throw new RelengError(`cannot read primary metadata ${path}: ${errorMessage(err)}`);
+    let cause = err;
+    // The tool's own failure (missing, bad input) says more than the broken pipe it leaves.
+    if (proc && !(err instanceof RelengError)) cause = await proc.done.then(() => err, (toolErr: unknown) => toolErr);
+    throw new RelengError(`cannot read ${path}: ${errorMessage(cause)}`);
+  } finally {
+    raw.destroy();
+    proc?.kill();
   }
-  const doc = parseXml(text, path, { locator: false });
-  const root = doc.documentElement;
-  if (!root || root.localName !== 'metadata') throw new RelengError(`${path}: root element is not <metadata>`);
-  const out: PrimaryPackage[] = [];
-  for (const p of childElements(root)) {
-    if (p.localName !== 'package') continue;
-    const ver = firstChild(p, 'version');
-    const loc = firstChild(p, 'location');
-    const sum = firstChild(p, 'checksum');
-    const size = firstChild(p, 'size')?.getAttribute('package');
-    const pkg: PrimaryPackage = {
-      name: childText(p, 'name') ?? '',
-      arch: childText(p, 'arch') ?? '',
-      epoch: ver?.getAttribute('epoch') ?? '0',
-      version: ver?.getAttribute('ver') ?? '',
-      release: ver?.getAttribute('rel') ?? '',
-      href: loc?.getAttribute('href') ?? '',
-    };
-    const base = loc?.getAttribute('xml:base');
-    if (base) pkg.locationBase = base;
-    if (sum) pkg.checksum = { type: sum.getAttribute('type') ?? '', value: (sum.textContent ?? '').trim() };
-    if (size && /^\d+$/.test(size)) pkg.size = Number(size);
-    out.push(pkg);
-  }
-  return out;
+}
+
+/** Contents of a (small) repodata file, decompressed as metadataChunks does. */
+export async function readMetadataFile(path: string): Promise<string> {
+  let text = '';
+  for await (const chunk of metadataChunks(path)) text += chunk;
+  return text;
 }

@@ -17,6 +17,9 @@ export const TOOL_PACKAGES: Record<string, { debian: string; el: string }> = {
   dnf: { debian: 'dnf', el: 'dnf' },
   rpm: { debian: 'rpm', el: 'rpm' },
   rpmbuild: { debian: 'rpm', el: 'rpm-build' },
+  xz: { debian: 'xz-utils', el: 'xz' },
+  bzip2: { debian: 'bzip2', el: 'bzip2' },
+  zstd: { debian: 'zstd', el: 'zstd' },
   xorriso: { debian: 'xorriso', el: 'xorriso' },
   mktorrent: { debian: 'mktorrent', el: 'mktorrent' },
   'pungi-koji': { debian: '(not packaged)', el: 'pungi' },
@@ -153,6 +156,39 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
     );
   }
   return { stdout, stderr, exitCode };
+}
+
+/** A tool whose stdout is read as a stream (a decompressor feeding a parser): its output is never kept. */
+export interface ToolStream {
+  stdout: Readable;
+  /**
+   * Settles once the tool has exited: a RelengError for a non-zero exit (with the tail of its stderr) or a missing
+   * tool. Already handled, so a reader that gives up early need not await it.
+   */
+  done: Promise<void>;
+  /** Stops the tool (a reader that gave up early); nothing once it has exited. */
+  kill(): void;
+}
+
+/** Runs one external program (explicit argv) whose stdout the caller reads as a stream. */
+export function streamStdout(cmd: string, args: readonly string[]): ToolStream {
+  const child = execa(cmd, args, { stdin: 'ignore', reject: false, buffer: false });
+  const stderr = new Kept(TAIL_BYTES, true);
+  child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+  const done = child.then((res) => {
+    if (res.failed && res.exitCode === undefined && !res.signal) {
+      const code = (res.cause as NodeJS.ErrnoException | undefined)?.code;
+      throw new RelengError(code === 'ENOENT' ? missingToolMessage(cmd) : `${cmd} could not be started: ${res.shortMessage}`);
+    }
+    if (res.exitCode !== 0) {
+      const detail = tail(String(stderr));
+      const how = res.signal ? `was killed by ${res.signal}` : `failed with exit code ${res.exitCode}`;
+      throw new RelengError(`${cmd} ${args.join(' ')} ${how}${detail ? `:\n${detail}` : ''}`);
+    }
+  });
+  done.catch(() => undefined);
+  if (!child.stdout) throw new RelengError(`${cmd}: no stdout to read`);
+  return { stdout: child.stdout, done, kill: () => void (child.exitCode === null && child.kill()) };
 }
 
 /** Fails with the package to install when a tool is not on PATH, before any work starts. */

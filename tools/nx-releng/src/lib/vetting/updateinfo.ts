@@ -29,7 +29,6 @@ import {
   childText,
   firstChild,
   parseXml,
-  readPrimary,
   readRepomd,
   repomdPath,
   resolveInRepo,
@@ -39,6 +38,7 @@ import {
   writeRepomdIfChanged,
 } from '../formats/repomd';
 import { exists } from '../core/fs-checks';
+import { primaryPackages } from '../formats/primary';
 
 // ---------------------------------------------------------------------------------------------------
 // Sources
@@ -314,8 +314,9 @@ export async function applyUpdateinfo(
   const raw = typeof xml === 'string' ? Buffer.from(xml, 'utf8') : xml;
   const mdPath = repomdPath(repoDir);
   const repomd = await readRepomd(repoDir);
-  const primary = await readPrimary(repoDir, repomd);
-  const filenames = new Set(primary.map((p) => p.href.split('/').pop() ?? p.href));
+  // Only the file names, for the warnings about advisories naming packages the repo lacks.
+  const filenames = new Set<string>();
+  for await (const p of primaryPackages(repoDir, repomd)) filenames.add(p.href.slice(p.href.lastIndexOf('/') + 1));
   const { advisories, warnings } = validateUpdateinfo(raw, origin, filenames);
 
   const gz = deterministicGzip(raw);

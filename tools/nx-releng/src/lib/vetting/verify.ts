@@ -15,10 +15,11 @@ import { scratchDir } from '../core/scratch';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { mapLimit } from '../core/concurrency';
+import { forEachLimit } from '../core/concurrency';
 import { RelengError, errorMessage } from '../../errors';
 import { run } from '../tools/exec';
-import { fileDigest, hashAlgorithm, readMetadataFile, readPrimary, readRepomd, repomdFiles, repomdPath, resolveInRepo } from '../formats/repomd';
+import { fileDigest, hashAlgorithm, readMetadataFile, readRepomd, repomdFiles, repomdPath, resolveInRepo } from '../formats/repomd';
+import { primaryPackages, type PrimaryPackage } from '../formats/primary';
 import { requireModules } from '../formats/modulemd';
 import type { Repomd, RepomdChecksum } from '../formats/repomd';
 import { verifyDetachedSignature } from './sign';
@@ -106,6 +107,15 @@ async function checkFile(label: string, path: string, checksum: RepomdChecksum |
     }
   }
   return problems;
+}
+
+/** One package primary names: in this repository, there as a regular file with its size and checksum. */
+async function checkPackage(repoDir: string, p: PrimaryPackage): Promise<string[]> {
+  const label = `package ${p.name}-${p.epoch !== '0' ? `${p.epoch}:` : ''}${p.version}-${p.release}.${p.arch}`;
+  if (p.locationBase) return [`${label}: location has xml:base=${p.locationBase}; not in this repository`];
+  const path = resolveInRepo(repoDir, p.href);
+  if (!path) return [`${label}: location '${p.href}' is outside the repository`];
+  return checkFile(label, path, p.checksum, p.size);
 }
 
 function dnfArgsBase(work: string, releasever: string): string[] {
@@ -245,20 +255,19 @@ export async function verifyRepo(repoDir: string, opts: VerifyRepoOptions): Prom
       }
       problems.push(...(await checkFile(`repomd ${f.type}`, f.path, f.checksum, f.size)));
     }
-    // Packages named by primary.
+    // Packages named by primary, streamed: only the problems are kept (in primary's order), never the package list.
+    const found: { at: number; problems: string[] }[] = [];
+    let next = 0;
     try {
-      const pkgs = await readPrimary(repoDir, repomd);
-      const results = await mapLimit(pkgs, opts.concurrency ?? 4, async (p) => {
-        const label = `package ${p.name}-${p.epoch !== '0' ? `${p.epoch}:` : ''}${p.version}-${p.release}.${p.arch}`;
-        if (p.locationBase) return [`${label}: location has xml:base=${p.locationBase}; not in this repository`];
-        const path = resolveInRepo(repoDir, p.href);
-        if (!path) return [`${label}: location '${p.href}' is outside the repository`];
-        return checkFile(label, path, p.checksum, p.size);
+      await forEachLimit(primaryPackages(repoDir, repomd), opts.concurrency ?? 4, async (p) => {
+        const at = next++;
+        const got = await checkPackage(repoDir, p);
+        if (got.length) found.push({ at, problems: got });
       });
-      for (const r of results) problems.push(...r);
     } catch (err) {
-      problems.push(errorMessage(err));
+      found.push({ at: next, problems: [errorMessage(err)] });
     }
+    for (const f of found.sort((a, b) => a.at - b.at)) problems.push(...f.problems);
   }
 
   // Signature.
