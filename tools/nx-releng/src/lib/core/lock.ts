@@ -184,7 +184,9 @@ export async function withLock<T>(
       announced = true;
     }
     await new Promise((r) => setTimeout(r, Math.min(pause, deadline - Date.now())));
-    pause = Math.min(pause * 2, 1000);
+    // Capped low: the projects of a revision queue on its lock, and each hand-over waits out the pause (a few
+    // small reads a second cost nothing; a 1 s cap cost ~0.5 s per task of a first sync).
+    pause = Math.min(pause * 2, 200);
   }
   try {
     return await fn();
