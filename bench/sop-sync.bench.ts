@@ -62,7 +62,7 @@ function prepareSop(ws: NxWorkspace, toolkit: string): Sop {
     if (!existsSync(src)) throw new Error(`${src} not found: SIG_CORE_TOOLKIT must be a checkout of rocky-linux/sig-core-toolkit`);
     const r = spawnSync('sed', [...sed.flatMap((e) => ['-e', e]), src], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`sed ${src}: ${r.stderr}`);
-    if (/(^|[^\w/-])\/mnt\//m.test(r.stdout.replaceAll(ws.relengRoot, ''))) throw new Error(`${f} still names a /mnt path after the sed`);
+    if (/(^|[^\w/-])\/mnt\//m.test(r.stdout.replaceAll(`${ws.relengRoot}/`, 'ROOT/'))) throw new Error(`${f} still names a /mnt path after the sed`);
     writeFileSync(join(scripts, f), r.stdout);
   }
   const shim = (name: string, body: string) => {
