@@ -16,7 +16,17 @@ import { SyncProgress } from '../core/progress';
 import { STAGING_EXCLUDES, rsync } from '../tools/rsync';
 import { hashConfig } from './sync-record';
 import { readSyncRecord } from './record-schemas';
-import { inWorkCopy, recordSync, resultBase, syncNeeded, syncSource, totals, type SyncStagingRequest, type SyncStagingResult } from './work-copy';
+import {
+  inWorkCopy,
+  recordOutdated,
+  recordSync,
+  resultBase,
+  syncNeeded,
+  syncSource,
+  totals,
+  type SyncStagingRequest,
+  type SyncStagingResult,
+} from './work-copy';
 import { checkDestination, isDir, isFile } from '../core/fs-checks';
 import { layoutDirs, refuseLinks } from '../core/link-policy';
 import { syncSigStaging } from './sig';
@@ -236,14 +246,21 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
   const stagedRepos = [...repos, ...(minor?.kickstart ?? [])].map((r) => r.path);
   await refuseLinks(`staging ${target}`, target, subtrees, layoutDirs(stagedRepos));
   await checkChannelLink(sp);
+  // The module metadata is re-added on every sync (sync-to-staging.sh): an edited yaml makes the sync run again.
+  // Only the yaml is hashed, by every kind of sync alike: the compose's own record is part of the compose.
+  const configHash = hashConfig([configHashOf(req), [...yamls]]);
+  const minorHash = minorHashOf(req);
+  // Sizing the compose for the progress lines lstat's every file of it. When the record already says a sync is
+  // due (none yet, a new compose, another configuration), that walk runs now, while another project of this
+  // revision may hold the lock, instead of inside it. Whether to sync is still decided under the lock.
+  const early = recordOutdated(await readSyncRecord(sp.syncRecord, model), compose, configHash, target, minorHash)
+    ? sizeCompose(log, compose, units)
+    : undefined;
   return withLock(sp.lockFile, `${model.project}:sync-staging`, model.common.lockTimeoutSeconds, log, async () => {
-    // The module metadata is re-added on every sync (sync-to-staging.sh): an edited yaml makes the sync run again.
-    // Only the yaml is hashed, by every kind of sync alike: the compose's own record is part of the compose.
-    const configHash = hashConfig([configHashOf(req), [...yamls]]);
-    const minorHash = minorHashOf(req);
     const record = await readSyncRecord(sp.syncRecord, model);
     const reason = await syncNeeded(record, compose, configHash, target, minorHash);
     if (!reason) {
+      await early?.settled;
       await pointChannelLink(sp, log);
       log.info(`${model.project}: staging ${target} already holds ${compose.composeId}; nothing to sync`);
       const minorRelease = !!record?.minorRelease;
@@ -252,7 +269,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
     log.info(`${model.project}: syncing ${compose.composeId} -> ${target} (${reason})`);
     const { stats, recorded } = await inWorkCopy(target, sp, subtrees, async (work) => {
       await clearRepodata(work, repos);
-      const progress = await SyncProgress.of(log, join(compose.composeDir, 'compose'), units.map((u) => u.rel));
+      const progress = await (early ?? sizeCompose(log, compose, units)).progress();
       const stats = await mapLimit(units, model.common.rsync.parallel, async (unit) => {
         const t0 = Date.now();
         const s = await rsync({
@@ -291,6 +308,31 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
     });
     return { ...base, minorRelease: !!minorHash, outcome: 'synced', ...totals(stats), seconds: (Date.now() - started) / 1000 };
   });
+}
+
+/**
+ * The progress of a sync's rsyncs, sized from the compose's units (SyncProgress walks every file) as soon as this
+ * is called. Its lines are held until progress() is awaited, so they follow the line that says the sync starts,
+ * wherever the walk ran; `settled` is for a run that turns out to have nothing to sync.
+ */
+function sizeCompose(log: Log, compose: ComposeRef, units: readonly Unit[]): { progress(): Promise<SyncProgress>; settled: Promise<void> } {
+  const held: string[] = [];
+  let released = false;
+  const heldLog: Log = { info: (line) => (released ? log.info(line) : held.push(line)), warn: (line) => log.warn(line) };
+  const sizing = SyncProgress.of(heldLog, join(compose.composeDir, 'compose'), units.map((u) => u.rel));
+  const settled = sizing.then(
+    () => undefined,
+    () => undefined, // a walk that ends up unused must not fail the run; progress() rethrows for one that is used
+  );
+  return {
+    async progress() {
+      const progress = await sizing;
+      released = true;
+      for (const line of held.splice(0)) log.info(line);
+      return progress;
+    },
+    settled,
+  };
 }
 
 /** A channel link path that holds something else than a link is refused before anything is touched. */

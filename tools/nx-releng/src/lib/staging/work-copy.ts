@@ -55,6 +55,27 @@ export function resultBase(req: Pick<SyncStagingRequest, 'model' | 'channel'>, c
   return { project: req.model.project, channel: req.channel, composeId: compose.composeId, composeDir: compose.composeDir, stagingDir, repos };
 }
 
+/**
+ * Why the record alone says staging needs a sync (none, another compose, configuration or destination), without
+ * looking at staging; undefined when it describes this sync. syncNeeded adds the look at staging.
+ */
+export function recordOutdated(
+  record: SyncRecord | undefined,
+  compose: ComposeRef,
+  configHash: string,
+  target: string,
+  minorHash?: string,
+): string | undefined {
+  if (!record) return 'no record of a previous sync';
+  if (record.composeId !== compose.composeId) return `new compose ${compose.composeId} (staging has ${record.composeId})`;
+  if (record.configHash !== configHash) return 'the release configuration or the module metadata changed';
+  if (record.destination !== target) return 'the staging directory changed';
+  if (minorHash && record.minorRelease !== minorHash) {
+    return record.minorRelease ? 'the minor release configuration changed' : `no minor release of ${compose.composeId} yet`;
+  }
+  return undefined;
+}
+
 /** Why the staging tree needs a sync, or undefined when the last sync's record still holds. */
 export async function syncNeeded(
   record: SyncRecord | undefined,
@@ -63,14 +84,7 @@ export async function syncNeeded(
   target: string,
   minorHash?: string,
 ) {
-  if (!record) return 'no record of a previous sync';
-  if (record.composeId !== compose.composeId) return `new compose ${compose.composeId} (staging has ${record.composeId})`;
-  if (record.configHash !== configHash) return 'the release configuration or the module metadata changed';
-  if (record.destination !== target) return 'the staging directory changed';
-  if (minorHash && record.minorRelease !== minorHash) {
-    return record.minorRelease ? 'the minor release configuration changed' : `no minor release of ${compose.composeId} yet`;
-  }
-  return destinationDrift(record);
+  return recordOutdated(record, compose, configHash, target, minorHash) ?? destinationDrift(record as SyncRecord);
 }
 
 /** What a successful sync wrote: the record the runtime input and the next sync compare staging with. */
