@@ -22,6 +22,7 @@ import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { writeFileLists, type FileListRoot, type WriteFileListsOptions } from '../tools/nx-releng/src/lib/mirror/filelist';
 import { genTree } from './gen-tree';
+import { parseArgs } from './measure';
 
 interface Args {
   entries: number;
@@ -33,13 +34,8 @@ interface Args {
   workers?: number;
 }
 
-function parseArgs(argv: string[]): Args {
-  const m = new Map<string, string>();
-  for (let i = 0; i < argv.length; i += 2) {
-    const k = argv[i] as string;
-    if (!k.startsWith('--') || i + 1 >= argv.length) throw new Error(`bad argument ${k}`);
-    m.set(k.slice(2), argv[i + 1] as string);
-  }
+function readArgs(argv: string[]): Args {
+  const m = parseArgs(argv);
   const n = (k: string, d: number): number => (m.has(k) ? Number(m.get(k)) : d);
   return {
     entries: n('entries', 300000),
@@ -122,7 +118,7 @@ function child(dir: string, workers: number | undefined): { ms: number; maxRSSMi
 }
 
 async function main(): Promise<void> {
-  const a = parseArgs(process.argv.slice(2));
+  const a = readArgs(process.argv.slice(2));
   if (a.child !== undefined) {
     if (a.child === 'baseline') {
       process.stdout.write(`${JSON.stringify({ ms: 0, maxRSSMiB: process.resourceUsage().maxRSS / 1024, entries: 0 })}\n`);

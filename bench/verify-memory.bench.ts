@@ -29,6 +29,7 @@ import { childElements, childText, firstChild, metadataChunks, parseXml, readRep
 import { primaryPath } from '../tools/nx-releng/src/lib/formats/primary';
 import { run } from '../tools/nx-releng/src/lib/tools/exec';
 import { verifyRepo } from '../tools/nx-releng/src/lib/vetting/verify';
+import { parseArgs } from './measure';
 
 interface Args {
   sizes: number[];
@@ -38,13 +39,8 @@ interface Args {
   mode?: 'verify' | 'dom';
 }
 
-function parseArgs(argv: string[]): Args {
-  const m = new Map<string, string>();
-  for (let i = 0; i < argv.length; i += 2) {
-    const k = argv[i] as string;
-    if (!k.startsWith('--') || i + 1 >= argv.length) throw new Error(`bad argument ${k}`);
-    m.set(k.slice(2), argv[i + 1] as string);
-  }
+function readArgs(argv: string[]): Args {
+  const m = parseArgs(argv);
   return {
     sizes: (m.get('sizes') ?? '1000,10000,100000').split(',').map(Number),
     work: resolve(m.get('work') ?? join(tmpdir(), 'verify-memory-bench')),
@@ -131,7 +127,7 @@ function measure(repo: string, mode: 'verify' | 'dom'): Measured {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = readArgs(process.argv.slice(2));
   if (args.child) return child(args.child, args.mode ?? 'verify');
   mkdirSync(args.work, { recursive: true });
   const repos = new Map<number, string>();
