@@ -44,6 +44,9 @@ test('what rsync --delete would remove, read from its dry run, relative to the r
   const rec = JSON.parse(readFileSync(file, 'utf8'));
   assert.deepEqual(rec.paths, ['BaseOS/x86_64/os/Packages/a/a-1.rpm', 'BaseOS/x86_64/os/Packages/b', 'BaseOS/x86_64/os/with space-1.rpm']);
   assert.equal(rec.revisionDir, production);
+  // 'a-c' sorts between 'a' and 'a/b': still only the shallowest is kept.
+  await recordPendingDeletions(file, 'Rocky-8', production, ['x/a/b', 'x/a-c', 'x/a', 'x/a/b/c']);
+  assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')).paths, ['x/a', 'x/a-c']);
   await recordPendingDeletions(file, 'Rocky-8', production, []);
   assert.throws(() => readFileSync(file), /ENOENT/);
 });

@@ -37,8 +37,8 @@ export function deletionsOf(rel: string, changes: readonly string[]): string[] {
 export async function recordPendingDeletions(file: string, project: string, revisionDir: string, paths: readonly string[]): Promise<void> {
   if (paths.length === 0) return removeRecord(file);
   // A directory stands for its contents: keep the shallowest path only.
-  const sorted = [...paths].sort();
-  const kept = sorted.filter((p, i) => !sorted.slice(0, i).some((q) => p.startsWith(`${q}/`)));
+  const all = new Set(paths);
+  const kept = [...all].filter((p) => !p.split('/').some((_, i, parts) => i > 0 && all.has(parts.slice(0, i).join('/')))).sort();
   await writeRecord(file, { version: 1, project, revisionDir, paths: kept, recordedAt: new Date().toISOString() } satisfies PendingDeletionsRecord);
 }
 
@@ -98,12 +98,13 @@ export async function applyPendingDeletions(
     const { model } = p;
     await withLock(p.lockFile, 'mirror:filelist', model.common.lockTimeoutSeconds, log, async () => {
       // Read again under the lock: a push may have run since the lists were written.
-      const now = (await readPendingDeletions(model, models, p.file).catch(() => undefined)) ?? { paths: [] as string[] };
-      const due = now.paths.filter((rel) => unlisted.has(`${p.realRevisionDir}/${rel}`));
+      const now = (await readPendingDeletions(model, models, p.file)) ?? { paths: [] as string[] };
+      const isDue = (rel: string) => unlisted.has(`${p.realRevisionDir}/${rel}`);
+      const due = now.paths.filter(isDue);
       await refuseLinksAbove(model.project, p.revisionDir, due);
       for (const rel of due) await rm(join(p.revisionDir, rel), { recursive: true, force: true });
       deleted += due.length;
-      const left = now.paths.filter((rel) => !due.includes(rel));
+      const left = now.paths.filter((rel) => !isDue(rel));
       await recordPendingDeletions(p.file, model.project, p.revisionDir, left);
       if (due.length) log.info(`  ${model.project}: deleted ${due.length} path(s) of ${p.revisionDir} that vetted staging no longer holds`);
     });
