@@ -28,8 +28,8 @@ import { deletionsOf, readPendingDeletions, recordPendingDeletions } from './pen
  * longer name them: old packages go only once neither a repomd.xml nor a file list names them. Only the project's
  * own subtrees are touched.
  * A minor release's verified isos/ goes the same way, its own index files last: ISOs and manifests, then the
- * latest links naming them, then CHECKSUM and the .CHECKSUM files (naming both) switched together, then
- * deletions. --delay-updates over the whole subtree would not do: its renames run in file-list order, so
+ * latest links naming them, then CHECKSUM and the .CHECKSUM files (naming both) switched together, then its
+ * pending deletions. --delay-updates over the whole subtree would not do: its renames run in file-list order, so
  * CHECKSUM (C < R) would land before the ISOs it names, and a run killed among the renames would leave it so.
  * Then the verified linkRepos links (nfv -> NFV), once their targets are complete.
  * The project that owns the revision dir's unclaimed content (lib/vetting/vouched-paths.ts: images/, live/,
