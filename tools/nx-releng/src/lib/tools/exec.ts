@@ -95,6 +95,13 @@ class Kept {
   }
 }
 
+/** Why a tool never ran (not on PATH: names its package), or undefined when it started. */
+function startFailure(cmd: string, res: { failed: boolean; exitCode?: number; signal?: string; cause?: unknown; shortMessage?: string }): RelengError | undefined {
+  if (!res.failed || res.exitCode !== undefined || res.signal) return undefined;
+  const code = (res.cause as NodeJS.ErrnoException | undefined)?.code;
+  return new RelengError(code === 'ENOENT' ? missingToolMessage(cmd) : `${cmd} could not be started: ${res.shortMessage}`);
+}
+
 /**
  * Runs one external program with an explicit argv (never a shell string).
  * Throws RelengError naming the tool and its exit code; a missing tool names its package.
@@ -142,11 +149,8 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
       `${cmd} ${args.join(' ')} wrote more than ${maxBytes} bytes to ${out.over ? 'stdout' : 'stderr'}; refusing to use a truncated capture`,
     );
   }
-  if (res.failed && res.exitCode === undefined && !res.signal) {
-    const code = (res.cause as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'ENOENT') throw new RelengError(missingToolMessage(cmd));
-    throw new RelengError(`${cmd} could not be started: ${res.shortMessage}`);
-  }
+  const notStarted = startFailure(cmd, res);
+  if (notStarted) throw notStarted;
   const exitCode = res.exitCode ?? (res.signal ? 128 : 1);
   if (exitCode !== 0 && !opts.allowFailure) {
     const detail = tail(stderr || stdout);
@@ -176,10 +180,8 @@ export function streamStdout(cmd: string, args: readonly string[]): ToolStream {
   const stderr = new Kept(TAIL_BYTES, true);
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
   const done = child.then((res) => {
-    if (res.failed && res.exitCode === undefined && !res.signal) {
-      const code = (res.cause as NodeJS.ErrnoException | undefined)?.code;
-      throw new RelengError(code === 'ENOENT' ? missingToolMessage(cmd) : `${cmd} could not be started: ${res.shortMessage}`);
-    }
+    const notStarted = startFailure(cmd, res);
+    if (notStarted) throw notStarted;
     if (res.exitCode !== 0) {
       const detail = tail(String(stderr));
       const how = res.signal ? `was killed by ${res.signal}` : `failed with exit code ${res.exitCode}`;

@@ -13,14 +13,14 @@
 import { lstat, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { scratchDir } from '../core/scratch';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { forEachLimit } from '../core/concurrency';
 import { RelengError, errorMessage } from '../../errors';
 import { run } from '../tools/exec';
-import { fileDigest, hashAlgorithm, readMetadataFile, readRepomd, repomdFiles, repomdPath, resolveInRepo } from '../formats/repomd';
+import { fileDigest, hashAlgorithm, readRepomd, repomdFiles, repomdPath, resolveInRepo } from '../formats/repomd';
 import { primaryPackages, type PrimaryPackage } from '../formats/primary';
-import { requireModules } from '../formats/modulemd';
+import { readModulesRecord, requireModules } from '../formats/modulemd';
 import type { Repomd, RepomdChecksum } from '../formats/repomd';
 import { verifyDetachedSignature } from './sign';
 
@@ -300,11 +300,9 @@ export async function verifyRepo(repoDir: string, opts: VerifyRepoOptions): Prom
  */
 export async function checkModules(repoDir: string): Promise<string[]> {
   try {
-    const record = (await readRepomd(repoDir)).records.find((r) => r.type === 'modules');
+    const record = await readModulesRecord(repoDir);
     if (!record) return [`repodata/repomd.xml has no modules record; a modular repo without module metadata breaks module filtering on every client`];
-    const file = resolveInRepo(repoDir, record.location);
-    if (!file) return [`the modules record points outside the repo: ${record.location}`];
-    requireModules(await readMetadataFile(file), record.location);
+    requireModules(record.text, relative(repoDir, record.file));
     return [];
   } catch (err) {
     return [errorMessage(err)];
