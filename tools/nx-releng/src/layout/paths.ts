@@ -340,6 +340,10 @@ export function mirrorStatePaths(roots: Pick<Roots, 'staging'>) {
     fileListLock: posix.join(productionStateDir(roots), 'locks', 'filelists.lock'),
     /** Where new lists are written before they are renamed into place (same filesystem as production). */
     fileListScratch: productionStateDir(roots),
+    /** What every production writer changed since the lists were written (production/change-journal.ts). */
+    changeJournalDir: posix.join(productionStateDir(roots), 'journal'),
+    /** What the last file lists were made from, so the next can be updated instead of walked (mirror/filelist-update.ts). */
+    fileListStateDir: posix.join(productionStateDir(roots), 'filelist-state'),
     /** One lock for every torrents run of the host, as gen-torrents' /tmp/gen-torrents.lock. */
     torrentsLock: posix.join(stateDir(roots), 'locks', 'torrents.lock'),
   };

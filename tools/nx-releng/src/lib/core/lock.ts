@@ -11,7 +11,7 @@ import type { Log } from './log';
  * identity. A lock left by a dead process of this host is taken over, so a SIGKILLed run does not block forever.
  */
 
-interface LockInfo {
+export interface LockInfo {
   pid: number;
   host: string;
   owner: string;
@@ -84,6 +84,18 @@ function whyStale(found: Found, me: LockInfo): string | undefined {
     if (now !== undefined && now !== h.startTime) return `pid ${h.pid} is gone, reused by another process`;
   }
   return undefined;
+}
+
+/** This process, as a lock (or a change journal, production/change-journal.ts) records its writer. */
+export function writerIdentity(owner: string): LockInfo {
+  return { ...identity(), owner, since: new Date().toISOString() };
+}
+
+/** Why the writer recorded as `info` is certainly gone, or undefined while it may be alive. */
+export function writerGone(info: unknown): string | undefined {
+  const h = info as LockInfo | undefined;
+  const valid = typeof h?.pid === 'number' && typeof h.host === 'string';
+  return whyStale({ text: valid ? 'x' : '', info: valid ? h : undefined }, writerIdentity('check'));
 }
 
 async function readLock(file: string): Promise<Found | undefined> {
