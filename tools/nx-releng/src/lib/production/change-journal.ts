@@ -12,6 +12,7 @@ import { writerGone, writerIdentity } from '../core/lock';
  * One file per writer run, `<journal dir>/<time>-<pid>-<random>.jsonl`, JSON lines:
  *   {"begin": ISO time, "writer": identity (as a lock records it), "production": root}
  *   {"paths": ["<path relative to the production root>", ...]}   (any number of these)
+ *   {"full": "why"}   (optional: the writer changed what it cannot name; the next lists walk the tree)
  *   {"end": ISO time}
  * A path means "look at this entry again": created, replaced, deleted, chmod'ed, linked or relinked. Looking
  * again is idempotent, so a journal applied twice, or after a full walk that already saw its changes, is harmless.
@@ -24,6 +25,7 @@ interface JournalLine {
   writer?: unknown;
   production?: string;
   paths?: unknown;
+  full?: string;
   end?: string;
 }
 
@@ -31,6 +33,8 @@ export interface ChangeJournal {
   readonly file: string;
   /** Records absolute paths under the production root (appended at once: a killed writer loses nothing recorded). */
   record(paths: Iterable<string>): Promise<void>;
+  /** The writer changed something it cannot name path by path: the next file lists walk the whole tree. */
+  requireFullWalk(why: string): Promise<void>;
 }
 
 function relToRoot(root: string, abs: string): string {
@@ -66,6 +70,7 @@ export async function withChangeJournal<T>(journalDir: string, productionRoot: s
         const rel = [...paths].map((p) => relToRoot(productionRoot, p));
         if (rel.length > 0) await write({ paths: rel });
       },
+      requireFullWalk: (why) => write({ full: why }),
     });
     await fh.sync();
     await write({ end: new Date().toISOString() });
@@ -89,14 +94,17 @@ export interface JournalState {
   incomplete: IncompleteJournal[];
   /** Changed paths of the complete journals, relative to the production root. */
   paths: Set<string>;
+  /** Why a complete journal asks for a full walk (its writer could not name every path), if one does. */
+  fullWalk?: string;
 }
 
-function parseJournal(text: string, productionRoot: string): { paths: string[]; ended: boolean; writer?: unknown; why?: string } {
+function parseJournal(text: string, productionRoot: string): { paths: string[]; ended: boolean; writer?: unknown; why?: string; full?: string } {
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
   const paths: string[] = [];
   let header: JournalLine | undefined;
   let ended = false;
+  let full: string | undefined;
   for (const [i, raw] of lines.entries()) {
     let line: JournalLine;
     try {
@@ -112,13 +120,15 @@ function parseJournal(text: string, productionRoot: string): { paths: string[]; 
       return { paths, ended: false, writer: header?.writer, why: `line ${i + 1} follows the end line` };
     } else if (typeof line.end === 'string') {
       ended = true;
+    } else if (typeof line.full === 'string') {
+      full ??= line.full;
     } else if (Array.isArray(line.paths) && line.paths.every((p) => typeof p === 'string' && p !== '' && !p.startsWith('/') && !p.split('/').includes('..'))) {
       paths.push(...(line.paths as string[]));
     } else {
       return { paths, ended: false, writer: header?.writer, why: `line ${i + 1} is neither a list of relative paths nor the end` };
     }
   }
-  return { paths, ended, writer: header?.writer, why: ended ? undefined : 'no end line: its writer failed, was killed or still runs' };
+  return { paths, ended, full, writer: header?.writer, why: ended ? undefined : 'no end line: its writer failed, was killed or still runs' };
 }
 
 /** Every journal in the dir: the complete ones' paths, and the incomplete ones (which call for a full walk). */
@@ -138,6 +148,7 @@ export async function readChangeJournals(journalDir: string, productionRoot: str
     if (j.ended) {
       state.complete.push(file);
       for (const p of j.paths) state.paths.add(p);
+      if (j.full !== undefined) state.fullWalk ??= `${file}: ${j.full}`;
     } else {
       state.incomplete.push({ file, writerGone: j.writer === undefined ? 'no writer recorded' : writerGone(j.writer), why: j.why ?? 'incomplete' });
     }
