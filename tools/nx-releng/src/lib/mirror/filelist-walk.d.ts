@@ -64,4 +64,36 @@ export interface ListContent {
   forEach(each: (bytes: Buffer) => boolean | void): void;
 }
 
-export function walkRoots(roots: readonly WalkRoot[], opts: WalkOptions): Promise<StagedLists[]>;
+/** The lists of every root, and every listed regular file with more than one link: flat [absPath, 'dev:ino', ...]. */
+export function walkRoots(roots: readonly WalkRoot[], opts: WalkOptions): Promise<{ lists: StagedLists[]; linked: string[] }>;
+
+/** One root's frame for the entries of a directory, as the full walk passes it. */
+export interface Frame {
+  readonly prefix: string;
+  readonly timelist: boolean;
+  readonly restricted: boolean;
+  readonly sink: { readonly root: { readonly index: number } };
+}
+
+export interface EntryLines {
+  /** Per root index listing the entry: [start, end) of its lines in that root's fragment files. */
+  byRoot: Map<number, { fl: [number, number]; tl: [number, number]; checksums: { rel: string; abs: string }[]; links: { abs: string; target: string }[] }>;
+  /** Hard-linked regular files met: flat [absPath, 'dev:ino', ...]. */
+  linked: string[];
+}
+
+/** Lines of single entries (and subtrees), as the full walk writes them: filelist-update.ts. */
+export class FragmentWalker {
+  constructor(roots: readonly WalkRoot[], opts: { staging: string; warn(msg: string): void; timeField: 'max' | 'mtime'; unlisted?: ReadonlySet<string> });
+  /** [] when no root lists the directory's entries; null when it is not a directory the walk enters now. */
+  framesFor(dir: string): Frame[] | null;
+  entry(dir: string, name: string, frames: Frame[], descend: boolean): EntryLines;
+  files(index: number): { fullfilelist: string; timelist: string };
+  close(abandon?: boolean): void;
+}
+
+/** The timelist line of a nested root's directory or published name from a fresh lstat; '' when not listed. */
+export function ownEntryLine(rel: string, abs: string, restricted: boolean, timeField: 'max' | 'mtime'): string;
+
+export type ListPiece = { bytes: Buffer } | { path: string; start: number; end: number };
+export function listContent(pieces: ListPiece[]): ListContent;

@@ -185,7 +185,7 @@ class Sink {
  * resolves one path component instead of the whole path); only in the main thread, which restores the cwd.
  */
 class Walker {
-  constructor(sinksByDir, warn, timeField, split, unlisted) {
+  constructor(sinksByDir, warn, timeField, split, unlisted, linked) {
     this.sinksByDir = sinksByDir;
     this.warn = warn;
     this.timeField = timeField;
@@ -193,6 +193,8 @@ class Walker {
     this.unlisted = unlisted !== undefined && unlisted.size > 0 ? unlisted : undefined;
     /** { level, rootDirs, tasks }: directories `level` below the innermost root become tasks. */
     this.split = split;
+    /** Flat [absPath, 'dev:ino', ...] of every listed regular file with more than one link; or undefined. */
+    this.linked = linked;
   }
 
   walkRoot(sink, rel) {
@@ -225,87 +227,95 @@ class Walker {
     const here = this.sinksByDir.get(abs);
     if (here !== undefined) names = names.concat([...here.root.ownNames].filter((n) => !names.includes(n)));
     sortNames(names);
+    for (let i = 0; i < names.length; i++) this.walkEntry(abs, names[i], frames, rel, level, true);
+  }
 
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i];
-      let inFrames = frames;
-      if (here !== undefined) {
-        if (here.root.isTempName(name)) continue;
-        if (here.root.ownNames.has(name)) {
-          this.virtualEntry(frames, here, abs, name);
-          continue;
-        }
-        if (here.root.skip.has(name)) {
-          inFrames = frames.filter((f) => f.sink !== here);
-          if (inFrames.length === 0) continue;
-        }
+  /**
+   * Lists one entry of the directory `abs` (whose frames are given) in every frame's sink: its fullfilelist line,
+   * its subtree when it is a directory and `descend` is true, then its timelist line.
+   */
+  walkEntry(abs, name, frames, rel, level, descend) {
+    const here = this.sinksByDir.get(abs);
+    let inFrames = frames;
+    if (here !== undefined) {
+      if (here.root.isTempName(name)) return;
+      if (here.root.ownNames.has(name)) {
+        this.virtualEntry(frames, here, abs, name);
+        return;
       }
-      if (this.unlisted !== undefined && this.unlisted.has(`${abs}/${name}`)) continue;
-      const p = rel ? name : `${abs}/${name}`;
-      const st = lstatOrUndefined(p, false, abs);
-      if (BAD_NAME.test(name)) checkName(abs, name, st);
-      if (st === undefined) {
-        // Vanished between readdir and lstat (create-filelist: "Could not stat"; find: reports and goes on).
-        this.warn(`Could not stat ${abs}/${name}.  Dangling symlink?`);
+      if (here.root.skip.has(name)) {
+        inFrames = frames.filter((f) => f.sink !== here);
+        if (inFrames.length === 0) return;
+      }
+    }
+    if (this.unlisted !== undefined && this.unlisted.has(`${abs}/${name}`)) return;
+    const p = rel ? name : `${abs}/${name}`;
+    const st = lstatOrUndefined(p, false, abs);
+    if (BAD_NAME.test(name)) checkName(abs, name, st);
+    if (st === undefined) {
+      // Vanished between readdir and lstat (create-filelist: "Could not stat"; find: reports and goes on).
+      this.warn(`Could not stat ${abs}/${name}.  Dangling symlink?`);
+      return;
+    }
+    const isLink = st.isSymbolicLink();
+    const isDir = !isLink && st.isDirectory();
+    const worldReadable = (st.mode & S_IROTH) !== 0;
+    // create-filelist: skipped names, dangling symlinks and (followed) non-group-readable entries are not
+    // listed, and a skipped directory's whole subtree is not listed either.
+    const target = isLink ? lstatOrUndefined(p, true, abs) : st;
+    const skipped = alwaysSkipped(name);
+    const tlOk = target !== undefined && (target.mode & S_IRGRP) !== 0 && !skipped;
+    if (target === undefined && !skipped && inFrames.some((f) => f.timelist)) this.warn(`Could not stat ${abs}/${name}.  Dangling symlink?`);
+    // A hard-linked file's listed time moves when another of its names is linked or unlinked (ctime): the
+    // incremental update (filelist-update.ts) keeps every such name by inode.
+    if (this.linked !== undefined && st.nlink > 1 && st.isFile()) this.linked.push(`${abs}/${name}`, `${st.dev}:${st.ino}`);
+
+    const linkTarget = isLink ? fs.readlinkSync(p) : undefined;
+    for (const f of inFrames) {
+      f.sink.fullfilelist.write(`./${f.prefix}${name}\n`);
+      f.sink.fullLines++;
+      if (isLink) f.sink.links.push({ abs: `${abs}/${name}`, target: linkTarget });
+    }
+
+    let inner;
+    if (isDir && descend) {
+      const childAbs = `${abs}/${name}`;
+      const child = inFrames.map((f) => ({ sink: f.sink, prefix: `${f.prefix}${name}/`, timelist: f.timelist && tlOk, restricted: f.restricted || !worldReadable }));
+      inner = this.sinksByDir.get(childAbs);
+      if (inner !== undefined && !inner.visited) {
+        inner.start();
+        child.push({ sink: inner, prefix: '', timelist: true, restricted: false });
+      }
+      const childLevel = inner !== undefined ? 0 : level < 0 ? -1 : level + 1;
+      const split = this.split;
+      if (split !== undefined && childLevel === split.level && !split.rootDirs.some((r) => r === childAbs || r.startsWith(`${childAbs}/`))) {
+        // Walked later as a task; its lines go here (contents before the directory's own timelist line).
+        const id = split.tasks.length;
+        split.tasks.push({ id, abs: childAbs, frames: child.map((f) => ({ sink: f.sink.root.index, prefix: f.prefix, timelist: f.timelist, restricted: f.restricted })) });
+        for (const f of child) {
+          f.sink.tlInserts.push({ offset: f.sink.timelist.offset(), task: id });
+          f.sink.flInserts.push({ offset: f.sink.fullfilelist.offset(), task: id });
+        }
+      } else {
+        this.walkDir(childAbs, child, rel, childLevel);
+        if (rel) process.chdir(abs);
+      }
+    }
+
+    if (!tlOk) return;
+    let line;
+    for (const f of inFrames) {
+      if (!f.timelist) continue;
+      const relPath = f.prefix + name;
+      if (inner !== undefined) {
+        // The inner root's directory changes (mtime) when its lists are renamed into it.
+        f.sink.tlInserts.push({ offset: f.sink.timelist.offset(), deferred: { rel: relPath, abs: `${abs}/${name}`, restricted: f.restricted } });
         continue;
       }
-      const isLink = st.isSymbolicLink();
-      const isDir = !isLink && st.isDirectory();
-      const worldReadable = (st.mode & S_IROTH) !== 0;
-      // create-filelist: skipped names, dangling symlinks and (followed) non-group-readable entries are not
-      // listed, and a skipped directory's whole subtree is not listed either.
-      const target = isLink ? lstatOrUndefined(p, true, abs) : st;
-      const skipped = alwaysSkipped(name);
-      const tlOk = target !== undefined && (target.mode & S_IRGRP) !== 0 && !skipped;
-      if (target === undefined && !skipped && inFrames.some((f) => f.timelist)) this.warn(`Could not stat ${abs}/${name}.  Dangling symlink?`);
-
-      const linkTarget = isLink ? fs.readlinkSync(p) : undefined;
-      for (const f of inFrames) {
-        f.sink.fullfilelist.write(`./${f.prefix}${name}\n`);
-        f.sink.fullLines++;
-        if (isLink) f.sink.links.push({ abs: `${abs}/${name}`, target: linkTarget });
-      }
-
-      let inner;
-      if (isDir) {
-        const childAbs = `${abs}/${name}`;
-        const child = inFrames.map((f) => ({ sink: f.sink, prefix: `${f.prefix}${name}/`, timelist: f.timelist && tlOk, restricted: f.restricted || !worldReadable }));
-        inner = this.sinksByDir.get(childAbs);
-        if (inner !== undefined && !inner.visited) {
-          inner.start();
-          child.push({ sink: inner, prefix: '', timelist: true, restricted: false });
-        }
-        const childLevel = inner !== undefined ? 0 : level < 0 ? -1 : level + 1;
-        const split = this.split;
-        if (split !== undefined && childLevel === split.level && !split.rootDirs.some((r) => r === childAbs || r.startsWith(`${childAbs}/`))) {
-          // Walked later as a task; its lines go here (contents before the directory's own timelist line).
-          const id = split.tasks.length;
-          split.tasks.push({ id, abs: childAbs, frames: child.map((f) => ({ sink: f.sink.root.index, prefix: f.prefix, timelist: f.timelist, restricted: f.restricted })) });
-          for (const f of child) {
-            f.sink.tlInserts.push({ offset: f.sink.timelist.offset(), task: id });
-            f.sink.flInserts.push({ offset: f.sink.fullfilelist.offset(), task: id });
-          }
-        } else {
-          this.walkDir(childAbs, child, rel, childLevel);
-          if (rel) process.chdir(abs);
-        }
-      }
-
-      if (!tlOk) continue;
-      let line;
-      for (const f of inFrames) {
-        if (!f.timelist) continue;
-        const relPath = f.prefix + name;
-        if (inner !== undefined) {
-          // The inner root's directory changes (mtime) when its lists are renamed into it.
-          f.sink.tlInserts.push({ offset: f.sink.timelist.offset(), deferred: { rel: relPath, abs: `${abs}/${name}`, restricted: f.restricted } });
-          continue;
-        }
-        line ??= [`${listTime(st, p, this.timeField)}\t${isLink ? 'l' : isDir ? 'd' : 'f'}`, `\t${st.size}\t`];
-        f.sink.timelist.write(`${line[0]}${!worldReadable ? '-' : f.restricted ? '*' : ''}${line[1]}${relPath}\n`);
-        f.sink.entries++;
-        if (f.sink.root.checksumNames.has(name)) f.sink.checksums.push({ rel: relPath, abs: `${abs}/${name}` });
-      }
+      line ??= [`${listTime(st, p, this.timeField)}\t${isLink ? 'l' : isDir ? 'd' : 'f'}`, `\t${st.size}\t`];
+      f.sink.timelist.write(`${line[0]}${!worldReadable ? '-' : f.restricted ? '*' : ''}${line[1]}${relPath}\n`);
+      f.sink.entries++;
+      if (f.sink.root.checksumNames.has(name)) f.sink.checksums.push({ rel: relPath, abs: `${abs}/${name}` });
     }
   }
 
@@ -359,7 +369,8 @@ function takeTasks(cfg, ctl, thread, rel, warn) {
     if (s === undefined) sinks.set(index, (s = new Sink({ index, checksumNames: new Set(cfg.checksumNames[index]) }, cfg.staging, `chunk-${thread}.${index}`)));
     return s;
   };
-  const walker = new Walker(new Map(), warn, cfg.timeField, undefined, new Set(cfg.unlisted));
+  const linked = [];
+  const walker = new Walker(new Map(), warn, cfg.timeField, undefined, new Set(cfg.unlisted), linked);
   const parts = [];
   try {
     while (Atomics.load(ctl, 1) === 0) {
@@ -380,7 +391,7 @@ function takeTasks(cfg, ctl, thread, rel, warn) {
     for (const s of sinks.values()) s.close(true);
     throw err;
   }
-  return { parts, sinks: [...sinks.values()].map((s) => ({ index: s.root.index, entries: s.entries, fullLines: s.fullLines, checksums: s.checksums, links: s.links })) };
+  return { parts, linked, sinks: [...sinks.values()].map((s) => ({ index: s.root.index, entries: s.entries, fullLines: s.fullLines, checksums: s.checksums, links: s.links })) };
 }
 
 /** Resolves with the worker's answer, or undefined (after a warning) if it died without one. */
@@ -440,7 +451,8 @@ async function walkRoots(roots, opts) {
   const sinks = roots.map((root, index) => new Sink({ ...root, index }, opts.staging, String(index)));
   const tasks = [];
   const split = opts.workers > 0 ? { level: opts.splitLevel, rootDirs: roots.map((r) => r.dir), tasks } : undefined;
-  const walker = new Walker(new Map(sinks.map((s) => [s.root.dir, s])), opts.warn, opts.timeField, split, opts.unlisted);
+  const linked = [];
+  const walker = new Walker(new Map(sinks.map((s) => [s.root.dir, s])), opts.warn, opts.timeField, split, opts.unlisted, linked);
   try {
     inDirs(opts.chdir, (rel) => {
       for (const s of [...sinks].sort((a, b) => a.root.depth - b.root.depth)) if (!s.visited) walker.walkRoot(s, rel);
@@ -449,6 +461,7 @@ async function walkRoots(roots, opts) {
     const outs = tasks.length > 0 ? await runTasks({ staging: opts.staging, tasks, checksumNames, timeField: opts.timeField, unlisted: [...(opts.unlisted ?? [])] }, opts) : [];
     const parts = new Map();
     for (const out of outs) {
+      for (let i = 0; i < out.linked.length; i++) linked.push(out.linked[i]);
       for (const t of out.sinks) {
         const s = sinks[t.index];
         s.entries += t.entries;
@@ -468,7 +481,7 @@ async function walkRoots(roots, opts) {
     for (const s of sinks) s.close(true);
     throw err;
   }
-  return sinks.map((s) => new StagedLists(s, opts.timeField));
+  return { lists: sinks.map((s) => new StagedLists(s, opts.timeField)), linked };
 }
 
 /** One root's staged lists; content() gives a final list with the task output and deferred lines spliced in. */
@@ -541,6 +554,109 @@ class ListContent {
   }
 }
 
+/**
+ * Lists single entries for the incremental update (filelist-update.ts) exactly as the full walk would: each call
+ * writes one entry's lines (and its subtree's, when asked) to per-root fragment files and says where they went.
+ * Absolute paths only (no chdir); roots as walkRoots takes them.
+ */
+class FragmentWalker {
+  constructor(roots, opts) {
+    this.roots = roots;
+    this.sinks = roots.map((root, index) => {
+      const s = new Sink({ ...root, index }, opts.staging, `fragment-${index}`);
+      s.visited = true; // fragments carry no header, and never start a nested root's lists
+      return s;
+    });
+    this.linked = [];
+    this.walker = new Walker(new Map(this.sinks.map((s) => [s.root.dir, s])), opts.warn, opts.timeField, undefined, opts.unlisted, this.linked);
+    this.unlisted = this.walker.unlisted;
+    this.timeField = opts.timeField;
+    this.dirs = new Map();
+  }
+
+  /**
+   * The frames the full walk passes to the directory `dir`: one per root that lists its entries (prefix, whether
+   * they can be in the timelist, whether an ancestor is restricted). [] when no root lists them; null when `dir`
+   * is not a directory the walk enters now (gone, a file, a link).
+   */
+  framesFor(dir) {
+    let known = this.dirs.get(dir);
+    if (known !== undefined) return known;
+    const outer = this.sinks.filter((s) => dir === s.root.dir || dir.startsWith(`${s.root.dir}/`)).sort((a, b) => a.root.depth - b.root.depth)[0];
+    if (outer === undefined) return [];
+    if (dir === outer.root.dir) known = [{ sink: outer, prefix: '', timelist: true, restricted: false }];
+    else {
+      const slash = dir.lastIndexOf('/');
+      const parent = dir.slice(0, slash);
+      const name = dir.slice(slash + 1);
+      let frames = this.framesFor(parent);
+      if (frames === null || frames.length === 0) known = frames;
+      else {
+        const here = this.walker.sinksByDir.get(parent);
+        if (here !== undefined && (here.root.isTempName(name) || here.root.ownNames.has(name))) known = [];
+        else if (this.unlisted !== undefined && this.unlisted.has(dir)) known = [];
+        else {
+          if (here !== undefined && here.root.skip.has(name)) frames = frames.filter((f) => f.sink !== here);
+          const st = lstatOrUndefined(dir, false);
+          if (st === undefined || st.isSymbolicLink() || !st.isDirectory()) known = null;
+          else {
+            const tlOk = (st.mode & S_IRGRP) !== 0 && !alwaysSkipped(name);
+            const worldReadable = (st.mode & S_IROTH) !== 0;
+            known = frames.map((f) => ({ sink: f.sink, prefix: `${f.prefix}${name}/`, timelist: f.timelist && tlOk, restricted: f.restricted || !worldReadable }));
+            const inner = this.walker.sinksByDir.get(dir);
+            if (inner !== undefined) known.push({ sink: inner, prefix: '', timelist: true, restricted: false });
+          }
+        }
+      }
+    }
+    this.dirs.set(dir, known);
+    return known;
+  }
+
+  /**
+   * Lists `name` of the directory `dir` (frames from framesFor) with its subtree when `descend`. Returns, per root
+   * index listing it, where its lines went ({ fl, tl }: [start, end) in the fragment files), the checksummed
+   * files and links among them, and the hard-linked files met ([path, 'dev:ino', ...]).
+   */
+  entry(dir, name, frames, descend) {
+    const before = frames.map((f) => ({ s: f.sink, fl: f.sink.fullfilelist.offset(), tl: f.sink.timelist.offset(), c: f.sink.checksums.length, l: f.sink.links.length, d: f.sink.tlInserts.length }));
+    const linkedFrom = this.linked.length;
+    this.walker.walkEntry(dir, name, frames, false, -1, descend);
+    const out = new Map();
+    for (const b of before) {
+      // A nested root's own names or directory met here would need lines deferred until it publishes.
+      if (b.s.tlInserts.length !== b.d) throw new WalkError(`${dir}/${name} holds or is a file-list root's own entry`);
+      out.set(b.s.root.index, {
+        fl: [b.fl, b.s.fullfilelist.offset()],
+        tl: [b.tl, b.s.timelist.offset()],
+        checksums: b.s.checksums.slice(b.c),
+        links: b.s.links.slice(b.l),
+      });
+    }
+    return { byRoot: out, linked: this.linked.slice(linkedFrom) };
+  }
+
+  /** The fragment files of one root (readable once close() was called). */
+  files(index) {
+    const s = this.sinks[index];
+    return { fullfilelist: s.fullfilelist.path, timelist: s.timelist.path };
+  }
+
+  close(abandon = false) {
+    for (const s of this.sinks) s.close(abandon);
+  }
+}
+
+/** The timelist line of a nested root's directory or published name, from a fresh lstat ('' when not listed). */
+function ownEntryLine(rel, abs, restricted, timeField) {
+  return deferredLine({ rel, abs, restricted }, timeField) ?? '';
+}
+
+/** A list's content from pieces: { bytes } or { path, start, end } ranges of files. */
+function listContent(pieces) {
+  return new ListContent(pieces);
+}
+
 // Worker thread entry (started by startWorker with this file): absolute paths, since threads cannot chdir.
 if (!isMainThread && workerData?.filelistWalk !== undefined) {
   const { cfg, sab, thread } = workerData.filelistWalk;
@@ -554,4 +670,4 @@ if (!isMainThread && workerData?.filelistWalk !== undefined) {
   parentPort.postMessage(reply);
 }
 
-module.exports = { WalkError, compareNames, sortNames, pyTime, walkRoots };
+module.exports = { WalkError, compareNames, sortNames, pyTime, walkRoots, FragmentWalker, ownEntryLine, listContent };

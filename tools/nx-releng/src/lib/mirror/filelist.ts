@@ -354,7 +354,7 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
   for (const p of plans) removeStaleTemps(p);
   const staging = await scratchDir(stagingParent, 'filelist-');
   try {
-    const lists = await walkRoots(
+    const { lists } = await walkRoots(
       plans.map((p) => p.walk),
       {
         staging,
