@@ -636,6 +636,21 @@ class FragmentWalker {
     return { byRoot: out, linked: this.linked.slice(linkedFrom) };
   }
 
+  /** The type field (e.g. `d`, `d-`) of the timelist line at [start, end) of a root's fragment ('' if none). */
+  timelistType(index, range) {
+    if (range[1] <= range[0]) return '';
+    const out = this.sinks[index].timelist;
+    out.flush();
+    const b = Buffer.alloc(range[1] - range[0]);
+    const fd = fs.openSync(out.path, 'r');
+    try {
+      fs.readSync(fd, b, 0, b.length, range[0]);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return b.toString('latin1').split('\t')[1] ?? '';
+  }
+
   /** The fragment files of one root (readable once close() was called). */
   files(index) {
     const s = this.sinks[index];

@@ -84,6 +84,8 @@ import { scratchDir } from '../core/scratch';
 import { RelengError } from '../../errors';
 import { linkTargetProblem } from '../core/link-policy';
 import { WalkError, compareNames, walkRoots, type ListContent, type StagedLists, type WalkRoot } from './filelist-walk';
+import { FullWalkNeeded, updateLists } from './filelist-update';
+import { dropFileListState, identityOf, loadFileListState, saveFileListState } from './filelist-state';
 
 export type ChecksumAlgorithm = 'sha1' | 'md5' | 'sha256' | 'sha512';
 /** create-filelist as deployed by Fedora since 2024 (pagure quick-fedora-mirror PR 86): four sections in this order. */
@@ -141,6 +143,19 @@ export interface WriteFileListsOptions {
    * about to delete (lib/production/pending-deletions.ts), so that no list names a path while it goes.
    */
   unlisted?: ReadonlySet<string>;
+  /**
+   * Update the lists from what changed instead of walking (filelist-update.ts), when the state in `stateDir`
+   * still describes the published lists; a full walk otherwise, and the state is written for the next run.
+   */
+  incremental?: {
+    stateDir: string;
+    /** Absolute real paths changed since the last lists (the change journal); undefined: walk the whole tree. */
+    changed?: Iterable<string>;
+    /** Why `changed` is undefined, for the record of the full walk. */
+    fullWhy?: string;
+    /** Walk anyway when the last full walk is older than this. */
+    fullWalkEveryMs?: number;
+  };
 }
 
 export interface FileListFile {
@@ -167,6 +182,8 @@ export interface FileListResult {
   changed: string[];
   /** fullfilelist, the copies, then the timelist (publication order). */
   files: FileListFile[];
+  /** Full walk or update (the same for every root of a run). */
+  madeBy: ListsMadeBy;
 }
 
 const NAME_OK = /^[^/\0\t\n]+$/;
@@ -302,18 +319,14 @@ function hashFile(absPath: string, algs: readonly ChecksumAlgorithm[]): string[]
 
 /**
  * Appends the checksum sections (sorted by path; create-filelist -c) and [End] to a staged timelist. Returns
- * how many files each section lists. `cache`: digests by absolute path, shared by nested roots.
+ * how many files each section lists. `digestsOf`: digests by absolute path, cached across nested roots.
  */
-function finishTimelist(list: StagedLists, algs: readonly ChecksumAlgorithm[], cache: Map<string, string[] | null>, warn: (m: string) => void): number {
+function finishTimelist(list: StagedLists, algs: readonly ChecksumAlgorithm[], digestsOf: (abs: string) => string[] | null, warn: (m: string) => void): number {
   const files = list.checksums
     .sort((x, y) => compareNames(x.rel, y.rel))
     .map((e) => {
-      let digests = cache.get(e.abs);
-      if (digests === undefined) {
-        digests = hashFile(e.abs, algs);
-        if (digests === null) warn(`not checksumming ${e.abs}: not a regular file`);
-        cache.set(e.abs, digests);
-      }
+      const digests = digestsOf(e.abs);
+      if (digests === null) warn(`not checksumming ${e.abs}: not a regular file`);
       return { rel: e.rel, digests };
     })
     .filter((f): f is { rel: string; digests: string[] } => f.digests !== null);
@@ -323,11 +336,11 @@ function finishTimelist(list: StagedLists, algs: readonly ChecksumAlgorithm[], c
 }
 
 /** The link policy (lib/core/link-policy.ts): every listed link stays inside each root that lists it. */
-function refuseOutsideLinks(plans: readonly Plan[], lists: readonly StagedLists[]): void {
+function refuseOutsideLinks(plans: readonly Plan[], lists: readonly { links: readonly { abs: string; target: string }[] }[]): void {
   const problems = new Map<string, string>();
   // Innermost root first: a link is reported against the tightest root that lists it.
   for (const i of plans.map((_, i) => i).sort((a, b) => (plans[b] as Plan).walk.depth - (plans[a] as Plan).walk.depth)) {
-    for (const link of (lists[i] as StagedLists).links) {
+    for (const link of (lists[i] as { links: readonly { abs: string; target: string }[] }).links) {
       const problem = linkTargetProblem((plans[i] as Plan).walk.dir, link.abs, link.target);
       if (problem && !problems.has(link.abs)) problems.set(link.abs, problem);
     }
@@ -337,13 +350,39 @@ function refuseOutsideLinks(plans: readonly Plan[], lists: readonly StagedLists[
   }
 }
 
+/** One root's new lists, from a full walk or an update; `same` (update only): equal to the published bytes. */
+interface NewLists {
+  entries(): number;
+  fullLines: number;
+  checksummed: number;
+  links: readonly { abs: string; target: string }[];
+  fullfilelist(): { content: ListContent; same?: boolean };
+  timelist(): { content: ListContent; same?: boolean };
+}
+
+/** How the lists of a run were made. */
+export interface ListsMadeBy {
+  kind: 'full walk' | 'update';
+  /** Why a full walk ran (state missing or not matching, journal incomplete, asked for, schedule). */
+  why?: string;
+  /** update: paths looked at again. */
+  examined?: number;
+}
+
+function stateKey(plans: readonly Plan[], algs: readonly ChecksumAlgorithm[], timeField: string): string {
+  const roots = plans.map((p) => ({ dir: p.walk.dir, full: p.fullName, timelist: p.input.timelistName, copies: p.input.copies, skip: p.input.skip ?? [], checksums: p.input.checksums !== false }));
+  return JSON.stringify({ roots, algs, timeField });
+}
+
 /**
  * Generates fullfilelist and the timelist (+ copies) of every root, then publishes those whose content changed.
  * All roots are generated before anything is published; a failure publishes nothing. See the file comment.
+ * With `incremental`, the lists are updated from the changed paths when the state allows (filelist-update.ts).
  */
 export async function writeFileLists(roots: FileListRoot[], opts: WriteFileListsOptions = {}): Promise<FileListResult[]> {
   const plans = planRoots(roots);
   const algs = opts.checksumAlgorithms ?? ALL_CHECKSUM_ALGORITHMS;
+  const timeField = opts.timeField ?? 'max';
   const warn = opts.onWarning ?? ((m: string) => void process.stderr.write(`${m}\n`));
   const stagingParent = fs.realpathSync(opts.stagingDir ?? tmpdir());
   for (const p of plans) {
@@ -353,52 +392,131 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
   }
   for (const p of plans) removeStaleTemps(p);
   const staging = await scratchDir(stagingParent, 'filelist-');
+  const cache = new Map<string, string[] | null>();
+  const digests = (abs: string) => {
+    let d = cache.get(abs);
+    if (d === undefined) cache.set(abs, (d = hashFile(abs, algs)));
+    return d;
+  };
+  const inc = opts.incremental;
+  const key = stateKey(plans, algs, timeField);
   try {
-    const { lists } = await walkRoots(
-      plans.map((p) => p.walk),
-      {
-        staging,
-        chdir: opts.chdir ?? true,
-        warn,
-        timeField: opts.timeField ?? 'max',
-        workers: Math.max(0, Math.floor(opts.workers ?? Math.min(availableParallelism() - 1, 3))),
-        splitLevel: opts.parallelTuning?.splitLevel ?? 3,
-        mainTakesTasks: opts.parallelTuning?.mainTakesTasks ?? true,
-        unlisted: opts.unlisted,
-      },
-    );
+    let made: ListsMadeBy = { kind: 'full walk', why: 'no incremental state configured' };
+    let lists: NewLists[] | undefined;
+    let linked: string[] = [];
+    let lastFullWalk: { at: string; why: string } | undefined;
+    if (inc !== undefined) {
+      const loaded = loadFileListState(inc.stateDir, key, plans.map((p) => p.walk.dir));
+      const age = 'state' in loaded ? Date.now() - Date.parse(loaded.state.lastFullWalk.at) : 0;
+      if (!('state' in loaded)) made.why = loaded.why;
+      else if (inc.changed === undefined) made.why = inc.fullWhy ?? 'asked for';
+      else if (inc.fullWalkEveryMs !== undefined && !(age < inc.fullWalkEveryMs)) {
+        made.why = `the last full walk (${loaded.state.lastFullWalk.at}) is older than ${Math.round(inc.fullWalkEveryMs / 3600000)} h`;
+      } else {
+        try {
+          const up = updateLists({
+            roots: plans.map((p) => p.walk),
+            old: loaded.state.roots.map((r, i) => {
+              const p = plans[i] as Plan;
+              return { fullfilelist: fs.readFileSync(path.join(p.walk.dir, p.fullName)), timelist: fs.readFileSync(path.join(p.walk.dir, p.input.timelistName)), entries: r.entries, fullLines: r.fullLines };
+            }),
+            linked: loaded.linked,
+            changed: inc.changed,
+            unlisted: opts.unlisted,
+            staging,
+            algs,
+            timeField,
+            warn,
+            digests,
+          });
+          lists = up.roots.map((r) => ({ ...r, entries: () => r.entries }));
+          linked = up.linked;
+          lastFullWalk = loaded.state.lastFullWalk;
+          made = { kind: 'update', examined: up.examined };
+        } catch (err) {
+          if (!(err instanceof FullWalkNeeded)) throw err;
+          made.why = err.message;
+        }
+      }
+    }
+    if (lists === undefined) {
+      const walked = await walkRoots(
+        plans.map((p) => p.walk),
+        {
+          staging,
+          chdir: opts.chdir ?? true,
+          warn,
+          timeField,
+          workers: Math.max(0, Math.floor(opts.workers ?? Math.min(availableParallelism() - 1, 3))),
+          splitLevel: opts.parallelTuning?.splitLevel ?? 3,
+          mainTakesTasks: opts.parallelTuning?.mainTakesTasks ?? true,
+          unlisted: opts.unlisted,
+        },
+      );
+      lists = walked.lists.map((l) => {
+        const checksummed = finishTimelist(l, algs, digests, warn);
+        return { fullLines: l.fullLines, checksummed, links: l.links, entries: () => l.entries, fullfilelist: () => ({ content: l.content('fullfilelist') }), timelist: () => ({ content: l.content('timelist') }) };
+      });
+      linked = sortedPairs(walked.linked);
+      lastFullWalk = { at: new Date().toISOString(), why: made.why ?? 'asked for' };
+    }
     refuseOutsideLinks(plans, lists);
-    const cache = new Map<string, string[] | null>();
-    const checksummed = lists.map((l) => finishTimelist(l, algs, cache, warn));
     // Publish innermost roots first, so deferred lines of enclosing roots see the published files.
     const order = plans.map((p, i) => i).sort((a, b) => (plans[b] as Plan).walk.depth - (plans[a] as Plan).walk.depth);
     const results: FileListResult[] = new Array(plans.length);
     for (const i of order) {
       const p = plans[i] as Plan;
-      const list = lists[i] as StagedLists;
-      const fullfilelist = list.content('fullfilelist');
-      const timelist = list.content('timelist');
-      const targets: [string, ListContent][] = [[p.fullName, fullfilelist], ...p.input.copies.map((c): [string, ListContent] => [c, timelist]), [p.input.timelistName, timelist]];
-      const files = targets.map(([name, content]): FileListFile => {
+      const list = lists[i] as NewLists;
+      const fullfilelist = list.fullfilelist();
+      const timelist = list.timelist();
+      const targets: [string, { content: ListContent; same?: boolean }][] = [[p.fullName, fullfilelist], ...p.input.copies.map((c): [string, { content: ListContent; same?: boolean }] => [c, timelist]), [p.input.timelistName, timelist]];
+      const files = targets.map(([name, { content, same }]): FileListFile => {
         const target = path.join(p.walk.dir, name);
-        const changed = !sameContent(content, target);
+        const changed = same === undefined ? !sameContent(content, target) : !same;
         if (changed) publish(content, target, opts.fileMode ?? 0o644, opts.owner);
         return { name, path: target, bytes: content.size, changed };
       });
       results[i] = {
         dir: p.input.dir,
         realDir: p.walk.dir,
-        entries: list.entries,
+        entries: list.entries(),
         fullfilelistLines: list.fullLines,
-        checksummed: checksummed[i] ?? 0,
+        checksummed: list.checksummed,
         changed: files.filter((f) => f.changed).map((f) => f.name),
         files,
+        madeBy: made,
       };
+    }
+    if (inc !== undefined && lastFullWalk !== undefined) {
+      saveFileListState(
+        inc.stateDir,
+        {
+          key,
+          roots: results.map((r) => ({
+            dir: r.realDir,
+            entries: r.entries,
+            fullLines: r.fullfilelistLines,
+            files: Object.fromEntries(r.files.map((f) => [f.name, identityOf(f.path) ?? { size: -1, mtimeMs: -1, ino: -1 }])),
+          })),
+          lastFullWalk,
+        },
+        linked,
+      );
     }
     return results;
   } catch (err) {
+    // Some roots may be published already: the next run must not trust the old state.
+    if (inc !== undefined) dropFileListState(inc.stateDir);
     throw err instanceof WalkError ? new RelengError(err.message) : err;
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/** The walk's flat [path, inode, ...] pairs sorted by path, as the update reads them. */
+function sortedPairs(flat: readonly string[]): string[] {
+  const pairs: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i] as string, flat[i + 1] as string]);
+  pairs.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  return pairs.flat();
 }

@@ -1,0 +1,250 @@
+// The incremental file-list update (lib/mirror/filelist-update.ts) against the full walk, byte for byte: random
+// change sets (add, delete, replace, chmod, links, hard links, nested roots) are applied to a real tree and
+// journaled as the production writers journal them; the update's lists must equal what a full walk writes then.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { writeFileLists, type FileListResult, type FileListRoot, type WriteFileListsOptions } from '../../../tools/nx-releng/src/lib/mirror/filelist';
+
+const scratch = fs.realpathSync(fs.mkdtempSync(join(tmpdir(), 'filelist-update-test-')));
+after(() => fs.rmSync(scratch, { recursive: true, force: true }));
+let counter = 0;
+
+/** Deterministic random numbers (mulberry32), so a failing seed can be replayed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A production tree with the shipped nested roots: '.', mirror/pub/rocky, mirror/pub/sig. */
+function productionTree(): { prod: string; roots: FileListRoot[]; stateDir: string } {
+  const base = join(scratch, `${counter++}`);
+  const prod = join(base, 'production');
+  const stateDir = join(base, 'state');
+  for (const d of ['mirror/pub/rocky/8.10/BaseOS/x86_64/os/Packages/a', 'mirror/pub/rocky/8.10/AppStream/x86_64/os/repodata', 'mirror/pub/sig/8/kernel/x86_64', 'mirror/vault/rocky/8.9/BaseOS']) {
+    fs.mkdirSync(join(prod, d), { recursive: true });
+  }
+  fs.writeFileSync(join(prod, 'mirror/pub/rocky/8.10/AppStream/x86_64/os/repodata/repomd.xml'), '<repomd/>');
+  fs.writeFileSync(join(prod, 'mirror/pub/rocky/8.10/BaseOS/x86_64/os/Packages/a/a-1.rpm'), 'a1');
+  fs.symlinkSync('8.10', join(prod, 'mirror/pub/rocky/8'));
+  const roots: FileListRoot[] = [
+    { dir: join(prod, 'mirror/pub/rocky'), timelistName: 'fullfiletimelist-rocky', copies: ['fullfiletimelist', 'fullfiletimelist-rocky-linux'] },
+    { dir: join(prod, 'mirror/pub/sig'), timelistName: 'fullfiletimelist-sig', copies: ['fullfiletimelist'] },
+    { dir: prod, timelistName: 'fullfiletimelist-rocky', copies: ['fullfiletimelist'] },
+  ];
+  return { prod, roots, stateDir };
+}
+
+/** Every file and directory below `dir` (not the lists), relative paths. */
+function entries(dir: string, rel = ''): { files: string[]; dirs: string[]; links: string[] } {
+  const out = { files: [] as string[], dirs: [] as string[], links: [] as string[] };
+  for (const name of fs.readdirSync(join(dir, rel))) {
+    if (rel === '' && name.startsWith('full')) continue;
+    const r = rel ? `${rel}/${name}` : name;
+    const st = fs.lstatSync(join(dir, r));
+    if (st.isSymbolicLink()) out.links.push(r);
+    else if (st.isDirectory()) {
+      if (/^full/.test(name)) continue;
+      out.dirs.push(r);
+      const sub = entries(dir, r);
+      out.files.push(...sub.files);
+      out.dirs.push(...sub.dirs);
+      out.links.push(...sub.links);
+    } else if (!name.startsWith('full')) out.files.push(r);
+  }
+  return out;
+}
+
+/**
+ * Applies `n` random changes under prod, returning the absolute paths a production writer journals for them:
+ * the path it wrote or removed, both names of a hard link it made (hardlink and rsync -H name both), and the
+ * directory it removed (not what was below it).
+ */
+function randomChanges(prod: string, random: () => number, n: number): string[] {
+  const journal: string[] = [];
+  const pick = <T>(xs: readonly T[]): T | undefined => xs[Math.floor(random() * xs.length)];
+  const places = ['mirror/pub/rocky/8.10/BaseOS/x86_64/os/Packages/a', 'mirror/pub/rocky/8.10/AppStream/x86_64/os', 'mirror/pub/sig/8/kernel/x86_64', 'mirror/vault/rocky/8.9/BaseOS', 'mirror/pub/rocky', 'mirror/pub/sig', 'mirror'];
+  for (let k = 0; k < n; k++) {
+    const tree = entries(prod);
+    const files = tree.files.filter((f) => !f.endsWith('/fullfilelist') && !/\/fullfiletimelist/.test(f));
+    const dirs = tree.dirs.filter((d) => !['mirror', 'mirror/pub', 'mirror/pub/rocky', 'mirror/pub/sig'].includes(d));
+    const op = Math.floor(random() * 11);
+    const parent = pick([...places, ...dirs].filter((d) => fs.existsSync(join(prod, d)))) ?? 'mirror';
+    const fresh = `${parent}/n${counter++}-${Math.floor(random() * 1000)}${random() < 0.2 ? '.~tmp~' : ''}`;
+    const abs = (r: string) => join(prod, r);
+    switch (op) {
+      case 0: // add a file (sometimes a repomd.xml, which the timelist checksums)
+      case 1: {
+        const name = random() < 0.3 ? `${parent}/repomd.xml` : fresh;
+        fs.writeFileSync(abs(name), `content ${random()}`);
+        if (random() < 0.3) fs.chmodSync(abs(name), pick([0o600, 0o640, 0o604]) as number);
+        journal.push(abs(name));
+        break;
+      }
+      case 2: {
+        // a new directory with contents (rsync itemizes the dir and each file)
+        fs.mkdirSync(abs(fresh));
+        journal.push(abs(fresh));
+        for (let i = 0; i < 3; i++) {
+          fs.writeFileSync(abs(`${fresh}/f${i}`), `x${i}`);
+          journal.push(abs(`${fresh}/f${i}`));
+        }
+        if (random() < 0.4) fs.chmodSync(abs(fresh), pick([0o750, 0o700, 0o711]) as number);
+        break;
+      }
+      case 3: {
+        // replace a file in place by rename (new inode), as rsync does
+        const f = pick(files);
+        if (!f) break;
+        fs.writeFileSync(`${abs(f)}.tmp-${k}`, `new ${random()}`);
+        fs.renameSync(`${abs(f)}.tmp-${k}`, abs(f));
+        journal.push(abs(f));
+        break;
+      }
+      case 4: {
+        const f = pick(files);
+        if (!f) break;
+        fs.rmSync(abs(f));
+        journal.push(abs(f));
+        break;
+      }
+      case 5: {
+        // remove a directory with everything below it (the pending deletions name the directory)
+        const d = pick(dirs);
+        if (!d) break;
+        fs.rmSync(abs(d), { recursive: true });
+        journal.push(abs(d));
+        break;
+      }
+      case 6: {
+        const target = pick([...files, ...dirs]);
+        if (!target) break;
+        fs.chmodSync(abs(target), pick([0o755, 0o750, 0o700, 0o644, 0o640, 0o600, 0o604]) as number);
+        journal.push(abs(target));
+        break;
+      }
+      case 7: {
+        // a symlink (inside the root), or a link pointed elsewhere
+        const link = pick(tree.links.filter((l) => l !== 'mirror/pub/rocky/8'));
+        if (link && random() < 0.5) {
+          fs.rmSync(abs(link));
+          fs.symlinkSync(random() < 0.5 ? '.' : 'missing', abs(link));
+          journal.push(abs(link));
+        } else {
+          fs.symlinkSync('.', abs(fresh));
+          journal.push(abs(fresh));
+        }
+        break;
+      }
+      case 8:
+      case 9: {
+        // a hard link to an existing file: both names are journaled (hardlink -v and rsync -H itemize both)
+        const f = pick(files);
+        if (!f || fs.lstatSync(abs(f)).isSymbolicLink()) break;
+        fs.linkSync(abs(f), abs(fresh));
+        journal.push(abs(fresh), abs(f));
+        break;
+      }
+      case 10: {
+        // hardlink(1) replacing a duplicate by a link to another name: both names journaled
+        const [a, b] = [pick(files), pick(files)];
+        if (!a || !b || a === b) break;
+        fs.rmSync(abs(b));
+        fs.linkSync(abs(a), abs(b));
+        journal.push(abs(a), abs(b));
+        break;
+      }
+    }
+  }
+  return journal;
+}
+
+function listBytes(results: readonly FileListResult[]): Map<string, Buffer> {
+  return new Map(results.flatMap((r) => r.files.map((f) => [f.path, fs.readFileSync(f.path)] as const)));
+}
+
+/** The first differing line of two lists, for the failure message. */
+function firstDifference(a: Buffer, b: Buffer): string {
+  const x = a.toString().split('\n');
+  const y = b.toString().split('\n');
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if (x[i] !== y[i]) return `line ${i + 1}: update ${JSON.stringify(x[i])} vs walk ${JSON.stringify(y[i])}`;
+  return 'equal';
+}
+
+const quiet: WriteFileListsOptions = { onWarning: () => undefined, workers: 0 };
+
+async function updateThenWalk(roots: FileListRoot[], stateDir: string, changed: string[], label: string): Promise<FileListResult[]> {
+  const updated = await writeFileLists(roots, { ...quiet, stagingDir: scratch, incremental: { stateDir, changed } });
+  assert.equal(updated[0]?.madeBy.kind, 'update', `${label}: the lists were walked (${updated[0]?.madeBy.why})`);
+  const mine = listBytes(updated);
+  // A full walk of the same tree must find every list already equal (and so rewrite none).
+  const walked = await writeFileLists(roots, { ...quiet, stagingDir: scratch });
+  for (const r of walked) {
+    for (const f of r.files) {
+      const a = mine.get(f.path) as Buffer;
+      assert.ok(!f.changed, `${label}: ${f.path} differs from a full walk: ${firstDifference(a, fs.readFileSync(f.path))}`);
+    }
+  }
+  return updated;
+}
+
+test('random change sets: the update writes the bytes of a full walk (5 seeds x 8 rounds)', async () => {
+  for (const seed of [1, 2, 3, 4, 5]) {
+    const { prod, roots, stateDir } = productionTree();
+    const first = await writeFileLists(roots, { ...quiet, stagingDir: scratch, incremental: { stateDir, changed: [] } });
+    assert.equal(first[0]?.madeBy.kind, 'full walk');
+    const random = rng(seed);
+    for (let round = 0; round < 8; round++) {
+      const changed = randomChanges(prod, random, 1 + Math.floor(random() * 6));
+      await updateThenWalk(roots, stateDir, changed, `seed ${seed} round ${round}`);
+    }
+  }
+});
+
+test('hard links: removing or relinking one name re-lists every other name of the inode (their ctime moved)', async () => {
+  const { prod, roots, stateDir } = productionTree();
+  const pkgs = join(prod, 'mirror/pub/rocky/8.10/BaseOS/x86_64/os/Packages/a');
+  fs.writeFileSync(join(pkgs, 'x.rpm'), 'x');
+  fs.linkSync(join(pkgs, 'x.rpm'), join(prod, 'mirror/vault/rocky/8.9/BaseOS/x.rpm'));
+  fs.linkSync(join(pkgs, 'x.rpm'), join(prod, 'mirror/pub/sig/8/kernel/x86_64/x.rpm'));
+  await writeFileLists(roots, { ...quiet, stagingDir: scratch, incremental: { stateDir, changed: [] } });
+  // ctime has a resolution of the clock tick: wait until a new second so that the listed times move.
+  await new Promise((r) => setTimeout(r, 1100));
+  fs.rmSync(join(pkgs, 'x.rpm'));
+  const up = await updateThenWalk(roots, stateDir, [join(pkgs, 'x.rpm')], 'unlink');
+  assert.ok((up[0]?.madeBy.examined ?? 0) >= 4, 'the other names were looked at again');
+  await new Promise((r) => setTimeout(r, 1100));
+  fs.linkSync(join(prod, 'mirror/vault/rocky/8.9/BaseOS/x.rpm'), join(pkgs, 'x.rpm'));
+  await updateThenWalk(roots, stateDir, [join(pkgs, 'x.rpm'), join(prod, 'mirror/vault/rocky/8.9/BaseOS/x.rpm')], 'relink');
+});
+
+test('the update falls back to a full walk when it cannot promise the same bytes, and says why', async () => {
+  const { prod, roots, stateDir } = productionTree();
+  const run = (changed: string[] | undefined, extra: Partial<NonNullable<WriteFileListsOptions['incremental']>> = {}) =>
+    writeFileLists(roots, { ...quiet, stagingDir: scratch, incremental: { stateDir, changed, ...extra } });
+  assert.match((await run([]))[0]?.madeBy.why ?? '', /no file-list state/);
+  assert.equal((await run([]))[0]?.madeBy.kind, 'update');
+  // A list rewritten by someone else.
+  fs.appendFileSync(join(prod, 'mirror/pub/sig/fullfilelist'), './extra\n');
+  assert.match((await run([]))[0]?.madeBy.why ?? '', /mirror\/pub\/sig\/fullfilelist changed since the last run wrote it/);
+  // A root that changed its mode changes how the enclosing list shows everything below it.
+  fs.chmodSync(join(prod, 'mirror/pub/sig'), 0o750);
+  assert.match((await run([join(prod, 'mirror/pub/sig')]))[0]?.madeBy.why ?? '', /file-list root .*mirror\/pub\/sig changed its mode/);
+  // A directory gone while no journal named it or its parent.
+  fs.rmSync(join(prod, 'mirror/vault/rocky/8.9'), { recursive: true });
+  const gone = await run([join(prod, 'mirror/vault/rocky/8.9/BaseOS/x')]);
+  assert.equal(gone[0]?.madeBy.kind, 'full walk');
+  assert.match(gone[0]?.madeBy.why ?? '', /rocky\/8\.9 is no longer a directory, but no journal named it/);
+  // Asked for, and on schedule.
+  assert.equal((await run(undefined, { fullWhy: '--full' }))[0]?.madeBy.why, '--full');
+  assert.match((await run([], { fullWalkEveryMs: 0 }))[0]?.madeBy.why ?? '', /is older than 0 h/);
+  assert.equal((await run([], { fullWalkEveryMs: 3600_000 }))[0]?.madeBy.kind, 'update');
+});

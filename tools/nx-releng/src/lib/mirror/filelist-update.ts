@@ -1,0 +1,496 @@
+/**
+ * The file lists updated from what changed instead of a walk of the whole tree (issue #16: O(changes)).
+ *
+ * Input: the lists as the last run published them (checked against the identities it recorded, see
+ * filelist-state.ts) and the paths that changed since (the change journal, production/change-journal.ts).
+ * Output: lists byte for byte equal to what a full walk would write now, provided every change to the tree was
+ * journaled (anything else, e.g. a hand edit, is only seen by the next full walk: hence the schedule).
+ *
+ * Both lists are sorted in tree order (siblings by byte order; fullfilelist in pre-order, the timelist in
+ * post-order), so the lines of an entry, and of a directory's subtree, are found by binary search in the old
+ * bytes and replaced by freshly listed ones (FragmentWalker: the walk's own code, one entry at a time). For each
+ * changed path P:
+ *  - P's parent is looked at again too (its mtime changed when P came or went);
+ *  - a directory that exists before and after with the same listing flags (readable, restricted) keeps its
+ *    contents: only its own timelist line is replaced; anything else (a file, a new, gone or re-moded directory)
+ *    is replaced with its whole subtree;
+ *  - a hard-linked file's listed time is max(mtime, ctime), and ctime moves when any name of its inode is linked
+ *    or unlinked: every other name of an inode P had or has (the inode index of the last run) is looked at too;
+ *  - a nested root's directory and published names are listed by the enclosing roots from a fresh lstat after the
+ *    nested root published (as the full walk's deferred lines).
+ * Whatever this cannot decide from the old lists (a root directory changing its flags, an ancestor of a root
+ * replaced, a directory gone without a journaled path) throws FullWalkNeeded before anything is published.
+ */
+import * as fs from 'node:fs';
+import { FragmentWalker, compareNames, listContent, ownEntryLine, type Frame, type ListContent, type ListPiece, type WalkRoot } from './filelist-walk';
+
+/** The update cannot promise the full walk's bytes: the caller walks instead (nothing was published). */
+export class FullWalkNeeded extends Error {}
+
+const TIMELIST_HEADER = Buffer.from('[Version]\n2\n\n[Files]\n');
+const NL = 10;
+const TAB = 9;
+const SLASH = 47;
+
+/** Byte order of two paths in tree order: '/' sorts below every name byte; `post`: a descendant before its ancestor. */
+function comparePaths(a: Uint8Array, as: number, ae: number, b: Uint8Array, bs: number, be: number, post: boolean): number {
+  const la = ae - as;
+  const lb = be - bs;
+  const n = Math.min(la, lb);
+  for (let i = 0; i < n; i++) {
+    let x = a[as + i] as number;
+    let y = b[bs + i] as number;
+    if (x !== y) {
+      x = x === SLASH ? 0 : x + 1;
+      y = y === SLASH ? 0 : y + 1;
+      return x - y;
+    }
+  }
+  if (la === lb) return 0;
+  if (la > lb) return a[as + lb] === SLASH && post ? -1 : 1;
+  return b[bs + la] === SLASH && post ? 1 : -1;
+}
+
+/** Whether the path a[as, ae) is `key` or below it. */
+function atOrBelow(a: Uint8Array, as: number, ae: number, key: Buffer): boolean {
+  const lk = key.length;
+  if (ae - as < lk) return false;
+  for (let i = 0; i < lk; i++) if (a[as + i] !== key[i]) return false;
+  return ae - as === lk || a[as + lk] === SLASH;
+}
+
+/** A published list's lines [start, end) in its bytes, searchable by path. */
+class OldLines {
+  constructor(
+    readonly buf: Buffer,
+    readonly start: number,
+    readonly end: number,
+    readonly kind: 'fullfilelist' | 'timelist',
+  ) {}
+
+  /** [start, end) of the path in the line starting at ls; the line ends at `end` (its newline). */
+  pathOf(ls: number): [number, number] {
+    const le = this.buf.indexOf(NL, ls);
+    if (le < 0 || le >= this.end) throw new FullWalkNeeded(`the published ${this.kind} has an unterminated line at byte ${ls}`);
+    if (this.kind === 'fullfilelist') return [ls + 2, le];
+    let p = ls;
+    for (let k = 0; k < 3; k++) {
+      p = this.buf.indexOf(TAB, p) + 1;
+      if (p <= 0 || p > le) throw new FullWalkNeeded(`the published timelist has a malformed line at byte ${ls}`);
+    }
+    return [p, le];
+  }
+
+  /** The first line start in [from, end) whose path satisfies `pred` (which must be monotone in list order). */
+  search(from: number, pred: (s: number, e: number) => boolean): number {
+    let lo = from;
+    let hi = this.end;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const ls = Math.max(lo, this.buf.lastIndexOf(NL, mid - 1) + 1);
+      const [ps, pe] = this.pathOf(ls);
+      if (pred(ps, pe)) hi = ls;
+      else lo = pe + 1;
+    }
+    return lo;
+  }
+
+  /** [start, end) of the lines of `key` and everything below it (pre-order: it first; post-order: it last). */
+  subtree(key: Buffer): [number, number] {
+    const post = this.kind === 'timelist';
+    const b = this.buf;
+    const start = post
+      ? this.search(this.start, (s, e) => atOrBelow(b, s, e, key) || comparePaths(b, s, e, key, 0, key.length, true) > 0)
+      : this.search(this.start, (s, e) => comparePaths(b, s, e, key, 0, key.length, false) >= 0);
+    const end = post
+      ? this.search(start, (s, e) => comparePaths(b, s, e, key, 0, key.length, true) > 0)
+      : this.search(start, (s, e) => !atOrBelow(b, s, e, key) && comparePaths(b, s, e, key, 0, key.length, false) > 0);
+    return [start, end];
+  }
+
+  /** [start, end) of the line of `key` itself; start === end (where it would go) when it has none. */
+  own(key: Buffer): [number, number] {
+    const [start, end] = this.subtree(key);
+    if (start === end) return [start, end];
+    if (this.kind === 'fullfilelist') {
+      const [ps, pe] = this.pathOf(start);
+      return pe - ps === key.length && atOrBelow(this.buf, ps, pe, key) ? [start, pe + 1] : [start, start];
+    }
+    const ls = this.buf.lastIndexOf(NL, end - 2) + 1;
+    const [ps, pe] = this.pathOf(Math.max(ls, start));
+    return pe - ps === key.length && atOrBelow(this.buf, ps, pe, key) ? [Math.max(ls, start), end] : [end, end];
+  }
+
+  /** Whether the line after the one of `key` (pre-order) is below it: `key` was a directory with contents. */
+  hadContents(key: Buffer): boolean {
+    const [s, e] = this.subtree(key);
+    if (s === e) return false;
+    const [, pe] = this.pathOf(s);
+    return pe + 1 < e;
+  }
+
+  /** The type field (e.g. `d`, `f-`, `l*`) of the timelist line at [s, e). */
+  typeOf(s: number, e: number): string {
+    const t1 = this.buf.indexOf(TAB, s);
+    const t2 = this.buf.indexOf(TAB, t1 + 1);
+    return t1 < 0 || t2 < 0 || t2 > e ? '' : this.buf.toString('latin1', t1 + 1, t2);
+  }
+}
+
+function countLines(b: Uint8Array, s: number, e: number): number {
+  let n = 0;
+  for (let i = s; i < e; i++) if (b[i] === NL) n++;
+  return n;
+}
+
+/** One replacement in a list: old bytes [start, end) become `piece` (computed on demand for deferred lines). */
+interface Op {
+  start: number;
+  end: number;
+  key: Buffer;
+  piece: () => Buffer;
+}
+
+export interface OldRootLists {
+  fullfilelist: Buffer;
+  timelist: Buffer;
+  entries: number;
+  fullLines: number;
+}
+
+export interface UpdateInput {
+  roots: readonly WalkRoot[];
+  old: readonly OldRootLists[];
+  /** Every listed hard-linked regular file of the last run: flat [absPath, 'dev:ino', ...], sorted by path. */
+  linked: readonly string[];
+  /** Absolute real paths that changed since the old lists (the journal). */
+  changed: Iterable<string>;
+  unlisted?: ReadonlySet<string>;
+  staging: string;
+  algs: readonly string[];
+  timeField: 'max' | 'mtime';
+  warn(msg: string): void;
+  /** Digests of a file in algs order; null when it is not a regular file. */
+  digests(abs: string): string[] | null;
+}
+
+export interface UpdatedRoot {
+  entries: number;
+  fullLines: number;
+  checksummed: number;
+  /** Links among the lines that changed (the link policy holds them; the others passed before). */
+  links: { abs: string; target: string }[];
+  /** The new content and whether it equals the old bytes. The timelist: only once nested roots published. */
+  fullfilelist(): { content: ListContent; same: boolean };
+  timelist(): { content: ListContent; same: boolean };
+}
+
+export interface UpdateResult {
+  roots: UpdatedRoot[];
+  /** The inode index for the next run (same form as the input's). */
+  linked: string[];
+  /** Paths looked at again (after adding parents and other names of shared inodes). */
+  examined: number;
+}
+
+function parseChecksums(text: string, algs: readonly string[], where: string): Map<string, string[]> {
+  const lines = text.split('\n');
+  const out = new Map<string, string[]>();
+  let i = 0;
+  for (const [k, alg] of algs.entries()) {
+    if (lines[i] !== '' || lines[i + 1] !== `[Checksums ${alg.toUpperCase()}]`) throw new FullWalkNeeded(`${where}: its checksum sections are not the configured ones`);
+    for (i += 2; i < lines.length && lines[i] !== ''; i++) {
+      const line = lines[i] as string;
+      const tab = line.indexOf('\t');
+      const rel = line.slice(tab + 1);
+      const d = out.get(rel) ?? [];
+      d[k] = line.slice(0, tab);
+      out.set(rel, d);
+    }
+  }
+  if (lines[i] !== '' || lines[i + 1] !== '[End]' || lines[i + 2] !== '' || lines.length !== i + 3) throw new FullWalkNeeded(`${where}: it does not end with [End]`);
+  return out;
+}
+
+function checksumText(map: ReadonlyMap<string, string[]>, algs: readonly string[]): string {
+  const files = [...map].sort((x, y) => compareNames(x[0], y[0]));
+  return `${algs.map((alg, k) => `\n[Checksums ${alg.toUpperCase()}]\n${files.map(([rel, d]) => `${d[k]}\t${rel}\n`).join('')}`).join('')}\n[End]\n`;
+}
+
+/** Per root: its old lines and the replacements found so far. */
+class RootWork {
+  readonly fl: OldLines;
+  readonly tl: OldLines;
+  readonly flOps: Op[] = [];
+  readonly tlOps: Op[] = [];
+  readonly checksums: Map<string, string[]>;
+  readonly links: { abs: string; target: string }[] = [];
+  readonly tailStart: number;
+
+  constructor(
+    readonly root: WalkRoot,
+    readonly old: OldRootLists,
+    algs: readonly string[],
+  ) {
+    const where = `${root.dir}`;
+    if (old.fullfilelist.length < 2 || old.fullfilelist[0] !== 0x2e || old.fullfilelist[1] !== NL) throw new FullWalkNeeded(`${where}: the published fullfilelist does not start with '.'`);
+    if (!old.timelist.subarray(0, TIMELIST_HEADER.length).equals(TIMELIST_HEADER)) throw new FullWalkNeeded(`${where}: the published timelist has no [Files] header`);
+    const h = TIMELIST_HEADER.length;
+    // The [Files] lines end where an empty line starts the checksum sections or [End] (no file line is empty).
+    const blank = old.timelist.indexOf('\n\n[', h - 1);
+    if (blank < 0) throw new FullWalkNeeded(`${where}: the published timelist has no end`);
+    this.tailStart = blank + 1;
+    this.fl = new OldLines(old.fullfilelist, 2, old.fullfilelist.length, 'fullfilelist');
+    this.tl = new OldLines(old.timelist, h, this.tailStart, 'timelist');
+    this.checksums = parseChecksums(old.timelist.toString('utf8', this.tailStart), algs, `${where}: the published timelist`);
+  }
+}
+
+/** Replaces the old bytes by the ops (sorted, never overlapping); `same`: every op gave back its old bytes. */
+function splice(old: Buffer, from: number, to: number, ops: Op[], post: boolean): { pieces: ListPiece[]; same: boolean; added: number; removed: number } {
+  ops.sort((x, y) => x.start - y.start || comparePaths(x.key, 0, x.key.length, y.key, 0, y.key.length, post));
+  const pieces: ListPiece[] = [];
+  let pos = from;
+  let same = true;
+  let added = 0;
+  let removed = 0;
+  for (const op of ops) {
+    if (op.start < pos) throw new FullWalkNeeded(`internal: overlapping changes at byte ${op.start} of a list`);
+    if (op.start > pos) pieces.push({ bytes: old.subarray(pos, op.start) });
+    const bytes = op.piece();
+    if (same && !bytes.equals(old.subarray(op.start, op.end))) same = false;
+    pieces.push({ bytes });
+    added += countLines(bytes, 0, bytes.length);
+    removed += countLines(old, op.start, op.end);
+    pos = op.end;
+  }
+  if (pos < to) pieces.push({ bytes: old.subarray(pos, to) });
+  return { pieces, same, added, removed };
+}
+
+function parentOf(p: string): string {
+  return p.slice(0, p.lastIndexOf('/')) || '/';
+}
+
+/** The inode index of the last run: names by path and by inode, and the sorted paths for subtree look-ups. */
+class InodeIndex {
+  readonly keyOf = new Map<string, string>();
+  readonly namesOf = new Map<string, string[]>();
+  readonly paths: string[] = [];
+
+  constructor(flat: readonly string[]) {
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const p = flat[i] as string;
+      const k = flat[i + 1] as string;
+      this.paths.push(p);
+      this.keyOf.set(p, k);
+      const names = this.namesOf.get(k);
+      if (names) names.push(p);
+      else this.namesOf.set(k, [p]);
+    }
+  }
+
+  /** Indexes (into paths) of `p` and of every indexed path below it. */
+  at(p: string): number[] {
+    const lower = (x: string) => {
+      let lo = 0;
+      let hi = this.paths.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((this.paths[mid] as string) < x) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    };
+    const out: number[] = [];
+    const s = lower(p);
+    if (this.paths[s] === p) out.push(s);
+    // 'p-x' may sort between p and 'p/...': what is below p starts at 'p/'.
+    for (let k = lower(`${p}/`); k < this.paths.length && (this.paths[k] as string).startsWith(`${p}/`); k++) out.push(k);
+    return out;
+  }
+}
+
+/**
+ * Computes the new lists of every root from the old ones and the changed paths. Throws FullWalkNeeded when it
+ * cannot promise the full walk's bytes.
+ */
+export function updateLists(inp: UpdateInput): UpdateResult {
+  const works = inp.roots.map((r, i) => new RootWork(r, inp.old[i] as OldRootLists, inp.algs));
+  const rootDirs = inp.roots.map((r) => r.dir);
+  const walker = new FragmentWalker(inp.roots, { staging: inp.staging, warn: inp.warn, timeField: inp.timeField, unlisted: inp.unlisted });
+  const index = new InodeIndex(inp.linked);
+  const removedFromIndex: number[] = [];
+  const addedToIndex: string[] = [];
+  const fragments: Array<{ fl: Buffer; tl: Buffer } | undefined> = [];
+  const fragment = (i: number, kind: 'fl' | 'tl', r: [number, number]) => () => {
+    const f = fragments[i] as { fl: Buffer; tl: Buffer };
+    return f[kind].subarray(r[0], r[1]);
+  };
+  const subtreeDone = new Set<string>();
+  const covered = (p: string) => {
+    for (let q = p; q.length > 1; q = parentOf(q)) if (subtreeDone.has(q)) return true;
+    return false;
+  };
+
+  const dirty = new Set<string>();
+  for (const p of inp.changed) {
+    dirty.add(p);
+    dirty.add(parentOf(p));
+  }
+  for (const p of inp.unlisted ?? []) dirty.add(p);
+
+  const aboveRoot = (p: string) => rootDirs.some((d) => d.startsWith(`${p}/`));
+  const ownName = (dir: string, name: string) => inp.roots.some((r) => r.dir === dir && (r.ownNames.has(name) || r.isTempName(name)));
+
+  /** Replaces the timelist line of an existing directory if its flags did not change; false if they did. */
+  const ownLineOnly = (dir: string, name: string, frames: Frame[]): boolean => {
+    const e = walker.entry(dir, name, frames, false);
+    const ops: Array<[RootWork, Op]> = [];
+    for (const f of frames) {
+      const w = works[f.sink.root.index] as RootWork;
+      const key = Buffer.from(f.prefix + name);
+      const lines = e.byRoot.get(f.sink.root.index);
+      const [ofs, ofe] = w.fl.own(key);
+      if (ofs === ofe) return false; // new here
+      const [ts, te] = w.tl.own(key);
+      const tlRange = lines?.tl ?? [0, 0];
+      const newLine = tlRange[1] > tlRange[0];
+      if (!f.timelist || (ts === te && !newLine)) {
+        // No timelist line before or after: nothing to replace, as long as it was a directory before too.
+        if (!w.fl.hadContents(key)) return false;
+        continue;
+      }
+      if (ts === te || !newLine) return false;
+      const newType = walker.timelistType(f.sink.root.index, tlRange);
+      if (w.tl.typeOf(ts, te) !== newType || !newType.startsWith('d')) return false;
+      ops.push([w, { start: ts, end: te, key, piece: fragment(f.sink.root.index, 'tl', tlRange) }]);
+    }
+    for (const [w, op] of ops) w.tlOps.push(op);
+    return true;
+  };
+
+  const examine = (p: string, next: Set<string>) => {
+    if (covered(p) || rootDirs.includes(p)) return; // a root's own line: ownEntries below
+    const dir = parentOf(p);
+    const name = p.slice(dir.length + 1);
+    if (ownName(dir, name)) return;
+    const frames = walker.framesFor(dir);
+    if (frames === null) throw new FullWalkNeeded(`${dir} is no longer a directory, but no journal named it`);
+    if (frames.length === 0) return;
+    const st = fs.lstatSync(p, { throwIfNoEntry: false });
+    const isDir = st !== undefined && st.isDirectory();
+    if (isDir && ownLineOnly(dir, name, frames)) return;
+    if (aboveRoot(p)) throw new FullWalkNeeded(`${p} holds a file-list root and changed more than its time`);
+    const e = walker.entry(dir, name, frames, true);
+    subtreeDone.add(p);
+    for (const f of frames) {
+      const i = f.sink.root.index;
+      const w = works[i] as RootWork;
+      const key = Buffer.from(f.prefix + name);
+      const lines = e.byRoot.get(i) ?? { fl: [0, 0] as [number, number], tl: [0, 0] as [number, number], checksums: [], links: [] };
+      const [fs0, fe0] = w.fl.subtree(key);
+      w.flOps.push({ start: fs0, end: fe0, key, piece: fragment(i, 'fl', lines.fl) });
+      const [ts0, te0] = w.tl.subtree(key);
+      w.tlOps.push({ start: ts0, end: te0, key, piece: fragment(i, 'tl', lines.tl) });
+      const rel = f.prefix + name;
+      for (const c of [...w.checksums.keys()]) if (c === rel || c.startsWith(`${rel}/`)) w.checksums.delete(c);
+      for (const c of lines.checksums) {
+        const d = inp.digests(c.abs);
+        if (d === null) inp.warn(`not checksumming ${c.abs}: not a regular file`);
+        else w.checksums.set(c.rel, d);
+      }
+      w.links.push(...lines.links);
+    }
+    // Every other name of an inode this subtree had, or a file in it has now: their ctime moved.
+    for (const k of index.at(p)) {
+      removedFromIndex.push(k);
+      for (const q of index.namesOf.get(index.keyOf.get(index.paths[k] as string) as string) ?? []) next.add(q);
+    }
+    for (let k = 0; k + 1 < e.linked.length; k += 2) {
+      addedToIndex.push(e.linked[k] as string, e.linked[k + 1] as string);
+      for (const q of index.namesOf.get(e.linked[k + 1] as string) ?? []) next.add(q);
+    }
+  };
+
+  let queue = [...dirty];
+  const seen = new Set<string>();
+  try {
+    while (queue.length > 0) {
+      // Pre-order: a directory before what is below it, so a replaced subtree covers its dirty descendants.
+      queue = queue
+        .map((p) => [p, Buffer.from(p)] as const)
+        .sort(([, x], [, y]) => comparePaths(x, 0, x.length, y, 0, y.length, false))
+        .map(([p]) => p);
+      const next = new Set<string>();
+      for (const p of queue) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        examine(p, next);
+      }
+      queue = [...next].filter((q) => !seen.has(q));
+    }
+    // Nested roots: their directory and published names, in every enclosing root, after they publish.
+    for (const inner of inp.roots) {
+      for (const abs of [inner.dir, ...[...inner.ownNames].map((n) => `${inner.dir}/${n}`)]) {
+        const dir = parentOf(abs);
+        const name = abs.slice(dir.length + 1);
+        const frames = walker.framesFor(dir);
+        if (frames === null) throw new FullWalkNeeded(`${dir} is no longer a directory`);
+        for (const f of frames) {
+          if (f.sink.root.index === inp.roots.indexOf(inner) || !f.timelist) continue;
+          const w = works[f.sink.root.index] as RootWork;
+          const rel = f.prefix + name;
+          const key = Buffer.from(rel);
+          const [ts, te] = w.tl.own(key);
+          if (abs === inner.dir) {
+            // Its mode decides how the enclosing lists show what is below it: unchanged, or walk.
+            const now = ownEntryLine(rel, abs, f.restricted, inp.timeField).split('\t')[1] ?? '';
+            if ((ts === te ? '' : w.tl.typeOf(ts, te)) !== now) throw new FullWalkNeeded(`file-list root ${abs} changed its mode`);
+          }
+          w.tlOps.push({ start: ts, end: te, key, piece: () => Buffer.from(ownEntryLine(rel, abs, f.restricted, inp.timeField)) });
+        }
+      }
+    }
+    walker.close();
+  } catch (err) {
+    walker.close(true);
+    throw err;
+  }
+  inp.roots.forEach((_, i) => {
+    const f = walker.files(i);
+    fragments[i] = { fl: fs.readFileSync(f.fullfilelist), tl: fs.readFileSync(f.timelist) };
+  });
+
+  const roots = works.map((w): UpdatedRoot => {
+    const fl = splice(w.old.fullfilelist, 0, w.old.fullfilelist.length, w.flOps, false);
+    const tail = Buffer.from(checksumText(w.checksums, inp.algs));
+    const result: UpdatedRoot = {
+      entries: w.old.entries,
+      fullLines: w.old.fullLines + fl.added - fl.removed,
+      checksummed: inp.algs.length > 0 ? w.checksums.size : 0,
+      links: w.links,
+      fullfilelist: () => ({ content: listContent(fl.pieces), same: fl.same }),
+      timelist: () => {
+        const tl = splice(w.old.timelist, 0, w.tailStart, w.tlOps, true);
+        result.entries = w.old.entries + tl.added - tl.removed;
+        const oldTail = w.old.timelist.subarray(w.tailStart);
+        return { content: listContent([...tl.pieces, { bytes: tail }]), same: tl.same && tail.equals(oldTail) };
+      },
+    };
+    return result;
+  });
+
+  // The inode index for the next run: the old one without the replaced subtrees, plus what they hold now.
+  const drop = new Uint8Array(index.paths.length);
+  for (const k of removedFromIndex) drop[k] = 1;
+  const pairs: Array<[string, string]> = [];
+  index.paths.forEach((p, k) => {
+    if (drop[k] === 0) pairs.push([p, index.keyOf.get(p) as string]);
+  });
+  for (let k = 0; k + 1 < addedToIndex.length; k += 2) pairs.push([addedToIndex[k] as string, addedToIndex[k + 1] as string]);
+  pairs.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  return { roots, linked: pairs.flat(), examined: seen.size };
+}
+
+export const _test = { comparePaths, OldLines, InodeIndex };
