@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { after, test } from 'node:test';
 import { writeFileLists, type FileListResult, type FileListRoot, type WriteFileListsOptions } from '../../../tools/nx-releng/src/lib/mirror/filelist';
 
@@ -132,16 +132,23 @@ function randomChanges(prod: string, random: () => number, n: number): string[] 
         break;
       }
       case 7: {
-        // a symlink (inside the root), or a link pointed elsewhere
-        const link = pick(tree.links.filter((l) => l !== 'mirror/pub/rocky/8'));
-        if (link && random() < 0.5) {
-          fs.rmSync(abs(link));
-          fs.symlinkSync(random() < 0.5 ? '.' : 'missing', abs(link));
-          journal.push(abs(link));
-        } else {
-          fs.symlinkSync('.', abs(fresh));
-          journal.push(abs(fresh));
-        }
+        // a symlink (to a file or directory that later rounds may delete or chmod), or a link pointed elsewhere;
+        // a link through the '8' directory link names a target by another path than its real one
+        // (the link policy refuses a link leaving a root that lists it: targets stay in the link's innermost root)
+        const rootOf = (r: string) => ['mirror/pub/rocky/', 'mirror/pub/sig/'].find((x) => r.startsWith(x)) ?? '';
+        const target = (link: string) => {
+          const file = pick(files.filter((f) => rootOf(f) === rootOf(link)));
+          const r = random();
+          if (r < 0.2) return 'missing';
+          if (r < 0.35 || !file) return '.';
+          const to = r < 0.5 && file.startsWith('mirror/pub/rocky/8.10/') ? file.replace('rocky/8.10/', 'rocky/8/') : file;
+          return relative(dirname(abs(link)), abs(to));
+        };
+        const link = pick(tree.links.filter((l) => l !== 'mirror/pub/rocky/8')) ?? fresh;
+        if (link !== fresh && random() < 0.4) fs.rmSync(abs(link));
+        const name = link !== fresh && fs.lstatSync(abs(link), { throwIfNoEntry: false }) === undefined ? link : fresh;
+        fs.symlinkSync(target(name), abs(name));
+        journal.push(abs(name));
         break;
       }
       case 8:
@@ -196,13 +203,13 @@ async function updateThenWalk(roots: FileListRoot[], stateDir: string, changed: 
   return updated;
 }
 
-test('random change sets: the update writes the bytes of a full walk (5 seeds x 8 rounds)', async () => {
-  for (const seed of [1, 2, 3, 4, 5]) {
+test('random change sets: the update writes the bytes of a full walk (8 seeds x 10 rounds)', async () => {
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     const { prod, roots, stateDir } = productionTree();
     const first = await writeFileLists(roots, { ...quiet, stagingDir: scratch, incremental: { stateDir, changed: [] } });
     assert.equal(first[0]?.madeBy.kind, 'full walk');
     const random = rng(seed);
-    for (let round = 0; round < 8; round++) {
+    for (let round = 0; round < 10; round++) {
       const changed = randomChanges(prod, random, 1 + Math.floor(random() * 6));
       await updateThenWalk(roots, stateDir, changed, `seed ${seed} round ${round}`);
     }

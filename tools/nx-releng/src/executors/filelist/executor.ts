@@ -5,9 +5,9 @@ import { unpublishedInRun } from '../publication';
 import { runMirrorStep } from '../run-step';
 import type { FilelistExecutorSchema } from './schema';
 
-const filelistExecutor: PromiseExecutor<FilelistExecutorSchema> = (_options, context) =>
+const filelistExecutor: PromiseExecutor<FilelistExecutorSchema> = (options, context) =>
   runMirrorStep('filelist', context, async (req) => {
-    const results = await publishFileLists(req);
+    const results = await publishFileLists(req, { full: options.full, fullWalkEveryHours: options.fullWalkEveryHours });
     const changed = results.filter((r) => r.changed.length).map((r) => r.dir);
     const lists = changed.length
       ? `file lists rewritten at ${changed.join(', ')}`
@@ -19,7 +19,8 @@ const filelistExecutor: PromiseExecutor<FilelistExecutorSchema> = (_options, con
         `${lists}, but ${unpublished.length} project(s) were not published:\n  ${unpublished.join('\n  ')}`,
       );
     }
-    return { manifest: results.map(({ dir, entries, changed }) => ({ dir, entries, changed })), summary: lists };
+    const madeBy = results[0]?.madeBy;
+    return { manifest: results.map(({ dir, entries, changed }) => ({ dir, entries, changed, madeBy })), summary: lists };
   });
 
 export default filelistExecutor;

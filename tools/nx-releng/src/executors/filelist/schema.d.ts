@@ -1,2 +1,6 @@
-/** filelist takes no options: it works on every compose project of the workspace. */
-export type FilelistExecutorSchema = Record<string, never>;
+export interface FilelistExecutorSchema {
+  /** Walk the whole production tree instead of updating the lists from the change journal. */
+  full?: boolean;
+  /** Walk the whole tree anyway when the last full walk is older than this many hours (default 24). */
+  fullWalkEveryHours?: number;
+}

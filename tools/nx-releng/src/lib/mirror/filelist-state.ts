@@ -1,13 +1,14 @@
 /**
  * What the last file lists were made from, kept so that the next run can update them (filelist-update.ts) instead
  * of walking the tree: per root the identity of every list it published (a list changed by anyone else means the
- * state no longer describes it), the counts, the inode index of hard-linked files, and when the last full walk ran.
- * Two files in the state dir, each replaced by rename: `linked.json` first, then `state.json`, which names the
- * token of its `linked.json`. Anything missing, unreadable or not matching gives a full walk, never an error.
+ * state no longer describes it), the counts, the tree index (hard-linked files and symlinks, filelist-update.ts),
+ * and when the last full walk ran. Two files in the state dir, each replaced by rename: `index.json` first, then
+ * `state.json`, which names the token of its `index.json`. Anything missing, unreadable or not matching gives a full walk, never an error.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { TreeIndex } from './filelist-update';
 
 export interface FileIdentity {
   size: number;
@@ -36,12 +37,11 @@ export interface FileListState {
 
 export interface LoadedState {
   state: FileListState;
-  /** Inode index: flat [absPath, 'dev:ino', ...] sorted by path. */
-  linked: string[];
+  index: TreeIndex;
 }
 
 const STATE = 'state.json';
-const LINKED = 'linked.json';
+const INDEX = 'index.json';
 
 export function identityOf(file: string): FileIdentity | undefined {
   const st = fs.lstatSync(file, { throwIfNoEntry: false });
@@ -76,17 +76,18 @@ export function loadFileListState(stateDir: string, key: string, rootDirs: reado
       if (!sameIdentity(identityOf(path.join(r.dir, name)), id)) return { why: `${path.join(r.dir, name)} changed since the last run wrote it` };
     }
   }
-  let linked: unknown;
+  let index: Partial<TreeIndex>;
   try {
-    const text = fs.readFileSync(path.join(stateDir, LINKED), 'utf8');
+    const text = fs.readFileSync(path.join(stateDir, INDEX), 'utf8');
     const nl = text.indexOf('\n');
-    if (text.slice(0, nl) !== state.token) return { why: 'the inode index does not belong to the file-list state' };
-    linked = JSON.parse(text.slice(nl + 1));
+    if (text.slice(0, nl) !== state.token) return { why: 'the tree index does not belong to the file-list state' };
+    index = JSON.parse(text.slice(nl + 1)) as Partial<TreeIndex>;
   } catch (err) {
-    return { why: `cannot read the inode index: ${(err as Error).message}` };
+    return { why: `cannot read the tree index: ${(err as Error).message}` };
   }
-  if (!Array.isArray(linked) || linked.length % 2 !== 0 || !linked.every((x) => typeof x === 'string')) return { why: 'the inode index is malformed' };
-  return { state, linked: linked as string[] };
+  const pairs = (x: unknown): x is string[] => Array.isArray(x) && x.length % 2 === 0 && x.every((y) => typeof y === 'string');
+  if (!pairs(index.inodes) || !pairs(index.links)) return { why: 'the tree index is malformed' };
+  return { state, index: { inodes: index.inodes, links: index.links } };
 }
 
 function replaceFile(file: string, text: string): void {
@@ -99,11 +100,11 @@ function replaceFile(file: string, text: string): void {
   }
 }
 
-/** Records the published lists (their identities read now) and the inode index. */
-export function saveFileListState(stateDir: string, state: Omit<FileListState, 'token' | 'version' | 'updatedAt'>, linked: readonly string[]): void {
+/** Records the published lists (their identities read now) and the tree index. */
+export function saveFileListState(stateDir: string, state: Omit<FileListState, 'token' | 'version' | 'updatedAt'>, index: TreeIndex): void {
   fs.mkdirSync(stateDir, { recursive: true });
   const token = randomBytes(8).toString('hex');
-  replaceFile(path.join(stateDir, LINKED), `${token}\n${JSON.stringify(linked)}`);
+  replaceFile(path.join(stateDir, INDEX), `${token}\n${JSON.stringify(index)}`);
   replaceFile(path.join(stateDir, STATE), `${JSON.stringify({ version: 1, ...state, updatedAt: new Date().toISOString(), token } satisfies FileListState, null, 1)}\n`);
 }
 

@@ -15,13 +15,17 @@
  *    contents: only its own timelist line is replaced; anything else (a file, a new, gone or re-moded directory)
  *    is replaced with its whole subtree;
  *  - a hard-linked file's listed time is max(mtime, ctime), and ctime moves when any name of its inode is linked
- *    or unlinked: every other name of an inode P had or has (the inode index of the last run) is looked at too;
+ *    or unlinked: every other name of an inode P had or has (the tree index of the last run) is looked at too;
+ *  - a symlink is listed only when its target exists and is group-readable: every link into a replaced subtree
+ *    is looked at too (links through a symlinked directory to a target that did not exist are only seen by the
+ *    next full walk);
  *  - a nested root's directory and published names are listed by the enclosing roots from a fresh lstat after the
  *    nested root published (as the full walk's deferred lines).
  * Whatever this cannot decide from the old lists (a root directory changing its flags, an ancestor of a root
  * replaced, a directory gone without a journaled path) throws FullWalkNeeded before anything is published.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { FragmentWalker, compareNames, listContent, ownEntryLine, type Frame, type ListContent, type ListPiece, type WalkRoot } from './filelist-walk';
 
 /** The update cannot promise the full walk's bytes: the caller walks instead (nothing was published). */
@@ -161,8 +165,8 @@ export interface OldRootLists {
 export interface UpdateInput {
   roots: readonly WalkRoot[];
   old: readonly OldRootLists[];
-  /** Every listed hard-linked regular file of the last run: flat [absPath, 'dev:ino', ...], sorted by path. */
-  linked: readonly string[];
+  /** The tree index of the last run. */
+  index: TreeIndex;
   /** Absolute real paths that changed since the old lists (the journal). */
   changed: Iterable<string>;
   unlisted?: ReadonlySet<string>;
@@ -187,8 +191,8 @@ export interface UpdatedRoot {
 
 export interface UpdateResult {
   roots: UpdatedRoot[];
-  /** The inode index for the next run (same form as the input's). */
-  linked: string[];
+  /** The tree index for the next run. */
+  index: TreeIndex;
   /** Paths looked at again (after adding parents and other names of shared inodes). */
   examined: number;
 }
@@ -272,43 +276,75 @@ function parentOf(p: string): string {
   return p.slice(0, p.lastIndexOf('/')) || '/';
 }
 
-/** The inode index of the last run: names by path and by inode, and the sorted paths for subtree look-ups. */
-class InodeIndex {
-  readonly keyOf = new Map<string, string>();
-  readonly namesOf = new Map<string, string[]>();
-  readonly paths: string[] = [];
+/** String pairs sorted by their first: at(p) finds the pairs whose first is p or below p. */
+class SortedPairs {
+  readonly firsts: string[] = [];
+  readonly seconds: string[] = [];
 
   constructor(flat: readonly string[]) {
     for (let i = 0; i + 1 < flat.length; i += 2) {
-      const p = flat[i] as string;
-      const k = flat[i + 1] as string;
-      this.paths.push(p);
-      this.keyOf.set(p, k);
-      const names = this.namesOf.get(k);
-      if (names) names.push(p);
-      else this.namesOf.set(k, [p]);
+      this.firsts.push(flat[i] as string);
+      this.seconds.push(flat[i + 1] as string);
     }
   }
 
-  /** Indexes (into paths) of `p` and of every indexed path below it. */
+  private lower(x: string): number {
+    let lo = 0;
+    let hi = this.firsts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.firsts[mid] as string) < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Indexes of the pairs whose first is `p` or below it. */
   at(p: string): number[] {
-    const lower = (x: string) => {
-      let lo = 0;
-      let hi = this.paths.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if ((this.paths[mid] as string) < x) lo = mid + 1;
-        else hi = mid;
-      }
-      return lo;
-    };
     const out: number[] = [];
-    const s = lower(p);
-    if (this.paths[s] === p) out.push(s);
+    for (let k = this.lower(p); k < this.firsts.length && this.firsts[k] === p; k++) out.push(k);
     // 'p-x' may sort between p and 'p/...': what is below p starts at 'p/'.
-    for (let k = lower(`${p}/`); k < this.paths.length && (this.paths[k] as string).startsWith(`${p}/`); k++) out.push(k);
+    for (let k = this.lower(`${p}/`); k < this.firsts.length && (this.firsts[k] as string).startsWith(`${p}/`); k++) out.push(k);
     return out;
   }
+}
+
+/** Flat pairs sorted by their first string (code-unit order, which keeps every path's subtree together). */
+export function sortedFlat(pairs: Array<[string, string]>): string[] {
+  return pairs.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0)).flat();
+}
+
+/**
+ * What the listing of an entry depends on besides the entry itself, kept from run to run:
+ *  - inodes: [path, 'dev:ino'] of every hard-linked regular file, sorted by path (a link or unlink of one name
+ *    moves the ctime, hence the listed time, of every other name);
+ *  - links: [target, link] of every symlink, sorted by target, the target both as written (resolved against
+ *    the link's directory) and as its real path when it resolves (a link whose target goes or comes, or
+ *    changes mode, is listed differently: create-filelist follows links to decide).
+ */
+export interface TreeIndex {
+  inodes: string[];
+  links: string[];
+}
+
+/** The links index pairs of some symlinks: [target as written, link] and [real target, link] when it resolves. */
+export function linkTargets(links: Iterable<{ abs: string; target: string }>): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const seen = new Set<string>();
+  for (const l of links) {
+    if (seen.has(l.abs)) continue; // nested roots list the same link
+    seen.add(l.abs);
+    const written = path.resolve(path.dirname(l.abs), l.target);
+    out.push([written, l.abs]);
+    let real: string | undefined;
+    try {
+      real = fs.realpathSync(l.abs);
+    } catch {
+      real = undefined; // dangling or looping: only the written target can bring it back
+    }
+    if (real !== undefined && real !== written) out.push([real, l.abs]);
+  }
+  return out;
 }
 
 /**
@@ -319,9 +355,17 @@ export function updateLists(inp: UpdateInput): UpdateResult {
   const works = inp.roots.map((r, i) => new RootWork(r, inp.old[i] as OldRootLists, inp.algs));
   const rootDirs = inp.roots.map((r) => r.dir);
   const walker = new FragmentWalker(inp.roots, { staging: inp.staging, warn: inp.warn, timeField: inp.timeField, unlisted: inp.unlisted });
-  const index = new InodeIndex(inp.linked);
-  const removedFromIndex: number[] = [];
-  const addedToIndex: string[] = [];
+  const inodes = new SortedPairs(inp.index.inodes);
+  const namesOf = new Map<string, string[]>();
+  inodes.seconds.forEach((key, k) => {
+    const names = namesOf.get(key);
+    if (names) names.push(inodes.firsts[k] as string);
+    else namesOf.set(key, [inodes.firsts[k] as string]);
+  });
+  const links = new SortedPairs(inp.index.links);
+  const inodesGone: number[] = [];
+  const inodesNew: Array<[string, string]> = [];
+  const linksNew: { abs: string; target: string }[] = [];
   const fragments: Array<{ fl: Buffer; tl: Buffer } | undefined> = [];
   const fragment = (i: number, kind: 'fl' | 'tl', r: [number, number]) => () => {
     const f = fragments[i] as { fl: Buffer; tl: Buffer };
@@ -403,14 +447,17 @@ export function updateLists(inp: UpdateInput): UpdateResult {
       w.links.push(...lines.links);
     }
     // Every other name of an inode this subtree had, or a file in it has now: their ctime moved.
-    for (const k of index.at(p)) {
-      removedFromIndex.push(k);
-      for (const q of index.namesOf.get(index.keyOf.get(index.paths[k] as string) as string) ?? []) next.add(q);
+    for (const k of inodes.at(p)) {
+      inodesGone.push(k);
+      for (const q of namesOf.get(inodes.seconds[k] as string) ?? []) next.add(q);
     }
     for (let k = 0; k + 1 < e.linked.length; k += 2) {
-      addedToIndex.push(e.linked[k] as string, e.linked[k + 1] as string);
-      for (const q of index.namesOf.get(e.linked[k + 1] as string) ?? []) next.add(q);
+      inodesNew.push([e.linked[k] as string, e.linked[k + 1] as string]);
+      for (const q of namesOf.get(e.linked[k + 1] as string) ?? []) next.add(q);
     }
+    // Every symlink into this subtree: whether it is listed, and how, depends on its target.
+    for (const k of links.at(p)) next.add(links.seconds[k] as string);
+    for (const f of e.byRoot.values()) linksNew.push(...f.links);
   };
 
   let queue = [...dirty];
@@ -481,16 +528,18 @@ export function updateLists(inp: UpdateInput): UpdateResult {
     return result;
   });
 
-  // The inode index for the next run: the old one without the replaced subtrees, plus what they hold now.
-  const drop = new Uint8Array(index.paths.length);
-  for (const k of removedFromIndex) drop[k] = 1;
-  const pairs: Array<[string, string]> = [];
-  index.paths.forEach((p, k) => {
-    if (drop[k] === 0) pairs.push([p, index.keyOf.get(p) as string]);
+  // The index for the next run: the old one without the replaced subtrees, plus what they hold now.
+  const drop = new Uint8Array(inodes.firsts.length);
+  for (const k of inodesGone) drop[k] = 1;
+  const inodePairs: Array<[string, string]> = inodesNew;
+  inodes.firsts.forEach((p, k) => {
+    if (drop[k] === 0) inodePairs.push([p, inodes.seconds[k] as string]);
   });
-  for (let k = 0; k + 1 < addedToIndex.length; k += 2) pairs.push([addedToIndex[k] as string, addedToIndex[k + 1] as string]);
-  pairs.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
-  return { roots, linked: pairs.flat(), examined: seen.size };
+  const linkPairs = linkTargets(linksNew);
+  links.firsts.forEach((target, k) => {
+    if (!covered(links.seconds[k] as string)) linkPairs.push([target, links.seconds[k] as string]);
+  });
+  return { roots, index: { inodes: sortedFlat(inodePairs), links: sortedFlat(linkPairs) }, examined: seen.size };
 }
 
-export const _test = { comparePaths, OldLines, InodeIndex };
+export const _test = { comparePaths, OldLines, SortedPairs };

@@ -84,7 +84,7 @@ import { scratchDir } from '../core/scratch';
 import { RelengError } from '../../errors';
 import { linkTargetProblem } from '../core/link-policy';
 import { WalkError, compareNames, walkRoots, type ListContent, type StagedLists, type WalkRoot } from './filelist-walk';
-import { FullWalkNeeded, updateLists } from './filelist-update';
+import { FullWalkNeeded, linkTargets, sortedFlat, updateLists, type TreeIndex } from './filelist-update';
 import { dropFileListState, identityOf, loadFileListState, saveFileListState } from './filelist-state';
 
 export type ChecksumAlgorithm = 'sha1' | 'md5' | 'sha256' | 'sha512';
@@ -403,7 +403,7 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
   try {
     let made: ListsMadeBy = { kind: 'full walk', why: 'no incremental state configured' };
     let lists: NewLists[] | undefined;
-    let linked: string[] = [];
+    let index: TreeIndex = { inodes: [], links: [] };
     let lastFullWalk: { at: string; why: string } | undefined;
     if (inc !== undefined) {
       const loaded = loadFileListState(inc.stateDir, key, plans.map((p) => p.walk.dir));
@@ -420,7 +420,7 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
               const p = plans[i] as Plan;
               return { fullfilelist: fs.readFileSync(path.join(p.walk.dir, p.fullName)), timelist: fs.readFileSync(path.join(p.walk.dir, p.input.timelistName)), entries: r.entries, fullLines: r.fullLines };
             }),
-            linked: loaded.linked,
+            index: loaded.index,
             changed: inc.changed,
             unlisted: opts.unlisted,
             staging,
@@ -430,7 +430,7 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
             digests,
           });
           lists = up.roots.map((r) => ({ ...r, entries: () => r.entries }));
-          linked = up.linked;
+          index = up.index;
           lastFullWalk = loaded.state.lastFullWalk;
           made = { kind: 'update', examined: up.examined };
         } catch (err) {
@@ -457,7 +457,9 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
         const checksummed = finishTimelist(l, algs, digests, warn);
         return { fullLines: l.fullLines, checksummed, links: l.links, entries: () => l.entries, fullfilelist: () => ({ content: l.content('fullfilelist') }), timelist: () => ({ content: l.content('timelist') }) };
       });
-      linked = sortedPairs(walked.linked);
+      const pairs: Array<[string, string]> = [];
+      for (let k = 0; k + 1 < walked.linked.length; k += 2) pairs.push([walked.linked[k] as string, walked.linked[k + 1] as string]);
+      index = { inodes: sortedFlat(pairs), links: sortedFlat(linkTargets(walked.lists.flatMap((l) => l.links))) };
       lastFullWalk = { at: new Date().toISOString(), why: made.why ?? 'asked for' };
     }
     refuseOutsideLinks(plans, lists);
@@ -500,7 +502,7 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
           })),
           lastFullWalk,
         },
-        linked,
+        index,
       );
     }
     return results;
@@ -511,12 +513,4 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
-}
-
-/** The walk's flat [path, inode, ...] pairs sorted by path, as the update reads them. */
-function sortedPairs(flat: readonly string[]): string[] {
-  const pairs: Array<[string, string]> = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i] as string, flat[i + 1] as string]);
-  pairs.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
-  return pairs.flat();
 }

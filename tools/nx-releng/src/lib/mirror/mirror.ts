@@ -1,7 +1,9 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, realpath } from 'node:fs/promises';
+import { posix } from 'node:path';
 import type { ComposeModel } from '../../config/load';
 import { fileListDir, mirrorStatePaths, resolveRoots, type Roots } from '../../layout/paths';
-import { writeFileLists, type FileListResult } from './filelist';
+import { writeFileLists, type FileListResult, type WriteFileListsOptions } from './filelist';
+import { readChangeJournals, removeJournals, type JournalState } from '../production/change-journal';
 import { withLock } from '../core/lock';
 import type { Log } from '../core/log';
 import { runningAsRoot } from '../core/links';
@@ -24,11 +26,28 @@ function productionRoots(req: MirrorRequest): Roots {
   return resolveRoots(first.common, first.release, req.relengRoot);
 }
 
+export interface FileListRunOptions {
+  /** Walk the whole tree instead of updating the lists from the change journal. */
+  full?: boolean;
+  /** Walk the whole tree when the last full walk is older than this many hours (default 24). */
+  fullWalkEveryHours?: number;
+}
+
+/** What the change journal lets the lists be made from: the changed paths, or why the tree must be walked. */
+function journalDecision(j: JournalState, productionReal: string, runOpts: FileListRunOptions): { changed?: string[]; fullWhy?: string } {
+  if (runOpts.full) return { fullWhy: 'asked for (--full)' };
+  const open = j.incomplete[0];
+  if (open) return { fullWhy: `the change journal ${open.file} is incomplete (${open.why})` };
+  if (j.fullWalk !== undefined) return { fullWhy: j.fullWalk };
+  return { changed: [...j.paths].map((p) => posix.join(productionReal, p)) };
+}
+
 /**
  * Writes fullfilelist and fullfiletimelist-* at every configured list root, atomically and only on change, and
- * carries out the deletions the pushes left pending in between.
+ * carries out the deletions the pushes left pending in between. The lists are updated from the change journal
+ * (production/change-journal.ts) when it is complete, walked otherwise (filelist.ts, filelist-update.ts).
  */
-export async function publishFileLists(req: MirrorRequest): Promise<FileListResult[]> {
+export async function publishFileLists(req: MirrorRequest, runOpts: FileListRunOptions = {}): Promise<FileListResult[]> {
   const roots = productionRoots(req);
   const common = req.models[0]?.common;
   if (!common) throw new Error('the workspace has no compose projects');
@@ -40,14 +59,28 @@ export async function publishFileLists(req: MirrorRequest): Promise<FileListResu
   }));
   for (const l of lists) await mkdir(l.dir, { recursive: true });
   const state = mirrorStatePaths(roots);
+  const productionReal = await realpath(roots.production);
+  // A root reached through a symlink is listed from its real path, which the journal's paths do not name.
+  const viaLink = (await Promise.all(lists.map(async (l) => ((await realpath(l.dir)) === posix.join(productionReal, posix.relative(roots.production, l.dir)) ? undefined : l.dir)))).find(Boolean);
   return withLock(state.fileListLock, 'mirror:filelist', common.lockTimeoutSeconds, req.log, async () => {
-    const write = (unlisted?: ReadonlySet<string>) =>
-      writeFileLists(lists, {
+    const write = async (unlisted?: ReadonlySet<string>) => {
+      const journals = await readChangeJournals(state.changeJournalDir, roots.production);
+      const decision = viaLink ? { fullWhy: `the list root ${viaLink} is reached through a symbolic link` } : journalDecision(journals, productionReal, runOpts);
+      const incremental: WriteFileListsOptions['incremental'] = { stateDir: state.fileListStateDir, fullWalkEveryMs: (runOpts.fullWalkEveryHours ?? 24) * 3600_000, ...decision };
+      const results = await writeFileLists(lists, {
         stagingDir: state.fileListScratch,
         owner: runningAsRoot() ? common.owner : undefined,
         onWarning: (m) => req.log.warn(m),
         unlisted,
+        incremental,
       });
+      const made = results[0]?.madeBy;
+      req.log.info(made?.kind === 'update' ? `  updated from the change journal (${made.examined} paths looked at again)` : `  walked the whole tree: ${made?.why}`);
+      // The lists now show what these journals name; a dead writer's incomplete journal was covered by the walk.
+      const walked = made?.kind === 'full walk';
+      await removeJournals([...journals.complete, ...journals.incomplete.filter((j) => walked && j.writerGone !== undefined).map((j) => j.file)]);
+      return results;
+    };
     // The lists first stop naming what the pushes left to delete, then it goes, then the lists describe the disk
     // again (directory times changed): no list names a missing path at any moment (pending-deletions.ts).
     const pending = await pendingInProduction(req.models, roots);

@@ -215,6 +215,10 @@ ${model.fileLists.map((l) => fileListRow(l, now))}
     model.fileListManifest
       ? html`Entry counts from the last filelist run (${formatTime(model.fileListManifest.mtime)}).`
       : 'No filelist run recorded in this workspace: entry counts unknown.'
+  } ${
+    model.lastFullWalk
+      ? html`<span class="full-walk" title="${model.lastFullWalk.at}">Last full walk of the tree: ${formatTime(model.lastFullWalk.at)} (${model.lastFullWalk.why}); runs since then updated the lists from the change journal.</span>`
+      : html`<span class="full-walk">No full walk of the tree recorded: the next filelist run walks it.</span>`
   }</div>
 </body>
 </html>

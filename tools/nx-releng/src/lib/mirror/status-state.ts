@@ -8,7 +8,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../../config/load';
 import type { Channel } from '../../config/schema';
-import { channelRelease, composePaths, productionPaths, projectChannels, resolveRoots, stagingPaths, stepOutputDir, fileListDir } from '../../layout/paths';
+import { channelRelease, composePaths, productionPaths, projectChannels, resolveRoots, stagingPaths, stepOutputDir, fileListDir, mirrorStatePaths } from '../../layout/paths';
+import { readFileListStateSummary } from './filelist-state';
 import type { ChangeKind, ChangeReport } from '../compose/compose-diff';
 import { inspectLatestLink } from '../compose/compose-ref';
 import { errorMessage } from '../../errors';
@@ -108,6 +109,8 @@ export interface StatusModel {
   fileLists: FileListState[];
   /** Where the file-list entry counts come from, when the filelist manifest exists. */
   fileListManifest?: { path: string; mtime: string };
+  /** When the lists were last made by walking the whole tree (the others were updated from the change journal). */
+  lastFullWalk?: { at: string; why: string };
 }
 
 export const VERIFY_LABELS: Record<VerifyState, string> = {
@@ -231,7 +234,7 @@ async function gatherRows(model: ComposeModel, req: GatherRequest): Promise<Stat
   return rows;
 }
 
-async function gatherFileLists(req: GatherRequest): Promise<Pick<StatusModel, 'fileLists' | 'fileListManifest'>> {
+async function gatherFileLists(req: GatherRequest): Promise<Pick<StatusModel, 'fileLists' | 'fileListManifest' | 'lastFullWalk'>> {
   const first = req.models[0];
   if (!first) return { fileLists: [] };
   const roots = resolveRoots(first.common, first.release, req.relengRoot);
@@ -255,7 +258,8 @@ async function gatherFileLists(req: GatherRequest): Promise<Pick<StatusModel, 'f
     });
   }
   const manifestMtime = manifest ? await mtimeIso(manifestPath) : undefined;
-  return { fileLists, ...(manifestMtime ? { fileListManifest: { path: manifestPath, mtime: manifestMtime } } : {}) };
+  const lastFullWalk = readFileListStateSummary(mirrorStatePaths(roots).fileListStateDir)?.lastFullWalk;
+  return { fileLists, ...(manifestMtime ? { fileListManifest: { path: manifestPath, mtime: manifestMtime } } : {}), ...(lastFullWalk ? { lastFullWalk } : {}) };
 }
 
 /** Reads every record the pipeline leaves; changes nothing, takes no lock. */
