@@ -229,6 +229,10 @@ class RootWork {
   readonly tlOps: Op[] = [];
   readonly checksums: Map<string, string[]>;
   readonly links: { abs: string; target: string }[] = [];
+  /** Relative paths whose subtree was listed anew: the old checksums below them go. */
+  readonly replaced = new Set<string>();
+  /** Checksums of files listed anew. */
+  readonly fresh = new Map<string, string[]>();
   readonly tailStart: number;
 
   constructor(
@@ -437,12 +441,11 @@ export function updateLists(inp: UpdateInput): UpdateResult {
       w.flOps.push({ start: fs0, end: fe0, key, piece: fragment(i, 'fl', lines.fl) });
       const [ts0, te0] = w.tl.subtree(key);
       w.tlOps.push({ start: ts0, end: te0, key, piece: fragment(i, 'tl', lines.tl) });
-      const rel = f.prefix + name;
-      for (const c of [...w.checksums.keys()]) if (c === rel || c.startsWith(`${rel}/`)) w.checksums.delete(c);
+      w.replaced.add(f.prefix + name);
       for (const c of lines.checksums) {
         const d = inp.digests(c.abs);
         if (d === null) inp.warn(`not checksumming ${c.abs}: not a regular file`);
-        else w.checksums.set(c.rel, d);
+        else w.fresh.set(c.rel, d);
       }
       w.links.push(...lines.links);
     }
@@ -509,6 +512,17 @@ export function updateLists(inp: UpdateInput): UpdateResult {
     fragments[i] = { fl: fs.readFileSync(f.fullfilelist), tl: fs.readFileSync(f.timelist) };
   });
 
+  for (const w of works) {
+    for (const rel of [...w.checksums.keys()]) {
+      for (let q = rel; q !== ''; q = q.slice(0, Math.max(0, q.lastIndexOf('/')))) {
+        if (w.replaced.has(q)) {
+          w.checksums.delete(rel);
+          break;
+        }
+      }
+    }
+    for (const [rel, d] of w.fresh) w.checksums.set(rel, d);
+  }
   const roots = works.map((w): UpdatedRoot => {
     const fl = splice(w.old.fullfilelist, 0, w.old.fullfilelist.length, w.flOps, false);
     const tail = Buffer.from(checksumText(w.checksums, inp.algs));

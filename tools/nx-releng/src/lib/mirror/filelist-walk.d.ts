@@ -88,7 +88,7 @@ export class FragmentWalker {
   /** [] when no root lists the directory's entries; null when it is not a directory the walk enters now. */
   framesFor(dir: string): Frame[] | null;
   entry(dir: string, name: string, frames: Frame[], descend: boolean): EntryLines;
-  /** The type field (e.g. `d`, `d-`) of the timelist line at [start, end) of a root's fragment ('' if none). */
+  /** The type field (e.g. `d`, `d-`) of the last timelist line written for a root ('' if `range` is empty). */
   timelistType(index: number, range: [number, number]): string;
   files(index: number): { fullfilelist: string; timelist: string };
   close(abandon?: boolean): void;

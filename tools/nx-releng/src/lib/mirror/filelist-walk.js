@@ -117,6 +117,7 @@ class OutFile {
     this.flushed = 0;
   }
   write(s) {
+    this.last = s;
     // A UTF-16 code unit takes at most 3 UTF-8 bytes.
     if (this.pos + s.length * 3 > this.buf.length) {
       this.flush();
@@ -636,19 +637,10 @@ class FragmentWalker {
     return { byRoot: out, linked: this.linked.slice(linkedFrom) };
   }
 
-  /** The type field (e.g. `d`, `d-`) of the timelist line at [start, end) of a root's fragment ('' if none). */
+  /** The type field (e.g. `d`, `d-`) of the last timelist line written for a root ('' if `range` is empty). */
   timelistType(index, range) {
     if (range[1] <= range[0]) return '';
-    const out = this.sinks[index].timelist;
-    out.flush();
-    const b = Buffer.alloc(range[1] - range[0]);
-    const fd = fs.openSync(out.path, 'r');
-    try {
-      fs.readSync(fd, b, 0, b.length, range[0]);
-    } finally {
-      fs.closeSync(fd);
-    }
-    return b.toString('latin1').split('\t')[1] ?? '';
+    return this.sinks[index].timelist.last.split('\t')[1] ?? '';
   }
 
   /** The fragment files of one root (readable once close() was called). */
