@@ -36,6 +36,7 @@ test('a complete journal: its paths relative to the production root, from every 
   const file = await withChangeJournal(jd, prod, 'Rocky-8:sync-prod', async (j) => {
     await j.record([join(prod, 'pub/rocky/8.10/BaseOS/x86_64/os/Packages/a/a-1.rpm'), join(prod, 'pub/rocky/8.10/BaseOS')]);
     await j.record([]);
+    await j.record([join(prod, 'odd/back\\slash')]); // POSIX: a backslash is part of the name, not a separator
     // Parallel passes record at once, lines of over 512 KiB (which node writes in several chunks): each stays whole.
     await Promise.all(Array.from({ length: 8 }, (_, i) => j.record(Array.from({ length: 300 }, (_, k) => join(prod, `p${i}/${k}-${'x'.repeat(2000)}`)))));
     return j.file;
@@ -49,6 +50,7 @@ test('a complete journal: its paths relative to the production root, from every 
     [
       'pub/rocky/8.10/BaseOS',
       'pub/rocky/8.10/BaseOS/x86_64/os/Packages/a/a-1.rpm',
+      'odd/back\\slash',
       ...Array.from({ length: 8 }, (_, i) => Array.from({ length: 300 }, (_, k) => `p${i}/${k}-${'x'.repeat(2000)}`)).flat(),
     ].sort(),
   );

@@ -42,7 +42,7 @@ function relToRoot(root: string, abs: string): string {
   if (!isAbsolute(abs) || rel === '' || rel === '..' || rel.startsWith('../') || isAbsolute(rel)) {
     throw new RelengError(`change journal: ${abs} is not inside the production root ${root}`);
   }
-  return rel.split('\\').join('/');
+  return rel; // POSIX: a backslash is part of a name
 }
 
 /**
