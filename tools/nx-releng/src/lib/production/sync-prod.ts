@@ -168,7 +168,7 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
         // Every pass that writes production (never a dry run) records what it changed.
         const publish = async (rel: string, extra: Partial<RsyncOptions>) => {
           const s = await copy(rel, { ...extra, itemize: true });
-          await recordRsync(j, s);
+          await recordRsync(j, roots.production, s);
           return s;
         };
         await removeRecord(pp.syncRecord);
@@ -228,10 +228,13 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
   );
 }
 
-/** Records what an itemized rsync pass changed; a change it could not name makes the next file lists walk the tree. */
-async function recordRsync(j: ChangeJournal, s: RsyncStats): Promise<void> {
+/**
+ * Records what an itemized rsync pass changed; a change it could not name makes the next file lists walk the tree.
+ * The first push into an empty production makes the production root (and the dirs above it): not entries of it.
+ */
+async function recordRsync(j: ChangeJournal, productionRoot: string, s: RsyncStats): Promise<void> {
   if (!s.changed) throw new RelengError('sync-prod: an rsync pass into production ran without --itemize-changes; its changes cannot be journalled');
-  await j.record(s.changed.paths);
+  await j.record(s.changed.paths.filter((p) => p !== productionRoot && !productionRoot.startsWith(`${p}/`)));
   for (const why of s.changed.unsure) await j.requireFullWalk(why);
 }
 
