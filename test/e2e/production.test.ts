@@ -13,6 +13,8 @@ import { taskOutcomes, type NxWorkspace } from '../helpers/nx-workspace';
 import { openPipelineWorkspace, type PipelineWorkspace } from '../helpers/pipeline';
 import { sampleRepos } from '../helpers/repo-consistency';
 import { snapshotTree } from '../helpers/tree-snapshot';
+import { mirrorStatePaths } from '../../tools/nx-releng/src/layout/paths';
+import { readChangeJournals } from '../../tools/nx-releng/src/lib/production/change-journal';
 
 /**
  * Production end to end: two majors (8 and a 9 fixture) vetted in staging, then `nx run-many -t sync-prod
@@ -106,6 +108,24 @@ before(async () => {
 });
 
 after(() => pipeline?.close());
+
+test('a first sync-prod names everything it published in one complete change journal', async () => {
+  const journalDir = mirrorStatePaths({ staging: join(ws.relengRoot, 'mnt/repos-staging') }).changeJournalDir;
+  const before = await readChangeJournals(journalDir, prod);
+  await runOk(['run', 'Rocky-9:sync-prod']);
+  const after = await readChangeJournals(journalDir, prod);
+  assert.deepEqual(after.incomplete, []);
+  assert.equal(after.fullWalk, undefined);
+  assert.equal(after.complete.filter((f) => !before.complete.includes(f)).length, 1, 'one journal for the push');
+  const rev = 'mirror/pub/rocky/9.7';
+  const published = readdirSync(join(prod, rev), { recursive: true, withFileTypes: true }).map((e) =>
+    join(e.parentPath ?? e.path, e.name).slice(prod.length + 1),
+  );
+  assert.ok(published.some((p) => p.endsWith('/repodata/repomd.xml')) && published.length > 20, `${published.length} entries published`);
+  assert.deepEqual(published.filter((p) => !after.paths.has(p)), [], 'every published entry is in the journal');
+  // Nothing else: the revision dir and the dirs made above it.
+  assert.deepEqual([...after.paths].filter((p) => !p.startsWith(`${rev}/`) && p !== rev && !rev.startsWith(`${p}/`)), []);
+});
 
 test('sync-prod of both majors first, then hardlink and the file lists exactly once', async () => {
   // The task graph nx graph shows: one hardlink after every sync-prod, one filelist after it.

@@ -5,7 +5,8 @@ import { hostname, tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadAllComposeModels, type ComposeModel } from '../../tools/nx-releng/src/config/load';
-import { channelRelease, composePaths, productionPaths, resolveRoots, stagingPaths } from '../../tools/nx-releng/src/layout/paths';
+import { channelRelease, composePaths, mirrorStatePaths, productionPaths, resolveRoots, stagingPaths } from '../../tools/nx-releng/src/layout/paths';
+import { readChangeJournals } from '../../tools/nx-releng/src/lib/production/change-journal';
 import { run } from '../../tools/nx-releng/src/lib/tools/exec';
 import { replaceLink } from '../../tools/nx-releng/src/lib/core/links';
 import { git as gitIn, insteadOfEnv, makeCheckout } from '../helpers/checkouts';
@@ -56,6 +57,9 @@ function paths(project: string) {
   const ch = channelRelease(m.release, 'stable');
   return { sp: stagingPaths(m, ch, roots), pp: productionPaths(m, ch, roots), cp: composePaths(m, ch, roots) };
 }
+
+/** Where every production writer journals what it changed. */
+const journalDir = () => mirrorStatePaths({ staging: w.stagingRoot }).changeJournalDir;
 
 /** Path relative to <staging root>/.releng, the key of the state snapshot. */
 const stateRel = (abs: string) => abs.slice(join(w.stagingRoot, '.releng').length + 1);
@@ -281,6 +285,11 @@ interface Case {
   error: () => RegExp;
   /** Absolute paths of .releng records this failure removes by design; the runner puts them back afterwards. */
   drops?: () => string[];
+  /**
+   * The failure comes after the first change to production began: the writer leaves its change journal without
+   * the end line (so the next file lists walk the tree). The runner checks it is there, then removes it.
+   */
+  incompleteJournal?: boolean;
   chattr?: boolean;
 }
 
@@ -763,6 +772,19 @@ const CASES: Case[] = [
       ),
     // The production record goes before the first copy: production is not known to hold a release until a sync ends.
     drops: () => [paths('Extras-8').pp.syncRecord],
+    incompleteJournal: true,
+  },
+  {
+    name: 'production: the change journal dir cannot be made (a file where it should be)',
+    nx: ['run', 'Extras-8:sync-prod'],
+    arrange: async () => {
+      const dir = journalDir();
+      const back = (await lstat(dir).then(() => true, () => false)) ? await moveAside(dir) : undefined;
+      const undoFile = await addFile(dir, 'not a dir');
+      return undoAll(...(back ? [back] : []), undoFile);
+    },
+    error: () =>
+      new RegExp(`Extras-8:sync-prod FAILED: cannot start the change journal in ${re(journalDir())}: [^\n]*; nothing in production was changed`),
   },
   {
     name: 'permission: the staging revision dir is immutable',
@@ -1174,6 +1196,13 @@ for (const c of CASES) {
       assert.notEqual(r.status, 0, `nx ${c.nx.join(' ')} succeeded:\n${r.output}`);
       assert.match(r.output, c.error(), r.output);
       assert.doesNotMatch(r.output, /^\s+at \S.*:\d+:\d+\)?$/m, 'a stack trace instead of a message');
+      if (c.incompleteJournal) {
+        const left = (await readChangeJournals(journalDir(), w.productionRoot)).incomplete.filter((j) => !before.state?.has(stateRel(j.file)));
+        assert.equal(left.length, 1, `one incomplete change journal: ${JSON.stringify(left)}`);
+        assert.match(left[0]?.why ?? '', /no end line/);
+        assert.ok(left[0]?.writerGone, 'its writer (the nx run) is gone');
+        await rm(left[0]?.file as string);
+      }
       const after = await snapTrees();
       assertSameTree(after.staging, before.staging, `staging changed by a failed nx ${c.nx.join(' ')}`);
       assertSameTree(after.production, before.production, `production changed by a failed nx ${c.nx.join(' ')}`);

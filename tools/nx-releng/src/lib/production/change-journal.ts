@@ -42,7 +42,7 @@ function relToRoot(root: string, abs: string): string {
   if (!isAbsolute(abs) || rel === '' || rel === '..' || rel.startsWith('../') || isAbsolute(rel)) {
     throw new RelengError(`change journal: ${abs} is not inside the production root ${root}`);
   }
-  return rel.split('\\').join('/');
+  return rel; // POSIX: a backslash is part of a name
 }
 
 /**
@@ -50,17 +50,25 @@ function relToRoot(root: string, abs: string): string {
  * recorded), so a failed or killed writer leaves an incomplete journal and the next file lists walk the tree.
  */
 export async function withChangeJournal<T>(journalDir: string, productionRoot: string, writer: string, fn: (j: ChangeJournal) => Promise<T>): Promise<T> {
-  await mkdir(journalDir, { recursive: true });
+  await mkdir(journalDir, { recursive: true }).catch((err: Error) => {
+    throw new RelengError(`cannot start the change journal in ${journalDir}: ${err.message}; nothing in production was changed`);
+  });
   const begin = new Date();
   const file = join(journalDir, `${begin.toISOString().replace(/[:.]/g, '')}-${process.pid}-${randomBytes(3).toString('hex')}.jsonl`);
   const fh = await open(file, 'wx', 0o644).catch((err: Error) => {
     throw new RelengError(`cannot start the change journal ${file}: ${err.message}; nothing in production was changed`);
   });
   try {
-    const write = async (line: JournalLine) => {
-      await fh.appendFile(`${JSON.stringify(line)}\n`).catch((err: Error) => {
-        throw new RelengError(`cannot write the change journal ${file}: ${err.message}; the next file lists walk the whole tree`);
-      });
+    // One write at a time: parallel passes of one writer record concurrently, and their lines must not interleave.
+    let queue: Promise<void> = Promise.resolve();
+    const write = (line: JournalLine) => {
+      const next = queue.then(() =>
+        fh.appendFile(`${JSON.stringify(line)}\n`).catch((err: Error) => {
+          throw new RelengError(`cannot write the change journal ${file}: ${err.message}; the next file lists walk the whole tree`);
+        }),
+      );
+      queue = next.catch(() => undefined);
+      return next;
     };
     await write({ begin: begin.toISOString(), writer: writerIdentity(writer), production: productionRoot });
     await fh.sync();

@@ -1,13 +1,15 @@
-import { lstat, realpath, rm } from 'node:fs/promises';
+import { lstat, readdir, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../../config/load';
 import { RelengError } from '../../errors';
-import { channelRelease, productionPaths, type Roots } from '../../layout/paths';
+import { channelRelease, mirrorStatePaths, productionPaths, type Roots } from '../../layout/paths';
 import { withLock } from '../core/lock';
 import type { Log } from '../core/log';
 import { readPendingDeletionsRecord } from '../staging/record-schemas';
 import { removeRecord, writeRecord } from '../staging/sync-record';
 import { ownsUnclaimed, revisionClaims } from '../vetting/vouched-paths';
+import { parseItemizedLine } from '../tools/rsync';
+import { withChangeJournal } from './change-journal';
 
 /**
  * Deletions a push owes production. sync-prod publishes what vetted staging holds and deletes nothing: what
@@ -27,10 +29,15 @@ export interface PendingDeletionsRecord {
 
 /** The paths an `rsync --delete --dry-run --itemize-changes` of `rel` would delete, relative to the revision dir. */
 export function deletionsOf(rel: string, changes: readonly string[]): string[] {
-  return changes
-    .filter((l) => l.startsWith('*deleting '))
-    .map((l) => l.slice('*deleting '.length).trimStart().replace(/\/$/, ''))
-    .map((p) => (rel ? `${rel}/${p}` : p));
+  const out: string[] = [];
+  for (const line of changes) {
+    const c = parseItemizedLine(line);
+    if (!c?.deleting) continue;
+    const name = c.splits[0]?.[0];
+    if (name === undefined) throw new RelengError(`cannot record the pending deletion of ${line.slice('*deleting'.length).trim()} under ${rel || '.'}: ${c.unsure}`);
+    out.push(rel ? `${rel}/${name}` : name);
+  }
+  return out;
 }
 
 /** Records what this project's push leaves to delete (or that it leaves nothing). */
@@ -57,6 +64,8 @@ export interface PendingInProduction {
   revisionDir: string;
   realRevisionDir: string;
   paths: string[];
+  /** Where the deletions are journalled (production/change-journal.ts). */
+  journal: { dir: string; productionRoot: string };
 }
 
 /** Every compose project's pending deletions in production. */
@@ -72,7 +81,8 @@ export async function pendingInProduction(models: readonly ComposeModel[], roots
     // Before any list is written: a deletion that would go through a link stops the run with nothing changed.
     await refuseLinksAbove(model.project, pp.revisionDir, rec.paths);
     const realRevisionDir = await realpath(pp.revisionDir).catch(() => undefined);
-    if (realRevisionDir) out.push({ model, lockFile: pp.lockFile, file: pp.pendingDeletions, revisionDir: pp.revisionDir, realRevisionDir, paths: rec.paths });
+    const journal = { dir: mirrorStatePaths(roots).changeJournalDir, productionRoot: roots.production };
+    if (realRevisionDir) out.push({ model, lockFile: pp.lockFile, file: pp.pendingDeletions, revisionDir: pp.revisionDir, realRevisionDir, paths: rec.paths, journal });
   }
   return out;
 }
@@ -85,7 +95,8 @@ export function unlistedPaths(pending: readonly PendingInProduction[]): Set<stri
 /**
  * Deletes the pending paths that the published lists leave out (`unlisted`), under each revision's production
  * lock; what a push recorded since the lists were written stays pending for the next run. Never through a link:
- * every directory above a path must be a real directory of the revision dir. Returns how many paths went.
+ * every directory above a path must be a real directory of the revision dir. Every path goes into the change
+ * journal (with everything below a directory) before it is deleted. Returns how many paths went.
  */
 export async function applyPendingDeletions(
   models: readonly ComposeModel[],
@@ -102,7 +113,17 @@ export async function applyPendingDeletions(
       const isDue = (rel: string) => unlisted.has(`${p.realRevisionDir}/${rel}`);
       const due = now.paths.filter(isDue);
       await refuseLinksAbove(model.project, p.revisionDir, due);
-      for (const rel of due) await rm(join(p.revisionDir, rel), { recursive: true, force: true });
+      if (due.length) {
+        await withChangeJournal(p.journal.dir, p.journal.productionRoot, 'mirror:filelist', async (j) => {
+          for (const rel of due) {
+            const path = join(p.revisionDir, rel);
+            await j.record([path, ...(await entriesBelow(path))]);
+            await rm(path, { recursive: true, force: true }).catch((err: Error) => {
+              throw new RelengError(`${model.project}: cannot delete ${path}, a pending deletion: ${err.message}; it stays pending`);
+            });
+          }
+        });
+      }
       deleted += due.length;
       const left = now.paths.filter((rel) => !isDue(rel));
       await recordPendingDeletions(p.file, model.project, p.revisionDir, left);
@@ -110,6 +131,21 @@ export async function applyPendingDeletions(
     });
   }
   return deleted;
+}
+
+/** Every entry below a directory, never through a link (none for a file, a link or a missing path). */
+async function entriesBelow(path: string): Promise<string[]> {
+  if (!(await lstat(path).catch(() => undefined))?.isDirectory()) return [];
+  const entries = await readdir(path, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw new RelengError(`cannot read ${path} to journal its pending deletion: ${err.message}`);
+  });
+  const out: string[] = [];
+  for (const e of entries) {
+    const child = join(path, e.name);
+    out.push(child, ...(e.isDirectory() ? await entriesBelow(child) : [])); // dirent types are lstat's: links not followed
+  }
+  return out;
 }
 
 /** Every directory above each path must be a real directory of the revision dir: nothing is deleted through a link. */

@@ -2,14 +2,14 @@ import { readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComposeModel } from '../../config/load';
 import type { Channel } from '../../config/schema';
-import { channelRelease, productionPaths, stagingPaths, type Roots } from '../../layout/paths';
+import { channelRelease, mirrorStatePaths, productionPaths, stagingPaths, type Roots } from '../../layout/paths';
 import { mapLimit } from '../core/concurrency';
 import { RelengError } from '../../errors';
 import { requireTools } from '../tools/exec';
 import { withLock } from '../core/lock';
 import { formatBytes, type Log } from '../core/log';
 import { SyncProgress } from '../core/progress';
-import { rsync, type RsyncOptions } from '../tools/rsync';
+import { rsync, type RsyncOptions, type RsyncStats } from '../tools/rsync';
 import { checkLinkSlot, pointLink } from '../core/links';
 import { removeRecord, writeRecord, type RevisionLink } from '../staging/sync-record';
 import { readProdRecord } from '../staging/record-schemas';
@@ -19,6 +19,7 @@ import { ownsUnclaimed, revisionClaims, vettedPaths, vouchedDigest, vouchedPaths
 import { checkDestination } from '../core/fs-checks';
 import { refuseLinksOnBothSides } from '../core/link-policy';
 import { deletionsOf, readPendingDeletions, recordPendingDeletions } from './pending-deletions';
+import { withChangeJournal, type ChangeJournal } from './change-journal';
 
 /**
  * Staging to production for one compose project, in an order that never publishes repodata ahead of what it
@@ -36,6 +37,8 @@ import { deletionsOf, readPendingDeletions, recordPendingDeletions } from './pen
  * top-level files) publishes it after its repodata, in one pass over the revision dir that leaves every claimed
  * name alone, and records in the same way what staging no longer has for deletion.
  * The staging category links (latest-8, 8.10) are not copied: the production major alias is switched by hand.
+ * Every pass that writes production reports what it changed (rsync --itemize-changes), and the push records it in
+ * the change journal (change-journal.ts), from which mirror:filelist updates the lists without walking the tree.
  */
 
 /** Files of an extra subtree that name other files in it (and their signatures): published after them. */
@@ -121,7 +124,8 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
     rsync({ src: join(sp.revisionDir, rel), dest: join(pp.revisionDir, rel), chown: model.common.owner, ...extra });
   const ownsRest = ownsUnclaimed(model);
   // The whole revision dir but every claimed name: what no project claims, as verify vouched for it.
-  const copyUnclaimed = (extra: Partial<RsyncOptions>) => copy('', { excludes: claims.map((c) => `/${c}`), ...extra });
+  const unclaimedOnly: Partial<RsyncOptions> = { excludes: claims.map((c) => `/${c}`) };
+  const copyUnclaimed = (extra: Partial<RsyncOptions>) => copy('', { ...unclaimedOnly, ...extra });
 
   // Production lock first, then staging's, so no staging writer changes what is being copied.
   return withLock(pp.lockFile, `${model.project}:sync-prod`, model.common.lockTimeoutSeconds, log, () =>
@@ -158,41 +162,53 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
       }
       await checkDestination('production', pp.revisionDir, [...subtrees, ...unclaimed]);
       log.info(`${model.project}: syncing verified ${verified.composeId} ${sp.revisionDir} -> ${pp.revisionDir}`);
-      await removeRecord(pp.syncRecord);
-      // An older list of deletions may name what this push brings back: it is made anew below.
-      await removeRecord(pp.pendingDeletions);
-      const progress = await SyncProgress.of(log, sp.revisionDir, subtrees);
-      const content = await mapLimit(subtrees, model.common.rsync.parallel, async (rel) => {
-        const t0 = Date.now();
-        // An extra subtree's index files and links name its files: they follow below.
-        const extra = extraSubtrees.includes(rel);
-        const s = await copy(rel, extra ? (EXTRA_SUBTREE_PASSES[0] as Partial<RsyncOptions>) : { excludes: ['repodata/'] });
-        progress.unitDone(rel, { files: s.filesTransferred, bytes: s.bytesTransferred }, Date.now() - t0);
-        return s;
+      // The journal is the first thing a push writes: one that cannot be started leaves everything as it was.
+      const journalDir = mirrorStatePaths(roots).changeJournalDir;
+      const { content, other, toDelete } = await withChangeJournal(journalDir, roots.production, `${model.project}:sync-prod`, async (j) => {
+        // Every pass that writes production (never a dry run) records what it changed.
+        const publish = async (rel: string, extra: Partial<RsyncOptions>) => {
+          const s = await copy(rel, { ...extra, itemize: true });
+          await recordRsync(j, roots.production, s);
+          return s;
+        };
+        await removeRecord(pp.syncRecord);
+        // An older list of deletions may name what this push brings back: it is made anew below.
+        await removeRecord(pp.pendingDeletions);
+        const progress = await SyncProgress.of(log, sp.revisionDir, subtrees);
+        const content = await mapLimit(subtrees, model.common.rsync.parallel, async (rel) => {
+          const t0 = Date.now();
+          // An extra subtree's index files and links name its files: they follow below.
+          const extra = extraSubtrees.includes(rel);
+          const s = await publish(rel, extra ? (EXTRA_SUBTREE_PASSES[0] as Partial<RsyncOptions>) : { excludes: ['repodata/'] });
+          progress.unitDone(rel, { files: s.filesTransferred, bytes: s.bytesTransferred }, Date.now() - t0);
+          return s;
+        });
+        await mapLimit(verified.repos, model.common.rsync.parallel, async (repo) => {
+          const rel = join(repo, 'repodata');
+          await publish(rel, { excludes: ['repomd.xml', 'repomd.xml.asc'] });
+          // Both renamed into place at the end of one transfer: the index and its signature switch together.
+          await publish(rel, { includes: ['repomd.xml', 'repomd.xml.asc'], excludes: ['*'], delayUpdates: true });
+        });
+        for (const rel of extraSubtrees) for (const pass of EXTRA_SUBTREE_PASSES.slice(1)) await publish(rel, pass);
+        const other = unclaimed.length ? [await publish('', unclaimedOnly)] : [];
+        for (const l of await linkToChange()) {
+          await j.record([join(pp.revisionDir, l.name)]);
+          await pointLink(pp.revisionDir, l.name, l.target, model.common.owner);
+          log.info(`  ${join(pp.revisionDir, l.name)} -> ${l.target}`);
+        }
+        // What staging no longer has is deleted later, by mirror:filelist (pending-deletions.ts); the owner's share
+        // includes what no project claims (a retired variant, a renamed tree).
+        const toDelete = (
+          await mapLimit(subtrees, model.common.rsync.parallel, async (rel) => {
+            const s = await copy(rel, { delete: true, dryRun: true });
+            // Anything else the dry run would still change was missed by the passes above: copy it (never delete).
+            if (s.changes.some((l) => !l.startsWith('*deleting '))) await publish(rel, {});
+            return deletionsOf(rel, s.changes);
+          })
+        ).flat();
+        if (ownsRest) toDelete.push(...deletionsOf('', (await copyUnclaimed({ delete: true, dryRun: true })).changes));
+        return { content, other, toDelete };
       });
-      await mapLimit(verified.repos, model.common.rsync.parallel, async (repo) => {
-        const rel = join(repo, 'repodata');
-        await copy(rel, { excludes: ['repomd.xml', 'repomd.xml.asc'] });
-        // Both renamed into place at the end of one transfer: the index and its signature switch together.
-        await copy(rel, { includes: ['repomd.xml', 'repomd.xml.asc'], excludes: ['*'], delayUpdates: true });
-      });
-      for (const rel of extraSubtrees) for (const pass of EXTRA_SUBTREE_PASSES.slice(1)) await copy(rel, pass);
-      const other = unclaimed.length ? [await copyUnclaimed({})] : [];
-      for (const l of await linkToChange()) {
-        await pointLink(pp.revisionDir, l.name, l.target, model.common.owner);
-        log.info(`  ${join(pp.revisionDir, l.name)} -> ${l.target}`);
-      }
-      // What staging no longer has is deleted later, by mirror:filelist (pending-deletions.ts); the owner's share
-      // includes what no project claims (a retired variant, a renamed tree).
-      const toDelete = (
-        await mapLimit(subtrees, model.common.rsync.parallel, async (rel) => {
-          const s = await copy(rel, { delete: true, dryRun: true });
-          // Anything else the dry run would still change was missed by the passes above: copy it (never delete).
-          if (s.changes.some((l) => !l.startsWith('*deleting '))) await copy(rel, {});
-          return deletionsOf(rel, s.changes);
-        })
-      ).flat();
-      if (ownsRest) toDelete.push(...deletionsOf('', (await copyUnclaimed({ delete: true, dryRun: true })).changes));
       await recordPendingDeletions(pp.pendingDeletions, model.project, pp.revisionDir, toDelete);
       const files = [...content, ...other].reduce((n, s) => n + s.filesTransferred, 0);
       const bytes = [...content, ...other].reduce((n, s) => n + s.bytesTransferred, 0);
@@ -210,6 +226,16 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
       return { ...base, outcome: 'synced', files, bytes };
     }),
   );
+}
+
+/**
+ * Records what an itemized rsync pass changed; a change it could not name makes the next file lists walk the tree.
+ * The first push into an empty production makes the production root (and the dirs above it): not entries of it.
+ */
+async function recordRsync(j: ChangeJournal, productionRoot: string, s: RsyncStats): Promise<void> {
+  if (!s.changed) throw new RelengError('sync-prod: an rsync pass into production ran without --itemize-changes; its changes cannot be journalled');
+  await j.record(s.changed.paths.filter((p) => p !== productionRoot && !productionRoot.startsWith(`${p}/`)));
+  for (const why of s.changed.unsure) await j.requireFullWalk(why);
 }
 
 /**
