@@ -72,6 +72,18 @@ function assertListsDescribeDisk(): void {
   assert.deepEqual(diffs.map((k) => `${k}: listed ${listed.get(k)}, on disk ${onDisk.get(k)}`), [], 'the file list describes production');
 }
 
+/**
+ * The lists the last mirror:filelist made from the change journal (it must have: `why` says when it may walk) are
+ * byte for byte what a full walk of the tree makes: `--full` rewrites none of them.
+ */
+async function assertUpdatedListsEqualFullWalk(): Promise<void> {
+  const manifest = readJsonFile<Array<{ madeBy?: { kind: string; why?: string } }>>(join(ws.dir, 'dist/releng/mirror/filelist/manifest.json'));
+  assert.equal(manifest[0]?.madeBy?.kind, 'update', `the last lists came from a full walk: ${manifest[0]?.madeBy?.why}`);
+  const out = await runOk(['run', 'mirror:filelist', '--full', '--excludeTaskDependencies']);
+  assert.match(out, /walked the whole tree: asked for \(--full\)/);
+  assert.match(out, /mirror:filelist file lists unchanged/);
+}
+
 /** Rocky-8 kept small (three of its repos), and a 9 release with its own compose, before the composes run. */
 async function addSmallRocky8And9(w: NxWorkspace): Promise<void> {
   const rockyFile = join(w.dir, 'releases/8/Rocky/compose.json');
@@ -172,6 +184,8 @@ test('an identical second run leaves every list byte-identical with its old mtim
   assert.match(out, /Rocky-8:sync-prod up to date, nothing synced/);
   assert.match(out, /mirror:filelist file lists unchanged/);
   assert.deepEqual(listState(), before);
+  await assertUpdatedListsEqualFullWalk();
+  assert.deepEqual(listState(), before);
 });
 
 // After the list checks: dnf installing from a local path links and unlinks the package files, which moves
@@ -192,6 +206,8 @@ test('dnf installs a package from the production tree', async () => {
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+  // dnf's links moved ctimes in production with no change journal (a change by hand): the runbook's --full.
+  assert.match(await runOk(['run', 'mirror:filelist', '--full', '--excludeTaskDependencies']), /walked the whole tree: asked for \(--full\)/);
 });
 
 test('beta never reaches production, and unverified staging is refused', async () => {
@@ -289,6 +305,7 @@ test('production is the whole vetted revision: images/, live/, top-level files g
   }
   assert.ok(!existsSync(join(production, 'Retired')));
   assertListsDescribeDisk();
+  await assertUpdatedListsEqualFullWalk();
   assert.match(readFileSync(join(prod, 'mirror/pub/rocky/fullfiletimelist-rocky'), 'utf8'), /\tf\t5\t8\.10\/images\/x86_64\/Rocky-8-GenericCloud\.latest\.x86_64\.qcow2\n/);
 });
 
@@ -362,5 +379,6 @@ test('a push killed at any moment converges on rerun; no repomd.xml or file list
   assert.ok(killed.includes('new packages landing') && killed.includes('new repodata in place'), `killed at: ${killed.join(', ')}`);
   const again = await runOk(['run-many', '-t', 'sync-prod', 'filelist']);
   assert.match(again, /Rocky-8:sync-prod up to date, nothing synced/);
+  await assertUpdatedListsEqualFullWalk();
   await rm(saved, { recursive: true, force: true });
 });
