@@ -382,3 +382,13 @@ test('a push killed at any moment converges on rerun; no repomd.xml or file list
   await assertUpdatedListsEqualFullWalk();
   await rm(saved, { recursive: true, force: true });
 });
+
+test('a push whose change journal is gone makes the next lists walk the whole tree, naming it', async () => {
+  // As a push by a version of this tool that kept no journal leaves it: a sync record newer than the lists.
+  const record = join(ws.relengRoot, 'mnt/repos-staging/.releng/production/state/mirror_pub_rocky/8.10/Rocky-8.sync-prod.json');
+  writeJsonFile(record, { ...readJsonFile<object>(record), syncedAt: new Date().toISOString() });
+  const out = await runOk(['run', 'mirror:filelist', '--excludeTaskDependencies']);
+  assert.match(out, /walked the whole tree: Rocky-8:sync-prod at \S+ left no change journal/);
+  // The walk took it in: the next run is an update again.
+  assert.match(await runOk(['run', 'mirror:filelist', '--excludeTaskDependencies']), /updated from the change journal/);
+});

@@ -1,7 +1,9 @@
 import { mkdir, realpath } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { ComposeModel } from '../../config/load';
-import { fileListDir, mirrorStatePaths, resolveRoots, type Roots } from '../../layout/paths';
+import { channelRelease, fileListDir, mirrorStatePaths, productionPaths, resolveRoots, type Roots } from '../../layout/paths';
+import { readProdRecord } from '../staging/record-schemas';
+import { readFileListStateSummary } from './filelist-state';
 import { writeFileLists, type FileListResult, type WriteFileListsOptions } from './filelist';
 import { readChangeJournals, removeJournals, type JournalState } from '../production/change-journal';
 import { withLock } from '../core/lock';
@@ -33,12 +35,28 @@ export interface FileListRunOptions {
   fullWalkEveryHours?: number;
 }
 
+/**
+ * A push the lists have not taken in whose journal is gone (removed by hand, or written by a version of this tool
+ * that kept none): its sync record is newer than the last lists, and no journal of its writer is left.
+ */
+async function unjournaledPush(req: MirrorRequest, roots: Roots, j: JournalState, listsAt: string | undefined): Promise<string | undefined> {
+  if (listsAt === undefined) return undefined; // no state: the lists are walked anyway
+  for (const model of req.models) {
+    const pp = productionPaths(model, channelRelease(model.release, 'stable'), roots);
+    const record = await readProdRecord(pp.syncRecord, model).catch(() => undefined);
+    const writer = `${model.project}:sync-prod`;
+    if (record && record.syncedAt > listsAt && !j.writers.has(writer)) return `${writer} at ${record.syncedAt} left no change journal`;
+  }
+  return undefined;
+}
+
 /** What the change journal lets the lists be made from: the changed paths, or why the tree must be walked. */
-function journalDecision(j: JournalState, productionReal: string, runOpts: FileListRunOptions): { changed?: string[]; fullWhy?: string } {
+function journalDecision(j: JournalState, productionReal: string, runOpts: FileListRunOptions, unjournaled: string | undefined): { changed?: string[]; fullWhy?: string } {
   if (runOpts.full) return { fullWhy: 'asked for (--full)' };
   const open = j.incomplete[0];
   if (open) return { fullWhy: `the change journal ${open.file} is incomplete (${open.why})` };
   if (j.fullWalk !== undefined) return { fullWhy: j.fullWalk };
+  if (unjournaled !== undefined) return { fullWhy: unjournaled };
   return { changed: [...j.paths].map((p) => posix.join(productionReal, p)) };
 }
 
@@ -65,7 +83,8 @@ export async function publishFileLists(req: MirrorRequest, runOpts: FileListRunO
   return withLock(state.fileListLock, 'mirror:filelist', common.lockTimeoutSeconds, req.log, async () => {
     const write = async (unlisted?: ReadonlySet<string>) => {
       const journals = await readChangeJournals(state.changeJournalDir, roots.production);
-      const decision = viaLink ? { fullWhy: `the list root ${viaLink} is reached through a symbolic link` } : journalDecision(journals, productionReal, runOpts);
+      const unjournaled = await unjournaledPush(req, roots, journals, readFileListStateSummary(state.fileListStateDir)?.updatedAt);
+      const decision = viaLink ? { fullWhy: `the list root ${viaLink} is reached through a symbolic link` } : journalDecision(journals, productionReal, runOpts, unjournaled);
       const incremental: WriteFileListsOptions['incremental'] = { stateDir: state.fileListStateDir, fullWalkEveryMs: (runOpts.fullWalkEveryHours ?? 24) * 3600_000, ...decision };
       const results = await writeFileLists(lists, {
         stagingDir: state.fileListScratch,

@@ -104,6 +104,8 @@ export interface JournalState {
   paths: Set<string>;
   /** Why a complete journal asks for a full walk (its writer could not name every path), if one does. */
   fullWalk?: string;
+  /** Who wrote the journals found, complete or not (e.g. 'Rocky-8:sync-prod'). */
+  writers: Set<string>;
 }
 
 function parseJournal(text: string, productionRoot: string): { paths: string[]; ended: boolean; writer?: unknown; why?: string; full?: string } {
@@ -147,12 +149,14 @@ export async function readChangeJournals(journalDir: string, productionRoot: str
   }))
     .filter((n) => n.endsWith('.jsonl'))
     .sort();
-  const state: JournalState = { complete: [], incomplete: [], paths: new Set() };
+  const state: JournalState = { complete: [], incomplete: [], paths: new Set(), writers: new Set() };
   for (const name of names) {
     const file = posix.join(journalDir, name);
     const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
     if (text === undefined) continue; // removed by a file-list run in between
     const j = parseJournal(text, productionRoot);
+    const owner = (j.writer as { owner?: unknown } | undefined)?.owner;
+    if (typeof owner === 'string') state.writers.add(owner);
     if (j.ended) {
       state.complete.push(file);
       for (const p of j.paths) state.paths.add(p);
