@@ -85,52 +85,117 @@ class OldLines {
     return [p, le];
   }
 
-  /** The first line start in [from, end) whose path satisfies `pred` (which must be monotone in list order). */
-  search(from: number, pred: (s: number, e: number) => boolean): number {
-    let lo = from;
-    let hi = this.end;
+  /** Start of the line holding byte `pos` (a line start itself when pos is one). */
+  private lineStart(pos: number): number {
+    return Math.max(this.start, this.buf.lastIndexOf(NL, pos - 1) + 1);
+  }
+
+  /** End of the line starting at ls, past its newline. */
+  private lineEnd(ls: number): number {
+    return this.buf.indexOf(NL, ls) + 1;
+  }
+
+  private test(ls: number, pred: (s: number, e: number) => boolean): boolean {
+    const [ps, pe] = this.pathOf(ls);
+    return pred(ps, pe);
+  }
+
+  /** The first line start in [lo, hi) whose path satisfies `pred` (monotone in list order); hi if none. */
+  private bisect(lo: number, hi: number, pred: (s: number, e: number) => boolean): number {
     while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const ls = Math.max(lo, this.buf.lastIndexOf(NL, mid - 1) + 1);
-      const [ps, pe] = this.pathOf(ls);
-      if (pred(ps, pe)) hi = ls;
-      else lo = pe + 1;
+      const ls = this.lineStart((lo + hi) >>> 1);
+      if (this.test(ls, pred)) hi = ls;
+      else lo = this.lineEnd(ls);
     }
     return lo;
   }
 
+  /** Where the last search ended: the changed paths come in tree order, so the next answer is usually near. */
+  private hint = 0;
+
+  /**
+   * The first line start whose path satisfies `pred` (monotone in list order); `end` if none. Gallops from the
+   * last answer in either direction, then bisects: O(log distance) lines read instead of O(log size).
+   */
+  private search(pred: (s: number, e: number) => boolean): number {
+    const h = Math.min(Math.max(this.hint, this.start), this.end);
+    let lo: number;
+    let hi: number;
+    if (h >= this.end || this.test(h, pred)) {
+      // The answer is at or before h.
+      hi = h;
+      lo = this.start;
+      for (let step = 512; hi > this.start; step *= 4) {
+        const ls = this.lineStart(Math.max(this.start, hi - step));
+        if (!this.test(ls, pred)) {
+          lo = this.lineEnd(ls);
+          break;
+        }
+        hi = ls;
+        if (ls === this.start) break;
+      }
+    } else {
+      lo = this.lineEnd(h);
+      hi = this.end;
+      for (let step = 512; lo < this.end; step *= 4) {
+        const ls = this.lineStart(Math.min(this.end - 1, lo + step));
+        if (this.test(ls, pred)) {
+          hi = ls;
+          break;
+        }
+        lo = this.lineEnd(ls);
+      }
+    }
+    const at = this.bisect(lo, hi, pred);
+    this.hint = at;
+    return at;
+  }
+
+  /** The end of the run of lines from `from` whose paths are `key` or below it. */
+  private runEnd(from: number, key: Buffer): number {
+    let pos = from;
+    while (pos < this.end) {
+      const [ps, pe] = this.pathOf(pos);
+      if (!atOrBelow(this.buf, ps, pe, key)) break;
+      pos = pe + 1;
+    }
+    return pos;
+  }
+
   /** [start, end) of the lines of `key` and everything below it (pre-order: it first; post-order: it last). */
   subtree(key: Buffer): [number, number] {
-    const post = this.kind === 'timelist';
     const b = this.buf;
-    const start = post
-      ? this.search(this.start, (s, e) => atOrBelow(b, s, e, key) || comparePaths(b, s, e, key, 0, key.length, true) > 0)
-      : this.search(this.start, (s, e) => comparePaths(b, s, e, key, 0, key.length, false) >= 0);
-    const end = post
-      ? this.search(start, (s, e) => comparePaths(b, s, e, key, 0, key.length, true) > 0)
-      : this.search(start, (s, e) => !atOrBelow(b, s, e, key) && comparePaths(b, s, e, key, 0, key.length, false) > 0);
-    return [start, end];
+    const start =
+      this.kind === 'timelist'
+        ? this.search((s, e) => atOrBelow(b, s, e, key) || comparePaths(b, s, e, key, 0, key.length, true) > 0)
+        : this.search((s, e) => comparePaths(b, s, e, key, 0, key.length, false) >= 0);
+    return [start, this.runEnd(start, key)];
   }
 
   /** [start, end) of the line of `key` itself; start === end (where it would go) when it has none. */
   own(key: Buffer): [number, number] {
-    const [start, end] = this.subtree(key);
-    if (start === end) return [start, end];
+    const b = this.buf;
+    const same = (ls: number) => {
+      const [ps, pe] = this.pathOf(ls);
+      return pe - ps === key.length && atOrBelow(b, ps, pe, key);
+    };
     if (this.kind === 'fullfilelist') {
-      const [ps, pe] = this.pathOf(start);
-      return pe - ps === key.length && atOrBelow(this.buf, ps, pe, key) ? [start, pe + 1] : [start, start];
+      const at = this.search((s, e) => comparePaths(b, s, e, key, 0, key.length, false) >= 0);
+      return at < this.end && same(at) ? [at, this.lineEnd(at)] : [at, at];
     }
-    const ls = this.buf.lastIndexOf(NL, end - 2) + 1;
-    const [ps, pe] = this.pathOf(Math.max(ls, start));
-    return pe - ps === key.length && atOrBelow(this.buf, ps, pe, key) ? [Math.max(ls, start), end] : [end, end];
+    // Post-order: its line is the last of its subtree, just before the first line after it.
+    const after = this.search((s, e) => comparePaths(b, s, e, key, 0, key.length, true) > 0);
+    if (after === this.start) return [after, after];
+    const ls = this.lineStart(after - 1);
+    return same(ls) ? [ls, after] : [after, after];
   }
 
-  /** Whether the line after the one of `key` (pre-order) is below it: `key` was a directory with contents. */
+  /** Whether `key` had lines below it (pre-order: the line after its own): it was a directory with contents. */
   hadContents(key: Buffer): boolean {
-    const [s, e] = this.subtree(key);
-    if (s === e) return false;
-    const [, pe] = this.pathOf(s);
-    return pe + 1 < e;
+    const [s, e] = this.own(key);
+    if (s === e || e >= this.end) return false;
+    const [ps, pe] = this.pathOf(e);
+    return atOrBelow(this.buf, ps, pe, key);
   }
 
   /** The type field (e.g. `d`, `f-`, `l*`) of the timelist line at [s, e). */
