@@ -368,6 +368,24 @@ class SortedPairs {
     return lo;
   }
 
+  /** Flat pairs: these without the dropped ones (drop[k] === 1), with `added` merged in, still sorted. */
+  merged(drop: ArrayLike<number>, added: Array<[string, string]>): string[] {
+    const extra = sortedFlat(added);
+    const out: string[] = [];
+    let j = 0;
+    for (let k = 0; k < this.firsts.length; k++) {
+      if (drop[k] === 1) continue;
+      const f = this.firsts[k] as string;
+      while (j < extra.length && pairLess(extra[j] as string, extra[j + 1] as string, f, this.seconds[k] as string)) {
+        out.push(extra[j] as string, extra[j + 1] as string);
+        j += 2;
+      }
+      out.push(f, this.seconds[k] as string);
+    }
+    for (; j < extra.length; j += 2) out.push(extra[j] as string, extra[j + 1] as string);
+    return out;
+  }
+
   /** Indexes of the pairs whose first is `p` or below it. */
   at(p: string): number[] {
     const out: number[] = [];
@@ -378,9 +396,13 @@ class SortedPairs {
   }
 }
 
+function pairLess(a0: string, a1: string, b0: string, b1: string): boolean {
+  return a0 < b0 || (a0 === b0 && a1 < b1);
+}
+
 /** Flat pairs sorted by their first string (code-unit order, which keeps every path's subtree together). */
 export function sortedFlat(pairs: Array<[string, string]>): string[] {
-  return pairs.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0)).flat();
+  return pairs.sort((x, y) => (pairLess(x[0], x[1], y[0], y[1]) ? -1 : pairLess(y[0], y[1], x[0], x[1]) ? 1 : 0)).flat();
 }
 
 /**
@@ -425,12 +447,19 @@ export function updateLists(inp: UpdateInput): UpdateResult {
   const rootDirs = inp.roots.map((r) => r.dir);
   const walker = new FragmentWalker(inp.roots, { staging: inp.staging, warn: inp.warn, timeField: inp.timeField, unlisted: inp.unlisted });
   const inodes = new SortedPairs(inp.index.inodes);
-  const namesOf = new Map<string, string[]>();
-  inodes.seconds.forEach((key, k) => {
-    const names = namesOf.get(key);
-    if (names) names.push(inodes.firsts[k] as string);
-    else namesOf.set(key, [inodes.firsts[k] as string]);
-  });
+  let byInode: Map<string, string[]> | undefined;
+  /** Every name the last run saw for an inode (built on first use: most runs touch no hard-linked file). */
+  const namesOf = (key: string): readonly string[] => {
+    if (byInode === undefined) {
+      byInode = new Map();
+      for (let k = 0; k < inodes.seconds.length; k++) {
+        const names = byInode.get(inodes.seconds[k] as string);
+        if (names) names.push(inodes.firsts[k] as string);
+        else byInode.set(inodes.seconds[k] as string, [inodes.firsts[k] as string]);
+      }
+    }
+    return byInode.get(key) ?? [];
+  };
   const links = new SortedPairs(inp.index.links);
   const inodesGone: number[] = [];
   const inodesNew: Array<[string, string]> = [];
@@ -517,11 +546,11 @@ export function updateLists(inp: UpdateInput): UpdateResult {
     // Every other name of an inode this subtree had, or a file in it has now: their ctime moved.
     for (const k of inodes.at(p)) {
       inodesGone.push(k);
-      for (const q of namesOf.get(inodes.seconds[k] as string) ?? []) next.add(q);
+      for (const q of namesOf(inodes.seconds[k] as string)) next.add(q);
     }
     for (let k = 0; k + 1 < e.linked.length; k += 2) {
       inodesNew.push([e.linked[k] as string, e.linked[k + 1] as string]);
-      for (const q of namesOf.get(e.linked[k + 1] as string) ?? []) next.add(q);
+      for (const q of namesOf(e.linked[k + 1] as string)) next.add(q);
     }
     // Every symlink into this subtree: whether it is listed, and how, depends on its target.
     for (const k of links.at(p)) next.add(links.seconds[k] as string);
@@ -533,10 +562,11 @@ export function updateLists(inp: UpdateInput): UpdateResult {
   try {
     while (queue.length > 0) {
       // Pre-order: a directory before what is below it, so a replaced subtree covers its dirty descendants.
+      // ('/' as the smallest character: a directory before its contents, whatever its siblings are called)
       queue = queue
-        .map((p) => [p, Buffer.from(p)] as const)
-        .sort(([, x], [, y]) => comparePaths(x, 0, x.length, y, 0, y.length, false))
-        .map(([p]) => p);
+        .map((p) => [p.replaceAll('/', '\u0000'), p] as const)
+        .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+        .map(([, p]) => p);
       const next = new Set<string>();
       for (const p of queue) {
         if (seen.has(p)) continue;
@@ -610,15 +640,12 @@ export function updateLists(inp: UpdateInput): UpdateResult {
   // The index for the next run: the old one without the replaced subtrees, plus what they hold now.
   const drop = new Uint8Array(inodes.firsts.length);
   for (const k of inodesGone) drop[k] = 1;
-  const inodePairs: Array<[string, string]> = inodesNew;
-  inodes.firsts.forEach((p, k) => {
-    if (drop[k] === 0) inodePairs.push([p, inodes.seconds[k] as string]);
-  });
-  const linkPairs = linkTargets(linksNew);
-  links.firsts.forEach((target, k) => {
-    if (!covered(links.seconds[k] as string)) linkPairs.push([target, links.seconds[k] as string]);
-  });
-  return { roots, index: { inodes: sortedFlat(inodePairs), links: sortedFlat(linkPairs) }, examined: seen.size };
+  const linkDrop = links.firsts.map((_, k) => (covered(links.seconds[k] as string) ? 1 : 0));
+  return {
+    roots,
+    index: { inodes: inodes.merged(drop, inodesNew), links: links.merged(linkDrop, linkTargets(linksNew)) },
+    examined: seen.size,
+  };
 }
 
 export const _test = { comparePaths, OldLines, SortedPairs };
