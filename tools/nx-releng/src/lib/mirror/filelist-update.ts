@@ -26,7 +26,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FragmentWalker, compareNames, listContent, ownEntryLine, type Frame, type ListContent, type ListPiece, type WalkRoot } from './filelist-walk';
+import { FragmentWalker, compareNames, listContent, ownEntryLine, type EntryLines, type Frame, type ListContent, type ListPiece, type WalkRoot } from './filelist-walk';
 
 /** The update cannot promise the full walk's bytes: the caller walks instead (nothing was published). */
 export class FullWalkNeeded extends Error {}
@@ -486,8 +486,7 @@ export function updateLists(inp: UpdateInput): UpdateResult {
   const ownName = (dir: string, name: string) => inp.roots.some((r) => r.dir === dir && (r.ownNames.has(name) || r.isTempName(name)));
 
   /** Replaces the timelist line of an existing directory if its flags did not change; false if they did. */
-  const ownLineOnly = (dir: string, name: string, frames: Frame[]): boolean => {
-    const e = walker.entry(dir, name, frames, false);
+  const ownLineOnly = (e: EntryLines, name: string, frames: Frame[]): boolean => {
     const ops: Array<[RootWork, Op]> = [];
     for (const f of frames) {
       const w = works[f.sink.root.index] as RootWork;
@@ -520,11 +519,11 @@ export function updateLists(inp: UpdateInput): UpdateResult {
     const frames = walker.framesFor(dir);
     if (frames === null) throw new FullWalkNeeded(`${dir} is no longer a directory, but no journal named it`);
     if (frames.length === 0) return;
-    const st = fs.lstatSync(p, { throwIfNoEntry: false });
-    const isDir = st !== undefined && st.isDirectory();
-    if (isDir && ownLineOnly(dir, name, frames)) return;
+    // Its own lines first; a directory whose flags did not change keeps what is below it.
+    let e = walker.entry(dir, name, frames, false);
+    if (e.isDir && ownLineOnly(e, name, frames)) return;
     if (aboveRoot(p)) throw new FullWalkNeeded(`${p} holds a file-list root and changed more than its time`);
-    const e = walker.entry(dir, name, frames, true);
+    if (e.isDir) e = walker.entry(dir, name, frames, true);
     subtreeDone.add(p);
     for (const f of frames) {
       const i = f.sink.root.index;

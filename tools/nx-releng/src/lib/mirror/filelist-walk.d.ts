@@ -80,6 +80,8 @@ export interface EntryLines {
   byRoot: Map<number, { fl: [number, number]; tl: [number, number]; checksums: { rel: string; abs: string }[]; links: { abs: string; target: string }[] }>;
   /** Hard-linked regular files met: flat [absPath, 'dev:ino', ...]. */
   linked: string[];
+  /** The entry is a directory (not a link to one). */
+  isDir: boolean;
 }
 
 /** Lines of single entries (and subtrees), as the full walk writes them: filelist-update.ts. */

@@ -236,6 +236,7 @@ class Walker {
    * its subtree when it is a directory and `descend` is true, then its timelist line.
    */
   walkEntry(abs, name, frames, rel, level, descend) {
+    this.lastIsDir = false;
     const here = this.sinksByDir.get(abs);
     let inFrames = frames;
     if (here !== undefined) {
@@ -260,6 +261,7 @@ class Walker {
     }
     const isLink = st.isSymbolicLink();
     const isDir = !isLink && st.isDirectory();
+    this.lastIsDir = isDir;
     const worldReadable = (st.mode & S_IROTH) !== 0;
     // create-filelist: skipped names, dangling symlinks and (followed) non-group-readable entries are not
     // listed, and a skipped directory's whole subtree is not listed either.
@@ -634,7 +636,7 @@ class FragmentWalker {
         links: b.s.links.slice(b.l),
       });
     }
-    return { byRoot: out, linked: this.linked.slice(linkedFrom) };
+    return { byRoot: out, linked: this.linked.slice(linkedFrom), isDir: this.walker.lastIsDir };
   }
 
   /** The type field (e.g. `d`, `d-`) of the last timelist line written for a root ('' if `range` is empty). */
