@@ -278,9 +278,21 @@ function publish(content: ListContent, target: string, mode: number, owner: Writ
   try {
     const fd = fs.openSync(tmp, 'wx', mode);
     try {
-      content.forEach((bytes) => {
+      // An updated list comes in many small pieces (filelist-update.ts): gathered, so that a write is 1 MiB.
+      const buf = Buffer.allocUnsafe(1 << 20);
+      let used = 0;
+      const write = (bytes: Buffer) => {
         for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+      };
+      content.forEach((bytes) => {
+        if (used + bytes.length > buf.length) {
+          write(buf.subarray(0, used));
+          used = 0;
+        }
+        if (bytes.length >= buf.length / 4) write(bytes);
+        else used += bytes.copy(buf, used);
       });
+      write(buf.subarray(0, used));
       fs.fchmodSync(fd, mode);
       if (owner) fs.fchownSync(fd, owner.uid, owner.gid);
       fs.fsyncSync(fd);
