@@ -250,6 +250,9 @@ test('the update falls back to a full walk when it cannot promise the same bytes
   const gone = await run([join(prod, 'mirror/vault/rocky/8.9/BaseOS/x')]);
   assert.equal(gone[0]?.madeBy.kind, 'full walk');
   assert.match(gone[0]?.madeBy.why ?? '', /rocky\/8\.9 is no longer a directory, but no journal named it/);
+  // A journal naming more than a tenth of the tree (and over 10,000 paths): walking is cheaper.
+  const many = Array.from({ length: 10_001 }, (_, i) => join(prod, `mirror/pub/rocky/new-${i}`));
+  assert.match((await run(many))[0]?.madeBy.why ?? '', /the change journal names 10001 paths, more than a tenth of the \d+ entries/);
   // Asked for, and on schedule.
   assert.equal((await run(undefined, { fullWhy: '--full' }))[0]?.madeBy.why, '--full');
   assert.match((await run([], { fullWalkEveryMs: 0 }))[0]?.madeBy.why ?? '', /is older than 0 h/);

@@ -420,8 +420,12 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
     if (inc !== undefined) {
       const loaded = loadFileListState(inc.stateDir, key, plans.map((p) => p.walk.dir));
       const age = 'state' in loaded ? Date.now() - Date.parse(loaded.state.lastFullWalk.at) : 0;
+      // A first push of a whole tree names most of it: walking is then the cheaper way to the same bytes.
+      const changed = inc.changed === undefined ? undefined : [...inc.changed];
+      const entries = 'state' in loaded ? Math.max(...loaded.state.roots.map((r) => r.fullLines)) : 0;
       if (!('state' in loaded)) made.why = loaded.why;
-      else if (inc.changed === undefined) made.why = inc.fullWhy ?? 'asked for';
+      else if (changed === undefined) made.why = inc.fullWhy ?? 'asked for';
+      else if (changed.length > Math.max(10_000, entries / 10)) made.why = `the change journal names ${changed.length} paths, more than a tenth of the ${entries} entries`;
       else if (inc.fullWalkEveryMs !== undefined && !(age < inc.fullWalkEveryMs)) {
         made.why = `the last full walk (${loaded.state.lastFullWalk.at}) is older than ${Math.round(inc.fullWalkEveryMs / 3600000)} h`;
       } else {
@@ -433,7 +437,7 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
               return { fullfilelist: fs.readFileSync(path.join(p.walk.dir, p.fullName)), timelist: fs.readFileSync(path.join(p.walk.dir, p.input.timelistName)), entries: r.entries, fullLines: r.fullLines };
             }),
             index: loaded.index,
-            changed: inc.changed,
+            changed,
             unlisted: opts.unlisted,
             staging,
             algs,
