@@ -22,6 +22,7 @@ import * as path from 'node:path';
 import { writeFileLists, type FileListRoot, type FileListResult } from '../tools/nx-releng/src/lib/mirror/filelist';
 import { genTree } from './gen-tree';
 import { machine, median, parseArgs } from './measure';
+import { seededRandom } from '../test/helpers/random';
 
 const args = parseArgs(process.argv.slice(2));
 const num = (k: string, d: number): number => (args.has(k) ? Number(args.get(k)) : d);
@@ -37,18 +38,6 @@ const rocky = path.join(prod, 'mirror/pub/rocky');
 const stateDir = path.join(work, 'state');
 const staging = path.join(work, 'scratch');
 fs.mkdirSync(staging, { recursive: true });
-
-/** Mulberry32, so the change sets are the same in every invocation. */
-function rng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function main(): Promise<void> {
   process.stderr.write(`generating ${entries} entries under ${rocky} ...\n`);
@@ -114,7 +103,7 @@ async function run(roots: FileListRoot[], fileCount: number): Promise<void> {
   const files = packageFiles();
   const n = Math.round((entries * percent) / 100);
   console.log(`# each push changes ${n} files (${percent} % of the entries): replaced, added, deleted in thirds`);
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const update: number[] = [];
   const full: number[] = [];
   for (let rep = 0; rep < reps * 2; rep++) {

@@ -6,23 +6,12 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { after, test } from 'node:test';
+import { seededRandom } from '../../helpers/random';
 import { writeFileLists, type FileListResult, type FileListRoot, type WriteFileListsOptions } from '../../../tools/nx-releng/src/lib/mirror/filelist';
 
 const scratch = fs.realpathSync(fs.mkdtempSync(join(tmpdir(), 'filelist-update-test-')));
 after(() => fs.rmSync(scratch, { recursive: true, force: true }));
 let counter = 0;
-
-/** Deterministic random numbers (mulberry32), so a failing seed can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A production tree with the shipped nested roots: '.', mirror/pub/rocky, mirror/pub/sig. */
 function productionTree(): { prod: string; roots: FileListRoot[]; stateDir: string } {
@@ -208,7 +197,7 @@ test('random change sets: the update writes the bytes of a full walk (8 seeds x 
     const { prod, roots, stateDir } = productionTree();
     const first = await writeFileLists(roots, { ...quiet, stagingDir: scratch, incremental: { stateDir, changed: [] } });
     assert.equal(first[0]?.madeBy.kind, 'full walk');
-    const random = rng(seed);
+    const random = seededRandom(seed);
     for (let round = 0; round < 10; round++) {
       const changed = randomChanges(prod, random, 1 + Math.floor(random() * 6));
       await updateThenWalk(roots, stateDir, changed, `seed ${seed} round ${round}`);
