@@ -177,12 +177,12 @@ function firstDifference(a: Buffer, b: Buffer): string {
 
 const quiet: WriteFileListsOptions = { onWarning: () => undefined, workers: 0 };
 
-async function updateThenWalk(roots: FileListRoot[], stateDir: string, changed: string[], label: string): Promise<FileListResult[]> {
-  const updated = await writeFileLists(roots, { ...quiet, stagingDir: scratch, incremental: { stateDir, changed } });
+async function updateThenWalk(roots: FileListRoot[], stateDir: string, changed: string[], label: string, unlisted?: ReadonlySet<string>): Promise<FileListResult[]> {
+  const updated = await writeFileLists(roots, { ...quiet, stagingDir: scratch, unlisted, incremental: { stateDir, changed } });
   assert.equal(updated[0]?.madeBy.kind, 'update', `${label}: the lists were walked (${updated[0]?.madeBy.why})`);
   const mine = listBytes(updated);
   // A full walk of the same tree must find every list already equal (and so rewrite none).
-  const walked = await writeFileLists(roots, { ...quiet, stagingDir: scratch });
+  const walked = await writeFileLists(roots, { ...quiet, stagingDir: scratch, unlisted });
   for (const r of walked) {
     for (const f of r.files) {
       const a = mine.get(f.path) as Buffer;
@@ -201,6 +201,15 @@ test('random change sets: the update writes the bytes of a full walk (8 seeds x 
     for (let round = 0; round < 10; round++) {
       const changed = randomChanges(prod, random, 1 + Math.floor(random() * 6));
       await updateThenWalk(roots, stateDir, changed, `seed ${seed} round ${round}`);
+      if (random() < 0.4) {
+        // Pending deletions, as mirror:filelist carries them out: lists without them, delete, lists again.
+        const tree = entries(prod);
+        const pending = [...tree.files, ...tree.dirs.filter((d) => d.split('/').length > 4)].filter(() => random() < 0.15).slice(0, 3);
+        const unlisted = new Set(pending.map((r) => join(prod, r)));
+        await updateThenWalk(roots, stateDir, [], `seed ${seed} round ${round}, unlisted`, unlisted);
+        for (const p of unlisted) fs.rmSync(p, { recursive: true, force: true });
+        await updateThenWalk(roots, stateDir, [...unlisted], `seed ${seed} round ${round}, deleted`);
+      }
     }
   }
 });
@@ -220,6 +229,12 @@ test('hard links: removing or relinking one name re-lists every other name of th
   await new Promise((r) => setTimeout(r, 1100));
   fs.linkSync(join(prod, 'mirror/vault/rocky/8.9/BaseOS/x.rpm'), join(pkgs, 'x.rpm'));
   await updateThenWalk(roots, stateDir, [join(pkgs, 'x.rpm'), join(prod, 'mirror/vault/rocky/8.9/BaseOS/x.rpm')], 'relink');
+  // A pending deletion: first unlisted (still on disk, still linked), then deleted, as mirror:filelist does it.
+  await new Promise((r) => setTimeout(r, 1100));
+  const pending = new Set([join(pkgs, 'x.rpm')]);
+  await updateThenWalk(roots, stateDir, [], 'unlisted', pending);
+  fs.rmSync(join(pkgs, 'x.rpm'));
+  await updateThenWalk(roots, stateDir, [...pending], 'deleted after unlisting');
 });
 
 test('the update falls back to a full walk when it cannot promise the same bytes, and says why', async () => {

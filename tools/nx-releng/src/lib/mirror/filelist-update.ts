@@ -482,6 +482,11 @@ export function updateLists(inp: UpdateInput): UpdateResult {
   }
   for (const p of inp.unlisted ?? []) dirty.add(p);
 
+  const unlisted = (p: string) => {
+    if (inp.unlisted === undefined || inp.unlisted.size === 0) return false;
+    for (let q = p; q.length > 1; q = parentOf(q)) if (inp.unlisted.has(q)) return true;
+    return false;
+  };
   const aboveRoot = (p: string) => rootDirs.some((d) => d.startsWith(`${p}/`));
   const ownName = (dir: string, name: string) => inp.roots.some((r) => r.dir === dir && (r.ownNames.has(name) || r.isTempName(name)));
 
@@ -542,9 +547,11 @@ export function updateLists(inp: UpdateInput): UpdateResult {
       }
       w.links.push(...lines.links);
     }
-    // Every other name of an inode this subtree had, or a file in it has now: their ctime moved.
+    // Every other name of an inode this subtree had, or a file in it has now: their ctime moved. What is only
+    // unlisted is still on disk, linked as before: its index entries stay for the run that deletes it.
+    const stillThere = unlisted(p);
     for (const k of inodes.at(p)) {
-      inodesGone.push(k);
+      if (!stillThere) inodesGone.push(k);
       for (const q of namesOf(inodes.seconds[k] as string)) next.add(q);
     }
     for (let k = 0; k + 1 < e.linked.length; k += 2) {
