@@ -15,8 +15,10 @@
  *              ours walks once for all three); Fedora's side runs create-filelist on each of the three roots,
  *              which is what it takes to publish the same lists.
  * Sides:
- *   ours       nx run mirror:filelist --excludeTaskDependencies (nx start, graph, executor, walk, compare); the
- *              run must report every list unchanged
+ *   ours       nx run mirror:filelist --excludeTaskDependencies --full (nx start, graph, executor, walk,
+ *              compare); the run must report a full walk and every list unchanged
+ *   journal    the same without --full: the lists are updated from the change journal, empty here (nothing
+ *              changed), so nothing is walked; it must say so and report every list unchanged
  *   fedora     bench/fedora-filelist.sh: flock, `create-filelist -c -s` per root into a temp dir, compare each
  *              list with the published one, rename the changed ones into place (none here; it must rename
  *              nothing). It works on a hard-linked copy of the tree (cp -al: the same files, inodes and times;
@@ -52,6 +54,8 @@ function oneRootWorkspace(first: NxWorkspace): { ws: NxWorkspace; env: Record<st
   const file = join(ws.dir, 'releases/common.json');
   const common = JSON.parse(readFileSync(file, 'utf8')) as { fileLists: FileListRoot[] };
   common.fileLists = common.fileLists.filter((l) => l.root === ROCKY_ROOT);
+  // Its own staging root, hence its own file-list state: the two configurations must not take turns invalidating one.
+  (common as unknown as { roots: Record<string, string> }).roots.staging = '/mnt/repos-staging-one-root';
   if (common.fileLists.length !== 1) throw new Error(`releases/common.json has no file list root ${ROCKY_ROOT}`);
   writeFileSync(file, `${JSON.stringify(common, null, 2)}\n`);
   ws.git(['-c', 'user.name=b', '-c', 'user.email=b@b', 'commit', '-qam', 'one file list root']);
@@ -67,10 +71,14 @@ interface Config {
   findDir: string;
 }
 
-function ours(c: Config, warm = false): Timed {
-  const r = ok('nx run mirror:filelist', timedNx(c.ws, FILELIST, c.env));
+/** `full`: --full, a walk of the whole tree; otherwise the lists are updated from the (empty) change journal. */
+function ours(c: Config, full: boolean, warm = false): Timed {
+  const r = ok('nx run mirror:filelist', timedNx(c.ws, full ? [...FILELIST, '--full'] : FILELIST, c.env));
   if (!warm && !new RegExp(`file lists unchanged at ${c.roots.length} roots`).test(r.output)) {
     throw new Error(`${c.label}: expected every list unchanged:\n${r.output.slice(-3000)}`);
+  }
+  if (!warm && !(full ? /walked the whole tree: asked for/ : /updated from the change journal \(0 paths/).test(r.output)) {
+    throw new Error(`${c.label}: expected ${full ? 'a full walk' : 'an update from the change journal'}:\n${r.output.slice(-3000)}`);
   }
   return r;
 }
@@ -90,6 +98,7 @@ function floor(c: Config, bare: NxRunner, out: string): { find: Timed; show: Tim
 
 interface Series {
   ours: Timed[];
+  journal: Timed[];
   fedora: Timed[];
   find: Timed[];
   show: Timed[];
@@ -129,22 +138,24 @@ async function main(): Promise<void> {
     // list before it renames any, so with nested roots its first outer list misses the inner lists it publishes
     // in the same run: a second run publishes the outer lists again, after which they hold.
     for (const c of configs) {
-      ours(c, true);
+      ours(c, true, true);
       fedora(c, fedoraProduction, true);
       fedora(c, fedoraProduction, true);
     }
     for (const c of configs) {
-      ours(c);
+      ours(c, true);
+      ours(c, false);
       fedora(c, fedoraProduction);
       floor(c, bare, findOut);
     }
-    const results = new Map(configs.map((c) => [c.label, { ours: [], fedora: [], find: [], show: [], loads: [] } as Series]));
+    const results = new Map(configs.map((c) => [c.label, { ours: [], journal: [], fedora: [], find: [], show: [], loads: [] } as Series]));
     for (let i = 0; i < reps; i++) {
       for (const c of configs) {
         const s = results.get(c.label) as Series;
         s.loads.push(load().split(' ')[0] as string);
         const sides = [
-          () => s.ours.push(ours(c)),
+          () => s.ours.push(ours(c, true)),
+          () => s.journal.push(ours(c, false)),
           () => s.fedora.push(fedora(c, fedoraProduction)),
           () => {
             const f = floor(c, bare, findOut);
@@ -165,13 +176,15 @@ async function main(): Promise<void> {
       const floorCpu = med(s.find, 'cpuMs') + med(s.show, 'cpuMs');
       console.log(`${c.label}; load during reps ${s.loads.join(' ')}`);
       const row = (name: string, ms: number, cpu: number) => `  ${name.padEnd(62)} ${fmtMs(ms)}  CPU ${fmtMs(cpu)}`;
-      console.log(row('ours: nx run mirror:filelist --excludeTaskDependencies', med(s.ours), med(s.ours, 'cpuMs')));
+      console.log(row('ours: nx run mirror:filelist --excludeTaskDependencies --full', med(s.ours), med(s.ours, 'cpuMs')));
+      console.log(row('ours, from the change journal (nothing changed: no walk)', med(s.journal), med(s.journal, 'cpuMs')));
       console.log(row(`fedora: create-filelist -c -s x${c.roots.length}, compare, rename`, med(s.fedora), med(s.fedora, 'cpuMs')));
       console.log(row('find -printf (timelist fields) > file', med(s.find), med(s.find, 'cpuMs')));
       console.log(row('bare Nx workspace: nx show projects', med(s.show), med(s.show, 'cpuMs')));
       console.log(
         `  ratio ours / fedora ${(med(s.ours) / med(s.fedora)).toFixed(2)}x (CPU ${(med(s.ours, 'cpuMs') / med(s.fedora, 'cpuMs')).toFixed(2)}x); ` +
-          `ours / (find + bare show) ${(med(s.ours) / floorMs).toFixed(2)}x (CPU ${(med(s.ours, 'cpuMs') / floorCpu).toFixed(2)}x)`,
+          `ours / (find + bare show) ${(med(s.ours) / floorMs).toFixed(2)}x (CPU ${(med(s.ours, 'cpuMs') / floorCpu).toFixed(2)}x); ` +
+          `from the journal / fedora ${(med(s.journal) / med(s.fedora)).toFixed(2)}x`,
       );
     }
   } finally {
