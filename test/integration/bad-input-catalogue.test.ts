@@ -978,16 +978,26 @@ const CASES: Case[] = [
     name: 'production: a repomd.xml that is a link, for the file list',
     nx: ['run', 'mirror:filelist', '--excludeTaskDependencies', '--skip-nx-cache'],
     // Inside production, so only the checksum rule refuses it: the list would checksum extras' repomd.xml for plus.
-    arrange: () => linkInstead(join(w.productionDir, 'plus/x86_64/os/repodata/repomd.xml'), '../../../../extras/x86_64/os/repodata/repomd.xml'),
+    // Journaled as the push that made it would have, so the update from the change journal looks at it.
+    arrange: async () => {
+      const repomd = join(w.productionDir, 'plus/x86_64/os/repodata/repomd.xml');
+      return undoAll(await linkInstead(repomd, '../../../../extras/x86_64/os/repodata/repomd.xml'), await journaled([repomd]));
+    },
     error: () =>
       new RegExp(`mirror:filelist FAILED: ${re(w.productionDir)}/plus/x86_64/os/repodata/repomd\\.xml is a symbolic link; the file lists checksum repomd\\.xml itself, never through a link`),
+    // A failed run forgets the file-list state (filelist.ts): the next lists walk the tree.
+    drops: () => [fileListStateJson()],
   },
   {
     name: 'production: a link to /etc/shadow, for the file list',
     nx: ['run', 'mirror:filelist', '--excludeTaskDependencies', '--skip-nx-cache'],
-    arrange: () => addLink(join(w.productionDir, 'extras/x86_64/os/Packages/shadow'), '/etc/shadow'),
+    arrange: async () => {
+      const link = join(w.productionDir, 'extras/x86_64/os/Packages/shadow');
+      return undoAll(await addLink(link, '/etc/shadow'), await journaled([link]));
+    },
     error: () =>
       new RegExp(`mirror:filelist FAILED: [^\\n]*${re(w.productionDir)}/extras/x86_64/os/Packages/shadow is a symbolic link to the absolute path /etc/shadow, outside ${re(w.productionRoot)}`),
+    drops: () => [fileListStateJson()],
   },
   {
     name: 'record: a sync record naming ../.. as a repo',
@@ -1261,6 +1271,13 @@ const FILELIST_RUN = ['run', 'mirror:filelist', '--excludeTaskDependencies', '--
 const fileListStateDir = () => mirrorStatePaths({ staging: w.stagingRoot }).fileListStateDir;
 const prodRel = (abs: string) => abs.slice(w.productionRoot.length + 1);
 let journalSeq = 0;
+const fileListStateJson = () => join(fileListStateDir(), 'state.json');
+
+/** A complete change journal naming `changed`, as the push that changed them leaves it; the undo removes it. */
+async function journaled(changed: string[]): Promise<Undo> {
+  const file = await completeJournal(changed);
+  return () => rm(file);
+}
 
 /** A journal as a production writer leaves it: `lines` as given (JSON text, or not), one per line. */
 async function plantJournal(lines: string[]): Promise<string> {
