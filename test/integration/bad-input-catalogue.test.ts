@@ -6,7 +6,8 @@ import { basename, delimiter, dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadAllComposeModels, type ComposeModel } from '../../tools/nx-releng/src/config/load';
 import { channelRelease, composePaths, mirrorStatePaths, productionPaths, resolveRoots, stagingPaths } from '../../tools/nx-releng/src/layout/paths';
-import { readChangeJournals } from '../../tools/nx-releng/src/lib/production/change-journal';
+import { readChangeJournals, withChangeJournal } from '../../tools/nx-releng/src/lib/production/change-journal';
+import { writerIdentity } from '../../tools/nx-releng/src/lib/core/lock';
 import { run } from '../../tools/nx-releng/src/lib/tools/exec';
 import { replaceLink } from '../../tools/nx-releng/src/lib/core/links';
 import { git as gitIn, insteadOfEnv, makeCheckout } from '../helpers/checkouts';
@@ -977,16 +978,26 @@ const CASES: Case[] = [
     name: 'production: a repomd.xml that is a link, for the file list',
     nx: ['run', 'mirror:filelist', '--excludeTaskDependencies', '--skip-nx-cache'],
     // Inside production, so only the checksum rule refuses it: the list would checksum extras' repomd.xml for plus.
-    arrange: () => linkInstead(join(w.productionDir, 'plus/x86_64/os/repodata/repomd.xml'), '../../../../extras/x86_64/os/repodata/repomd.xml'),
+    // Journaled as the push that made it would have, so the update from the change journal looks at it.
+    arrange: async () => {
+      const repomd = join(w.productionDir, 'plus/x86_64/os/repodata/repomd.xml');
+      return undoAll(await linkInstead(repomd, '../../../../extras/x86_64/os/repodata/repomd.xml'), await journaled([repomd]));
+    },
     error: () =>
       new RegExp(`mirror:filelist FAILED: ${re(w.productionDir)}/plus/x86_64/os/repodata/repomd\\.xml is a symbolic link; the file lists checksum repomd\\.xml itself, never through a link`),
+    // A failed run forgets the file-list state (filelist.ts): the next lists walk the tree.
+    drops: () => [fileListStateJson()],
   },
   {
     name: 'production: a link to /etc/shadow, for the file list',
     nx: ['run', 'mirror:filelist', '--excludeTaskDependencies', '--skip-nx-cache'],
-    arrange: () => addLink(join(w.productionDir, 'extras/x86_64/os/Packages/shadow'), '/etc/shadow'),
+    arrange: async () => {
+      const link = join(w.productionDir, 'extras/x86_64/os/Packages/shadow');
+      return undoAll(await addLink(link, '/etc/shadow'), await journaled([link]));
+    },
     error: () =>
       new RegExp(`mirror:filelist FAILED: [^\\n]*${re(w.productionDir)}/extras/x86_64/os/Packages/shadow is a symbolic link to the absolute path /etc/shadow, outside ${re(w.productionRoot)}`),
+    drops: () => [fileListStateJson()],
   },
   {
     name: 'record: a sync record naming ../.. as a repo',
@@ -1222,5 +1233,273 @@ for (const c of CASES) {
     assertSameTree(now.staging, baseline.staging, 'staging after the undo');
     assertSameTree(now.production, baseline.production, 'production after the undo');
     assertSameTree(now.state, baseline.state, '.releng state after the undo', STATE_RESTORED);
+  });
+}
+
+// --- the file lists: any doubt about the change journal or the file-list state gives a full walk -----------------
+//
+// mirror:filelist updates the lists from the change journal (production/change-journal.ts) and the state of the last
+// lists (mirror/filelist-state.ts). When either is broken, the safe outcome is a full walk with the reason logged:
+// correct lists, never wrong ones, never a cryptic crash. These cases run after the ones above (which leave
+// production as they found it, but with ctimes the lists may not show yet) and share their workspace: the first one
+// settles the lists with a --full run, and every case ends with one that must rewrite nothing, so the next starts
+// from lists that describe the tree and a fresh state. Each case first pushes two new files into production (the
+// lists do not show them yet) and then breaks the journal or the state: where the broken part is what names the
+// push, lists made by trusting what is left of it would miss a file, and the closing --full would rewrite them.
+
+interface FileListCase {
+  name: string;
+  /** Breaks the journal or the state; `pushed`: the two new files in production, which no list names yet. */
+  arrange: (pushed: string[]) => Promise<Planted>;
+  /** The reason the run walks the whole tree (a regexp); undefined: the lists are updated from the journal. */
+  why?: (p: Planted) => string;
+  /** The run fails with this message (after publishing correct lists); `nextWhy`: why the next run walks. */
+  error?: (p: Planted) => RegExp;
+  nextWhy?: () => string;
+  /** What becomes of the planted journal: a dead writer's is removed after the walk, a live writer's kept. */
+  journalAfter?: 'removed' | 'kept';
+  chattr?: boolean;
+}
+
+interface Planted {
+  /** The journal the case wrote, if any. */
+  journal?: string;
+  undo?: Undo;
+}
+
+const FILELIST_RUN = ['run', 'mirror:filelist', '--excludeTaskDependencies', '--skip-nx-cache', '--output-style=static'];
+const fileListStateDir = () => mirrorStatePaths({ staging: w.stagingRoot }).fileListStateDir;
+const prodRel = (abs: string) => abs.slice(w.productionRoot.length + 1);
+let journalSeq = 0;
+const fileListStateJson = () => join(fileListStateDir(), 'state.json');
+
+/** A complete change journal naming `changed`, as the push that changed them leaves it; the undo removes it. */
+async function journaled(changed: string[]): Promise<Undo> {
+  const file = await completeJournal(changed);
+  return () => rm(file);
+}
+
+/** A journal as a production writer leaves it: `lines` as given (JSON text, or not), one per line. */
+async function plantJournal(lines: string[]): Promise<string> {
+  await mkdir(journalDir(), { recursive: true });
+  const file = join(journalDir(), `${new Date().toISOString().replace(/[:.]/g, '')}-${process.pid}-cat${String(++journalSeq).padStart(3, '0')}.jsonl`);
+  await writeFile(file, lines.map((l) => `${l}\n`).join(''));
+  return file;
+}
+
+const beginLine = (writer: unknown) => JSON.stringify({ begin: new Date().toISOString(), writer, production: w.productionRoot });
+const pathsLine = (abs: string[]) => JSON.stringify({ paths: abs.map(prodRel) });
+const endLine = () => JSON.stringify({ end: new Date().toISOString() });
+
+/** The identity of a writer that is certainly gone: a process of this host that has exited. */
+async function deadWriter(owner: string): Promise<unknown> {
+  const child = spawn('true', { stdio: 'ignore' });
+  const pid = await new Promise<number>((resolve, reject) => child.once('error', reject).once('exit', () => resolve(child.pid as number)));
+  return { ...writerIdentity(owner), pid, startTime: undefined };
+}
+
+/** A complete journal naming the push, written by the real journal code (this process as its writer). */
+async function completeJournal(pushed: string[]): Promise<string> {
+  return withChangeJournal(journalDir(), w.productionRoot, 'catalogue:sync-prod', async (j) => {
+    await j.record(pushed);
+    return j.file;
+  });
+}
+
+/** Rewrites a file of the file-list state in place (the state no longer trusts it). */
+async function editState(name: 'state.json' | 'index.json', edit: (text: string) => string): Promise<void> {
+  const file = join(fileListStateDir(), name);
+  await writeFile(file, edit(await readFile(file, 'utf8')));
+}
+
+const FILELIST_CASES: FileListCase[] = [
+  {
+    name: 'file lists: a complete change journal (control: the lists are updated, not walked)',
+    arrange: async (pushed) => ({ journal: await completeJournal(pushed) }),
+    journalAfter: 'removed',
+  },
+  {
+    name: 'file lists: a change journal with a line that is not JSON (the one naming a pushed file)',
+    arrange: async (pushed) => ({
+      journal: await plantJournal([beginLine(await deadWriter('catalogue:sync-prod')), pathsLine(pushed.slice(0, 1)), pathsLine(pushed.slice(1)).slice(0, -2), endLine()]),
+    }),
+    why: (p) => `the change journal ${re(p.journal as string)} is incomplete \\(line 3 is not JSON\\)`,
+    journalAfter: 'removed',
+  },
+  {
+    name: 'file lists: a change journal left by a killed writer (no end line, its pid gone)',
+    // The writer pushed both files and was killed before it recorded the second.
+    arrange: async (pushed) => ({ journal: await plantJournal([beginLine(await deadWriter('catalogue:sync-prod')), pathsLine(pushed.slice(0, 1))]) }),
+    why: (p) => `the change journal ${re(p.journal as string)} is incomplete \\(no end line: its writer failed, was killed or still runs\\)`,
+    journalAfter: 'removed',
+  },
+  {
+    name: 'file lists: a change journal of a writer still running (no end line, its pid alive)',
+    arrange: async (pushed) => ({ journal: await plantJournal([beginLine(writerIdentity('catalogue:sync-prod')), pathsLine(pushed.slice(0, 1))]) }),
+    why: (p) => `the change journal ${re(p.journal as string)} is incomplete \\(no end line: its writer failed, was killed or still runs\\)`,
+    journalAfter: 'kept',
+  },
+  {
+    name: 'file lists: a change journal asking for a full walk',
+    // Its writer changed the second file without being able to name it.
+    arrange: async (pushed) => ({
+      journal: await plantJournal([beginLine(writerIdentity('catalogue:hardlink')), pathsLine(pushed.slice(0, 1)), JSON.stringify({ full: 'hardlink could not tell which files it relinked' }), endLine()]),
+    }),
+    why: (p) => `${re(p.journal as string)}: hardlink could not tell which files it relinked`,
+    journalAfter: 'removed',
+  },
+  {
+    name: 'file lists: the file-list state.json is not JSON',
+    arrange: async (pushed) => {
+      const journal = await completeJournal(pushed);
+      await editState('state.json', (t) => t.slice(0, t.length / 2));
+      return { journal };
+    },
+    why: () => `the file-list state ${re(fileListStateDir())}/state\\.json is not JSON \\([^)\\n]+\\)`,
+    journalAfter: 'removed',
+  },
+  {
+    name: 'file lists: the file-list state.json is of another version',
+    arrange: async (pushed) => {
+      const journal = await completeJournal(pushed);
+      await editState('state.json', (t) => JSON.stringify({ ...JSON.parse(t), version: 2 }));
+      return { journal };
+    },
+    why: () => `the file-list state ${re(fileListStateDir())}/state\\.json is version 2, not 1`,
+    journalAfter: 'removed',
+  },
+  {
+    name: 'file lists: the file-list state.json without its roots (malformed)',
+    arrange: async (pushed) => {
+      const journal = await completeJournal(pushed);
+      await editState('state.json', (t) => JSON.stringify({ ...JSON.parse(t), roots: undefined }));
+      return { journal };
+    },
+    why: () => `the file-list state ${re(fileListStateDir())}/state\\.json is malformed: roots is not a list`,
+    journalAfter: 'removed',
+  },
+  {
+    name: 'file lists: the file-list index.json is not JSON',
+    arrange: async (pushed) => {
+      const journal = await completeJournal(pushed);
+      await editState('index.json', (t) => t.slice(0, t.indexOf('\n') + 1 + 5));
+      return { journal };
+    },
+    why: () => `the tree index ${re(fileListStateDir())}/index\\.json is not JSON \\([^)\\n]+\\)`,
+    journalAfter: 'removed',
+  },
+  {
+    name: 'file lists: the file-list index.json belongs to another state (token mismatch)',
+    arrange: async (pushed) => {
+      const journal = await completeJournal(pushed);
+      await editState('index.json', (t) => `0123456789abcdef${t.slice(t.indexOf('\n'))}`);
+      return { journal };
+    },
+    why: () => `the tree index ${re(fileListStateDir())}/index\\.json belongs to another file-list state`,
+    journalAfter: 'removed',
+  },
+  {
+    name: 'file lists: a published list edited by hand',
+    arrange: async (pushed) => {
+      const journal = await completeJournal(pushed);
+      await writeFile(join(w.productionRoot, 'mirror/pub/rocky/fullfilelist'), './edited-by-hand\n', { flag: 'a' });
+      return { journal };
+    },
+    why: () => `${re(w.productionRoot)}/mirror/pub/rocky/fullfilelist changed since the last run wrote it`,
+    journalAfter: 'removed',
+  },
+  {
+    name: 'file lists: a file where the file-list state dir should be (the state cannot be saved)',
+    arrange: async (pushed) => {
+      const journal = await completeJournal(pushed);
+      await rm(fileListStateDir(), { recursive: true });
+      await writeFile(fileListStateDir(), 'not a dir\n');
+      return { journal, undo: () => rm(fileListStateDir()) };
+    },
+    error: () =>
+      new RegExp(
+        `mirror:filelist FAILED: the file lists were published, but their state cannot be saved in ${re(fileListStateDir())}: [^\\n]*(?:ENOTDIR|EEXIST)[^\\n]*; ` +
+          'the next mirror:filelist walks the whole tree',
+      ),
+    nextWhy: () => `no file-list state in ${re(fileListStateDir())} \\(first run, or it was removed\\)`,
+    journalAfter: 'removed',
+  },
+  {
+    name: 'file lists: the file-list state dir is not writable (the state cannot be saved)',
+    arrange: async (pushed) => {
+      const journal = await completeJournal(pushed);
+      return { journal, undo: await immutable(fileListStateDir()) };
+    },
+    // The old state cannot be removed either; it no longer matches the lists this run published.
+    error: () =>
+      new RegExp(
+        `mirror:filelist FAILED: the file lists were published, but their state cannot be saved in ${re(fileListStateDir())}: [^\\n]*EPERM[^\\n]*; ` +
+          'nor can the state there be removed \\([^\\n]*EPERM[^\\n]*\\): the next mirror:filelist uses it only if it still describes the published lists',
+      ),
+    nextWhy: () => `${re(w.productionRoot)}/mirror/pub/rocky/\\S+ changed since the last run wrote it`,
+    journalAfter: 'removed',
+    chattr: true,
+  },
+];
+
+let fileListsSettled = false;
+let pushSeq = 0;
+
+for (const c of FILELIST_CASES) {
+  test(`bad input: ${c.name}`, async (t) => {
+    if (c.chattr && !chattr.works) {
+      t.skip(`chattr +i cannot make a dir read-only for root here (${chattr.why})`);
+      return;
+    }
+    const manifestFile = join(w.ws.dir, 'dist/releng/mirror/filelist/manifest.json');
+    const madeBy = async () => (JSON.parse(await readFile(manifestFile, 'utf8')) as Array<{ madeBy?: { kind: string; why?: string } }>)[0]?.madeBy;
+    if (!fileListsSettled) {
+      const settle = await w.ws.nxAsync([...FILELIST_RUN, '--full']);
+      assert.equal(settle.status, 0, settle.output);
+      fileListsSettled = true;
+    }
+    const n = ++pushSeq;
+    const pushed = ['a', 'b'].map((x) => join(w.productionDir, `extras/x86_64/os/catalogue-push-${n}-${x}.txt`));
+    for (const p of pushed) await writeFile(p, `pushed by catalogue case ${n}\n`);
+    const planted = await c.arrange(pushed);
+    let r: { status: number; output: string };
+    try {
+      r = await w.ws.nxAsync(FILELIST_RUN);
+    } finally {
+      await planted.undo?.();
+    }
+    assert.doesNotMatch(r.output, /^\s+at \S.*:\d+:\d+\)?$/m, 'a stack trace instead of a message');
+    if (c.error) {
+      assert.notEqual(r.status, 0, `mirror:filelist succeeded:\n${r.output}`);
+      assert.match(r.output, c.error(planted), r.output);
+      // The next run walks, and finds the lists the failed run published already right.
+      const next = await w.ws.nxAsync(FILELIST_RUN);
+      assert.equal(next.status, 0, next.output);
+      assert.match(next.output, new RegExp(`walked the whole tree: ${c.nextWhy?.()}$`, 'm'), next.output);
+      assert.match(next.output, /mirror:filelist file lists unchanged/, next.output);
+    } else {
+      assert.equal(r.status, 0, r.output);
+      if (c.why) {
+        const why = c.why(planted);
+        assert.match(r.output, new RegExp(`walked the whole tree: ${why}$`, 'm'), r.output);
+        assert.deepEqual({ ...(await madeBy()), why: undefined }, { kind: 'full walk', why: undefined });
+        assert.match((await madeBy())?.why ?? '', new RegExp(`^${why}$`));
+      } else {
+        assert.match(r.output, /updated from the change journal \(\d+ paths looked at again\)/, r.output);
+        assert.equal((await madeBy())?.kind, 'update');
+      }
+      assert.match(r.output, /mirror:filelist file lists rewritten at /, r.output);
+    }
+    if (planted.journal) {
+      const left = await access(planted.journal).then(() => true, () => false);
+      assert.equal(left, c.journalAfter === 'kept', `the journal ${planted.journal} is ${left ? 'still there' : 'gone'}`);
+      await rm(planted.journal, { force: true });
+    }
+    // The lists equal what a full walk of the tree writes.
+    const full = await w.ws.nxAsync([...FILELIST_RUN, '--full']);
+    assert.equal(full.status, 0, full.output);
+    assert.match(full.output, /walked the whole tree: asked for \(--full\)/, full.output);
+    assert.match(full.output, /mirror:filelist file lists unchanged/, full.output);
+    for (const p of pushed) assert.match(await readFile(join(w.productionRoot, 'mirror/pub/rocky/fullfilelist'), 'utf8'), new RegExp(`^\\./${re(prodRel(p).slice('mirror/pub/rocky/'.length))}$`, 'm'));
   });
 }

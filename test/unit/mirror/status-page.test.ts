@@ -1,9 +1,18 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { loadAllComposeModels } from '../../../tools/nx-releng/src/config/load';
+import { mirrorStatePaths, resolveRoots } from '../../../tools/nx-releng/src/layout/paths';
+import type { Log } from '../../../tools/nx-releng/src/lib/core/log';
+import { readFileListStateSummary } from '../../../tools/nx-releng/src/lib/mirror/filelist-state';
+import { publishFileLists } from '../../../tools/nx-releng/src/lib/mirror/mirror';
 import { buildReport } from '../../../tools/nx-releng/src/lib/compose/compose-diff';
 import type { RpmsMap } from '../../../tools/nx-releng/src/lib/formats/productmd';
 import { escapeHtml, html, renderStatusPage } from '../../../tools/nx-releng/src/lib/mirror/status-page';
-import { summarizeChanges, type StatusModel, type StatusRow } from '../../../tools/nx-releng/src/lib/mirror/status-state';
+import { gatherStatus, summarizeChanges, type StatusModel, type StatusRow } from '../../../tools/nx-releng/src/lib/mirror/status-state';
+import { copyReleases } from '../../helpers/workspace';
 
 const NOW = '2024-11-15T12:00:00.000Z';
 
@@ -173,4 +182,49 @@ test('render: the file lists with their state, and the page is a pure function o
   assert.match(top, /<span class="badge bad">missing<\/span>/);
   assert.match(top, /never written/);
   assert.match(page, /No filelist run recorded in this workspace/);
+});
+
+test('the file-list section shows the last full walk of the tree (time and reason) from the state the file lists leave, or that none is recorded', async () => {
+  const ws = mkdtempSync(join(tmpdir(), 'releng-status-walk-'));
+  after(() => rmSync(ws, { recursive: true, force: true }));
+  copyReleases(ws);
+  const relengRoot = join(ws, 'mnt-root');
+  const models = loadAllComposeModels(ws);
+  const first = models[0];
+  assert.ok(first, 'the workspace has compose projects');
+  const roots = resolveRoots(first.common, first.release, relengRoot);
+  mkdirSync(join(roots.production, 'mirror/pub/rocky/8.10/BaseOS'), { recursive: true });
+  writeFileSync(join(roots.production, 'mirror/pub/rocky/8.10/BaseOS/a.txt'), 'a\n');
+  const stateDir = mirrorStatePaths(roots).fileListStateDir;
+  const lines: string[] = [];
+  const log: Log = { info: (l) => void lines.push(l), warn: (l) => void lines.push(l) };
+  const page = async () => renderStatusPage(await gatherStatus({ models, relengRoot, workspaceRoot: ws }));
+  const fullWalk = (p: string) => /<span class="full-walk"[^>]*>([^<]*)<\/span>/.exec(p)?.[1];
+  const shown = (at: string, why: string) => `Last full walk of the tree: ${at.slice(0, 16).replace('T', ' ')} UTC (${why}); runs since then updated the lists from the change journal.`;
+  const NONE = 'No full walk of the tree recorded: the next filelist run walks it.';
+
+  // No file lists made yet: no state.
+  assert.equal(fullWalk(await page()), NONE);
+
+  // The first lists walk the tree (no state yet), and say why.
+  await publishFileLists({ models, relengRoot, log });
+  const firstWalk = readFileListStateSummary(stateDir)?.lastFullWalk;
+  assert.ok(firstWalk, `no state in ${stateDir} after the file lists: ${lines.join('\n')}`);
+  assert.equal(firstWalk.why, `no file-list state in ${stateDir} (first run, or it was removed)`);
+  assert.equal(fullWalk(await page()), shown(firstWalk.at, firstWalk.why));
+  assert.match(await page(), new RegExp(`<span class="full-walk" title="${firstWalk.at.replace(/\./g, '\\.')}">`));
+
+  // An update from the (empty) change journal keeps the last full walk; --full records a new one with its reason.
+  await publishFileLists({ models, relengRoot, log });
+  assert.match(lines.join('\n'), /updated from the change journal \(0 paths looked at again\)/);
+  assert.deepEqual(readFileListStateSummary(stateDir)?.lastFullWalk, firstWalk);
+  assert.equal(fullWalk(await page()), shown(firstWalk.at, firstWalk.why));
+  await publishFileLists({ models, relengRoot, log }, { full: true });
+  const second = readFileListStateSummary(stateDir)?.lastFullWalk;
+  assert.equal(second?.why, 'asked for (--full)');
+  assert.equal(fullWalk(await page()), shown(second.at, 'asked for (--full)'));
+
+  // A state that cannot be read is no record of a walk (and the next run walks).
+  writeFileSync(join(stateDir, 'state.json'), '{"version": 1, "lastFull');
+  assert.equal(fullWalk(await page()), NONE);
 });

@@ -3,11 +3,13 @@
  * of walking the tree: per root the identity of every list it published (a list changed by anyone else means the
  * state no longer describes it), the counts, the tree index (hard-linked files and symlinks, filelist-update.ts),
  * and when the last full walk ran. Two files in the state dir, each replaced by rename: `index.json` first, then
- * `state.json`, which names the token of its `index.json`. Anything missing, unreadable or not matching gives a full walk, never an error.
+ * `state.json`, which names the token of its `index.json`. Anything missing, unreadable, malformed or not matching
+ * gives a full walk with the reason, never an error; a state that cannot be saved fails the run (saveFileListState).
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { RelengError } from '../../errors';
 import type { TreeIndex } from './filelist-update';
 
 export interface FileIdentity {
@@ -52,14 +54,51 @@ function sameIdentity(a: FileIdentity | undefined, b: FileIdentity | undefined):
   return a !== undefined && b !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
 }
 
+const isNumber = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+
+/** What is wrong with the shape of a parsed state.json, if anything (it is read by this tool only, but may be damaged). */
+function stateProblem(s: Partial<FileListState>): string | undefined {
+  if (typeof s.key !== 'string') return 'key is not a string';
+  if (typeof s.token !== 'string') return 'token is not a string';
+  if (typeof s.updatedAt !== 'string') return 'updatedAt is not a string';
+  if (typeof s.lastFullWalk?.at !== 'string' || typeof s.lastFullWalk.why !== 'string') return 'lastFullWalk is not {at, why}';
+  if (!Array.isArray(s.roots)) return 'roots is not a list';
+  for (const [i, r] of (s.roots as Partial<RootState>[]).entries()) {
+    if (typeof r?.dir !== 'string' || !isNumber(r.entries) || !isNumber(r.fullLines) || typeof r.files !== 'object' || r.files === null) return `roots[${i}] is not {dir, entries, fullLines, files}`;
+    for (const [name, id] of Object.entries(r.files)) {
+      if (!isNumber(id?.size) || !isNumber(id.mtimeMs) || !isNumber(id.ino)) return `roots[${i}].files[${JSON.stringify(name)}] is not {size, mtimeMs, ino}`;
+    }
+  }
+  return undefined;
+}
+
+/** state.json as found: the state, or why it cannot be used (never an exception). */
+function readState(stateDir: string): FileListState | { why: string } {
+  const file = path.join(stateDir, STATE);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { why: `no file-list state in ${stateDir} (first run, or it was removed)` };
+    return { why: `cannot read the file-list state ${file}: ${(err as Error).message}` };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { why: `the file-list state ${file} is not JSON (${(err as Error).message})` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { why: `the file-list state ${file} is not an object` };
+  const s = value as Partial<FileListState>;
+  if (s.version !== 1) return { why: `the file-list state ${file} is version ${JSON.stringify(s.version) ?? '(none)'}, not 1` };
+  const problem = stateProblem(s);
+  return problem === undefined ? (s as FileListState) : { why: `the file-list state ${file} is malformed: ${problem}` };
+}
+
 /** Just the state (no index): for the status page. */
 export function readFileListStateSummary(stateDir: string): FileListState | undefined {
-  try {
-    const state = JSON.parse(fs.readFileSync(path.join(stateDir, STATE), 'utf8')) as FileListState;
-    return state?.version === 1 && typeof state.lastFullWalk?.at === 'string' ? state : undefined;
-  } catch {
-    return undefined;
-  }
+  const state = readState(stateDir);
+  return 'why' in state ? undefined : state;
 }
 
 /**
@@ -67,8 +106,8 @@ export function readFileListStateSummary(stateDir: string): FileListState | unde
  * otherwise. `rootDirs`: the roots' real paths in order.
  */
 export function loadFileListState(stateDir: string, key: string, rootDirs: readonly string[]): LoadedState | { why: string } {
-  const state = readFileListStateSummary(stateDir);
-  if (state === undefined) return { why: `no file-list state in ${stateDir} (first run, or it was removed)` };
+  const state = readState(stateDir);
+  if ('why' in state) return state;
   if (state.key !== key) return { why: 'the file-list configuration changed since the last lists' };
   if (state.roots.length !== rootDirs.length || state.roots.some((r, i) => r.dir !== rootDirs[i])) return { why: 'the file-list roots changed' };
   for (const r of state.roots) {
@@ -76,17 +115,23 @@ export function loadFileListState(stateDir: string, key: string, rootDirs: reado
       if (!sameIdentity(identityOf(path.join(r.dir, name)), id)) return { why: `${path.join(r.dir, name)} changed since the last run wrote it` };
     }
   }
-  let index: Partial<TreeIndex>;
+  const file = path.join(stateDir, INDEX);
+  let text: string;
   try {
-    const text = fs.readFileSync(path.join(stateDir, INDEX), 'utf8');
-    const nl = text.indexOf('\n');
-    if (text.slice(0, nl) !== state.token) return { why: 'the tree index does not belong to the file-list state' };
-    index = JSON.parse(text.slice(nl + 1)) as Partial<TreeIndex>;
+    text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    return { why: `cannot read the tree index: ${(err as Error).message}` };
+    return { why: `cannot read the tree index ${file}: ${(err as Error).message}` };
+  }
+  const nl = text.indexOf('\n');
+  if (nl < 0 || text.slice(0, nl) !== state.token) return { why: `the tree index ${file} belongs to another file-list state` };
+  let index: Partial<TreeIndex> | null;
+  try {
+    index = JSON.parse(text.slice(nl + 1)) as Partial<TreeIndex> | null;
+  } catch (err) {
+    return { why: `the tree index ${file} is not JSON (${(err as Error).message})` };
   }
   const pairs = (x: unknown): x is string[] => Array.isArray(x) && x.length % 2 === 0 && x.every((y) => typeof y === 'string');
-  if (!pairs(index.inodes) || !pairs(index.links)) return { why: 'the tree index is malformed' };
+  if (!pairs(index?.inodes) || !pairs(index.links)) return { why: `the tree index ${file} is malformed` };
   return { state, index: { inodes: index.inodes, links: index.links } };
 }
 
@@ -100,15 +145,40 @@ function replaceFile(file: string, text: string): void {
   }
 }
 
-/** Records the published lists (their identities read now) and the tree index. */
+/**
+ * Records the published lists (their identities read now) and the tree index. Called once the lists are published:
+ * if the state cannot be saved, the old one is removed (it no longer describes the lists) and the run fails saying
+ * so; the lists themselves are correct, and the next run walks the tree.
+ */
 export function saveFileListState(stateDir: string, state: Omit<FileListState, 'token' | 'version' | 'updatedAt'>, index: TreeIndex): void {
-  fs.mkdirSync(stateDir, { recursive: true });
-  const token = randomBytes(8).toString('hex');
-  replaceFile(path.join(stateDir, INDEX), `${token}\n${JSON.stringify(index)}`);
-  replaceFile(path.join(stateDir, STATE), `${JSON.stringify({ version: 1, ...state, updatedAt: new Date().toISOString(), token } satisfies FileListState, null, 1)}\n`);
+  try {
+    fs.mkdirSync(stateDir, { recursive: true });
+    const token = randomBytes(8).toString('hex');
+    replaceFile(path.join(stateDir, INDEX), `${token}\n${JSON.stringify(index)}`);
+    replaceFile(path.join(stateDir, STATE), `${JSON.stringify({ version: 1, ...state, updatedAt: new Date().toISOString(), token } satisfies FileListState, null, 1)}\n`);
+  } catch (err) {
+    const left = dropFileListState(stateDir);
+    throw new RelengError(
+      `the file lists were published, but their state cannot be saved in ${stateDir}: ${(err as Error).message}; ` +
+        (left === undefined
+          ? 'the next mirror:filelist walks the whole tree'
+          : `nor can the state there be removed (${left}): the next mirror:filelist uses it only if it still describes the published lists, and walks the whole tree otherwise`),
+    );
+  }
 }
 
-/** Forgets the state: the next lists come from a full walk (used when a run fails after publishing some lists). */
-export function dropFileListState(stateDir: string): void {
-  fs.rmSync(path.join(stateDir, STATE), { force: true });
+/**
+ * Forgets the state: the next lists come from a full walk (used when a run fails after publishing some lists).
+ * Never throws: returns why a state that may be there could not be removed.
+ */
+export function dropFileListState(stateDir: string): string | undefined {
+  try {
+    // unlink, not rmSync: Node 20's rmSync reports an immutable dir's EPERM as ENOTDIR.
+    fs.unlinkSync(path.join(stateDir, STATE));
+    return undefined;
+  } catch (err) {
+    // ENOTDIR: something other than a dir where the state dir should be, from which no state is read either.
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? undefined : (err as Error).message;
+  }
 }
