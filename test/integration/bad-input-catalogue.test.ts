@@ -1323,20 +1323,20 @@ const FILELIST_CASES: FileListCase[] = [
     arrange: async (pushed) => ({
       journal: await plantJournal([beginLine(await deadWriter('catalogue:sync-prod')), pathsLine(pushed.slice(0, 1)), pathsLine(pushed.slice(1)).slice(0, -2), endLine()]),
     }),
-    why: (p) => `the change journal ${re(p.journal as string)} is incomplete \\(line 3 is not JSON\\)`,
+    why: (p) => `the change journal ${re(p.journal as string)} cannot be used \\(line 3 is not JSON\\)`,
     journalAfter: 'removed',
   },
   {
     name: 'file lists: a change journal left by a killed writer (no end line, its pid gone)',
     // The writer pushed both files and was killed before it recorded the second.
     arrange: async (pushed) => ({ journal: await plantJournal([beginLine(await deadWriter('catalogue:sync-prod')), pathsLine(pushed.slice(0, 1))]) }),
-    why: (p) => `the change journal ${re(p.journal as string)} is incomplete \\(no end line: its writer failed, was killed or still runs\\)`,
+    why: (p) => `the change journal ${re(p.journal as string)} cannot be used \\(no end line: its writer failed, was killed or still runs\\)`,
     journalAfter: 'removed',
   },
   {
     name: 'file lists: a change journal of a writer still running (no end line, its pid alive)',
     arrange: async (pushed) => ({ journal: await plantJournal([beginLine(writerIdentity('catalogue:sync-prod')), pathsLine(pushed.slice(0, 1))]) }),
-    why: (p) => `the change journal ${re(p.journal as string)} is incomplete \\(no end line: its writer failed, was killed or still runs\\)`,
+    why: (p) => `the change journal ${re(p.journal as string)} cannot be used \\(no end line: its writer failed, was killed or still runs\\)`,
     journalAfter: 'kept',
   },
   {

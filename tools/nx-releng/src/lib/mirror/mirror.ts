@@ -54,7 +54,7 @@ async function unjournaledPush(req: MirrorRequest, roots: Roots, j: JournalState
 function journalDecision(j: JournalState, productionReal: string, runOpts: FileListRunOptions, unjournaled: string | undefined): { changed?: string[]; fullWhy?: string } {
   if (runOpts.full) return { fullWhy: 'asked for (--full)' };
   const open = j.incomplete[0];
-  if (open) return { fullWhy: `the change journal ${open.file} is incomplete (${open.why})` };
+  if (open) return { fullWhy: `the change journal ${open.file} cannot be used (${open.why})` };
   if (j.fullWalk !== undefined) return { fullWhy: j.fullWalk };
   if (unjournaled !== undefined) return { fullWhy: unjournaled };
   return { changed: [...j.paths].map((p) => posix.join(productionReal, p)) };
