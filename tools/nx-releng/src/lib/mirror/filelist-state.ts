@@ -22,6 +22,8 @@ export interface RootState {
   dir: string;
   entries: number;
   fullLines: number;
+  /** Files in each checksum section of the timelist. */
+  checksummed: number;
   /** Published name -> identity, for the fullfilelist, the timelist and its copies. */
   files: Record<string, FileIdentity>;
 }
@@ -33,13 +35,8 @@ export interface FileListState {
   roots: RootState[];
   lastFullWalk: { at: string; why: string };
   updatedAt: string;
-  /** Names the linked.json written with this state. */
+  /** Names the index.json written with this state. */
   token: string;
-}
-
-export interface LoadedState {
-  state: FileListState;
-  index: TreeIndex;
 }
 
 const STATE = 'state.json';
@@ -64,7 +61,9 @@ function stateProblem(s: Partial<FileListState>): string | undefined {
   if (typeof s.lastFullWalk?.at !== 'string' || typeof s.lastFullWalk.why !== 'string') return 'lastFullWalk is not {at, why}';
   if (!Array.isArray(s.roots)) return 'roots is not a list';
   for (const [i, r] of (s.roots as Partial<RootState>[]).entries()) {
-    if (typeof r?.dir !== 'string' || !isNumber(r.entries) || !isNumber(r.fullLines) || typeof r.files !== 'object' || r.files === null) return `roots[${i}] is not {dir, entries, fullLines, files}`;
+    if (typeof r?.dir !== 'string' || !isNumber(r.entries) || !isNumber(r.fullLines) || !isNumber(r.checksummed) || typeof r.files !== 'object' || r.files === null) {
+      return `roots[${i}] is not {dir, entries, fullLines, checksummed, files}`;
+    }
     for (const [name, id] of Object.entries(r.files)) {
       if (!isNumber(id?.size) || !isNumber(id.mtimeMs) || !isNumber(id.ino)) return `roots[${i}].files[${JSON.stringify(name)}] is not {size, mtimeMs, ino}`;
     }
@@ -105,7 +104,7 @@ export function readFileListStateSummary(stateDir: string): FileListState | unde
  * The last state if it still describes the published lists of these roots: `{ why }` (the reason to walk)
  * otherwise. `rootDirs`: the roots' real paths in order.
  */
-export function loadFileListState(stateDir: string, key: string, rootDirs: readonly string[]): LoadedState | { why: string } {
+export function loadFileListState(stateDir: string, key: string, rootDirs: readonly string[]): { state: FileListState } | { why: string } {
   const state = readState(stateDir);
   if ('why' in state) return state;
   if (state.key !== key) return { why: 'the file-list configuration changed since the last lists' };
@@ -115,6 +114,11 @@ export function loadFileListState(stateDir: string, key: string, rootDirs: reado
       if (!sameIdentity(identityOf(path.join(r.dir, name)), id)) return { why: `${path.join(r.dir, name)} changed since the last run wrote it` };
     }
   }
+  return { state };
+}
+
+/** The tree index saved with `state` (read only when an update runs: it is the big part of the state). */
+export function loadTreeIndex(stateDir: string, state: FileListState): TreeIndex | { why: string } {
   const file = path.join(stateDir, INDEX);
   let text: string;
   try {
@@ -132,7 +136,7 @@ export function loadFileListState(stateDir: string, key: string, rootDirs: reado
   }
   const pairs = (x: unknown): x is string[] => Array.isArray(x) && x.length % 2 === 0 && x.every((y) => typeof y === 'string');
   if (!pairs(index?.inodes) || !pairs(index.links)) return { why: `the tree index ${file} is malformed` };
-  return { state, index: { inodes: index.inodes, links: index.links } };
+  return { inodes: index.inodes, links: index.links };
 }
 
 function replaceFile(file: string, text: string): void {
@@ -150,11 +154,16 @@ function replaceFile(file: string, text: string): void {
  * if the state cannot be saved, the old one is removed (it no longer describes the lists) and the run fails saying
  * so; the lists themselves are correct, and the next run walks the tree.
  */
-export function saveFileListState(stateDir: string, state: Omit<FileListState, 'token' | 'version' | 'updatedAt'>, index: TreeIndex): void {
+export function saveFileListState(stateDir: string, state: Omit<FileListState, 'token' | 'version' | 'updatedAt'>, index: TreeIndex | { unchanged: string }): void {
   try {
     fs.mkdirSync(stateDir, { recursive: true });
-    const token = randomBytes(8).toString('hex');
-    replaceFile(path.join(stateDir, INDEX), `${token}\n${JSON.stringify(index)}`);
+    // An index nothing changed keeps its file (and token): at 300,000 entries it is megabytes to write.
+    let token: string;
+    if ('unchanged' in index) token = index.unchanged;
+    else {
+      token = randomBytes(8).toString('hex');
+      replaceFile(path.join(stateDir, INDEX), `${token}\n${JSON.stringify(index)}`);
+    }
     replaceFile(path.join(stateDir, STATE), `${JSON.stringify({ version: 1, ...state, updatedAt: new Date().toISOString(), token } satisfies FileListState, null, 1)}\n`);
   } catch (err) {
     const left = dropFileListState(stateDir);

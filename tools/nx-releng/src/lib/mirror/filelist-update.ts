@@ -256,8 +256,8 @@ export interface UpdatedRoot {
 
 export interface UpdateResult {
   roots: UpdatedRoot[];
-  /** The tree index for the next run. */
-  index: TreeIndex;
+  /** The tree index for the next run; undefined when it is the old one. */
+  index?: TreeIndex;
   /** Paths looked at again (after adding parents and other names of shared inodes). */
   examined: number;
 }
@@ -402,7 +402,15 @@ function pairLess(a0: string, a1: string, b0: string, b1: string): boolean {
 
 /** Flat pairs sorted by their first string (code-unit order, which keeps every path's subtree together). */
 export function sortedFlat(pairs: Array<[string, string]>): string[] {
-  return pairs.sort((x, y) => (pairLess(x[0], x[1], y[0], y[1]) ? -1 : pairLess(y[0], y[1], x[0], x[1]) ? 1 : 0)).flat();
+  // Joined by NUL (no path holds one, and it sorts first) and sorted natively: a comparator was 3x slower.
+  const joined = pairs.map(([a, b]) => `${a}\u0000${b}`).sort();
+  const out: string[] = new Array(joined.length * 2);
+  joined.forEach((j, k) => {
+    const z = j.indexOf('\u0000');
+    out[2 * k] = j.slice(0, z);
+    out[2 * k + 1] = j.slice(z + 1);
+  });
+  return out;
 }
 
 /**
@@ -647,9 +655,11 @@ export function updateLists(inp: UpdateInput): UpdateResult {
   const drop = new Uint8Array(inodes.firsts.length);
   for (const k of inodesGone) drop[k] = 1;
   const linkDrop = links.firsts.map((_, k) => (covered(links.seconds[k] as string) ? 1 : 0));
+  const linksAdded = linkTargets(linksNew);
+  const same = inodesGone.length === 0 && inodesNew.length === 0 && !linkDrop.includes(1) && linksAdded.length === 0;
   return {
     roots,
-    index: { inodes: inodes.merged(drop, inodesNew), links: links.merged(linkDrop, linkTargets(linksNew)) },
+    index: same ? undefined : { inodes: inodes.merged(drop, inodesNew), links: links.merged(linkDrop, linksAdded) },
     examined: seen.size,
   };
 }

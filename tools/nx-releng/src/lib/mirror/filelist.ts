@@ -85,7 +85,7 @@ import { RelengError } from '../../errors';
 import { linkTargetProblem } from '../core/link-policy';
 import { WalkError, compareNames, walkRoots, type ListContent, type StagedLists, type WalkRoot } from './filelist-walk';
 import { FullWalkNeeded, linkTargets, sortedFlat, updateLists, type TreeIndex } from './filelist-update';
-import { dropFileListState, identityOf, loadFileListState, saveFileListState } from './filelist-state';
+import { dropFileListState, identityOf, loadFileListState, loadTreeIndex, saveFileListState, type FileListState } from './filelist-state';
 
 export type ChecksumAlgorithm = 'sha1' | 'md5' | 'sha256' | 'sha512';
 /** create-filelist as deployed by Fedora since 2024 (pagure quick-fedora-mirror PR 86): four sections in this order. */
@@ -381,6 +381,24 @@ export interface ListsMadeBy {
   examined?: number;
 }
 
+/** The results of a run in which nothing changed: every list as the state recorded it, none rewritten. */
+function unchangedLists(plans: readonly Plan[], state: FileListState): FileListResult[] {
+  return plans.map((p, i) => {
+    const r = state.roots[i] as FileListState['roots'][number];
+    const names = [p.fullName, ...p.input.copies, p.input.timelistName];
+    return {
+      dir: p.input.dir,
+      realDir: p.walk.dir,
+      entries: r.entries,
+      fullfilelistLines: r.fullLines,
+      checksummed: r.checksummed,
+      changed: [],
+      files: names.map((name) => ({ name, path: path.join(p.walk.dir, name), bytes: r.files[name]?.size ?? 0, changed: false })),
+      madeBy: { kind: 'update', examined: 0 },
+    };
+  });
+}
+
 function stateKey(plans: readonly Plan[], algs: readonly ChecksumAlgorithm[], timeField: string): string {
   const roots = plans.map((p) => ({ dir: p.walk.dir, full: p.fullName, timelist: p.input.timelistName, copies: p.input.copies, skip: p.input.skip ?? [], checksums: p.input.checksums !== false }));
   return JSON.stringify({ roots, algs, timeField });
@@ -415,7 +433,7 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
   try {
     let made: ListsMadeBy = { kind: 'full walk', why: 'no incremental state configured' };
     let lists: NewLists[] | undefined;
-    let index: TreeIndex = { inodes: [], links: [] };
+    let newIndex: TreeIndex | { unchanged: string } = { inodes: [], links: [] };
     let lastFullWalk: { at: string; why: string } | undefined;
     if (inc !== undefined) {
       const loaded = loadFileListState(inc.stateDir, key, plans.map((p) => p.walk.dir));
@@ -428,30 +446,37 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
       else if (changed.length > Math.max(10_000, entries / 10)) made.why = `the change journal names ${changed.length} paths, more than a tenth of the ${entries} entries`;
       else if (inc.fullWalkEveryMs !== undefined && !(age < inc.fullWalkEveryMs)) {
         made.why = `the last full walk (${loaded.state.lastFullWalk.at}) is older than ${Math.round(inc.fullWalkEveryMs / 3600000)} h`;
+      } else if (changed.length === 0 && (opts.unlisted?.size ?? 0) === 0) {
+        // Nothing changed since lists the state still describes: they are right as they are.
+        return unchangedLists(plans, loaded.state);
       } else {
-        try {
-          const up = updateLists({
-            roots: plans.map((p) => p.walk),
-            old: loaded.state.roots.map((r, i) => {
-              const p = plans[i] as Plan;
-              return { fullfilelist: fs.readFileSync(path.join(p.walk.dir, p.fullName)), timelist: fs.readFileSync(path.join(p.walk.dir, p.input.timelistName)), entries: r.entries, fullLines: r.fullLines };
-            }),
-            index: loaded.index,
-            changed,
-            unlisted: opts.unlisted,
-            staging,
-            algs,
-            timeField,
-            warn,
-            digests,
-          });
-          lists = up.roots.map((r) => ({ ...r, entries: () => r.entries }));
-          index = up.index;
-          lastFullWalk = loaded.state.lastFullWalk;
-          made = { kind: 'update', examined: up.examined };
-        } catch (err) {
-          if (!(err instanceof FullWalkNeeded)) throw err;
-          made.why = err.message;
+        const index = loadTreeIndex(inc.stateDir, loaded.state);
+        if ('why' in index) made.why = index.why;
+        else {
+          try {
+            const up = updateLists({
+              roots: plans.map((p) => p.walk),
+              old: loaded.state.roots.map((r, i) => {
+                const p = plans[i] as Plan;
+                return { fullfilelist: fs.readFileSync(path.join(p.walk.dir, p.fullName)), timelist: fs.readFileSync(path.join(p.walk.dir, p.input.timelistName)), entries: r.entries, fullLines: r.fullLines };
+              }),
+              index,
+              changed,
+              unlisted: opts.unlisted,
+              staging,
+              algs,
+              timeField,
+              warn,
+              digests,
+            });
+            lists = up.roots.map((r) => ({ ...r, entries: () => r.entries }));
+            newIndex = up.index ?? { unchanged: loaded.state.token };
+            lastFullWalk = loaded.state.lastFullWalk;
+            made = { kind: 'update', examined: up.examined };
+          } catch (err) {
+            if (!(err instanceof FullWalkNeeded)) throw err;
+            made.why = err.message;
+          }
         }
       }
     }
@@ -475,7 +500,7 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
       });
       const pairs: Array<[string, string]> = [];
       for (let k = 0; k + 1 < walked.linked.length; k += 2) pairs.push([walked.linked[k] as string, walked.linked[k + 1] as string]);
-      index = { inodes: sortedFlat(pairs), links: sortedFlat(linkTargets(walked.lists.flatMap((l) => l.links))) };
+      newIndex = { inodes: sortedFlat(pairs), links: sortedFlat(linkTargets(walked.lists.flatMap((l) => l.links))) };
       lastFullWalk = { at: new Date().toISOString(), why: made.why ?? 'asked for' };
     }
     refuseOutsideLinks(plans, lists);
@@ -514,11 +539,12 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
             dir: r.realDir,
             entries: r.entries,
             fullLines: r.fullfilelistLines,
+            checksummed: r.checksummed,
             files: Object.fromEntries(r.files.map((f) => [f.name, identityOf(f.path) ?? { size: -1, mtimeMs: -1, ino: -1 }])),
           })),
           lastFullWalk,
         },
-        index,
+        newIndex,
       );
     }
     return results;
