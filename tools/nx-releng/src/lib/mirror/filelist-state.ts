@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RelengError } from '../../errors';
-import type { TreeIndex } from './filelist-update';
+import { sortedFlat, type TreeIndex } from './filelist-update';
 
 export interface FileIdentity {
   size: number;
@@ -41,6 +41,14 @@ export interface FileListState {
 
 const STATE = 'state.json';
 const INDEX = 'index.json';
+/** The inode part of the tree index: the token, then `dev:ino<TAB>path` lines (a full walk writes them unsorted). */
+const INODES = 'inodes.txt';
+
+/** A tree index as a full walk saves it: its inode lines as the walk staged them. */
+export interface WalkedTreeIndex {
+  inodeLines: Buffer;
+  links: string[];
+}
 
 export function identityOf(file: string): FileIdentity | undefined {
   const st = fs.lstatSync(file, { throwIfNoEntry: false });
@@ -119,27 +127,41 @@ export function loadFileListState(stateDir: string, key: string, rootDirs: reado
 
 /** The tree index saved with `state` (read only when an update runs: it is the big part of the state). */
 export function loadTreeIndex(stateDir: string, state: FileListState): TreeIndex | { why: string } {
-  const file = path.join(stateDir, INDEX);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    return { why: `cannot read the tree index ${file}: ${(err as Error).message}` };
-  }
-  const nl = text.indexOf('\n');
-  if (nl < 0 || text.slice(0, nl) !== state.token) return { why: `the tree index ${file} belongs to another file-list state` };
+  const read = (name: string): string | { why: string } => {
+    const file = path.join(stateDir, name);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      return { why: `cannot read the tree index ${file}: ${(err as Error).message}` };
+    }
+    const nl = text.indexOf('\n');
+    if (nl < 0 || text.slice(0, nl) !== state.token) return { why: `the tree index ${file} belongs to another file-list state` };
+    return text.slice(nl + 1);
+  };
+  const json = read(INDEX);
+  if (typeof json !== 'string') return json;
   let index: Partial<TreeIndex> | null;
   try {
-    index = JSON.parse(text.slice(nl + 1)) as Partial<TreeIndex> | null;
+    index = JSON.parse(json) as Partial<TreeIndex> | null;
   } catch (err) {
-    return { why: `the tree index ${file} is not JSON (${(err as Error).message})` };
+    return { why: `the tree index ${path.join(stateDir, INDEX)} is not JSON (${(err as Error).message})` };
   }
   const pairs = (x: unknown): x is string[] => Array.isArray(x) && x.length % 2 === 0 && x.every((y) => typeof y === 'string');
-  if (!pairs(index?.inodes) || !pairs(index.links)) return { why: `the tree index ${file} is malformed` };
-  return { inodes: index.inodes, links: index.links };
+  if (!pairs(index?.links)) return { why: `the tree index ${path.join(stateDir, INDEX)} is malformed` };
+  const lines = read(INODES);
+  if (typeof lines !== 'string') return lines;
+  const inodes: Array<[string, string]> = [];
+  for (const line of lines.split('\n')) {
+    if (line === '') continue;
+    const tab = line.indexOf('\t');
+    if (tab <= 0 || !line.startsWith('/', tab + 1)) return { why: `the tree index ${path.join(stateDir, INODES)} is malformed (${JSON.stringify(line.slice(0, 80))})` };
+    inodes.push([line.slice(tab + 1), line.slice(0, tab)]);
+  }
+  return { inodes: sortedFlat(inodes), links: index.links };
 }
 
-function replaceFile(file: string, text: string): void {
+function replaceFile(file: string, text: string | Buffer): void {
   const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     fs.writeFileSync(tmp, text);
@@ -154,7 +176,11 @@ function replaceFile(file: string, text: string): void {
  * if the state cannot be saved, the old one is removed (it no longer describes the lists) and the run fails saying
  * so; the lists themselves are correct, and the next run walks the tree.
  */
-export function saveFileListState(stateDir: string, state: Omit<FileListState, 'token' | 'version' | 'updatedAt'>, index: TreeIndex | { unchanged: string }): void {
+export function saveFileListState(
+  stateDir: string,
+  state: Omit<FileListState, 'token' | 'version' | 'updatedAt'>,
+  index: TreeIndex | WalkedTreeIndex | { unchanged: string },
+): void {
   try {
     fs.mkdirSync(stateDir, { recursive: true });
     // An index nothing changed keeps its file (and token): at 300,000 entries it is megabytes to write.
@@ -162,7 +188,15 @@ export function saveFileListState(stateDir: string, state: Omit<FileListState, '
     if ('unchanged' in index) token = index.unchanged;
     else {
       token = randomBytes(8).toString('hex');
-      replaceFile(path.join(stateDir, INDEX), `${token}\n${JSON.stringify(index)}`);
+      let lines: Buffer;
+      if ('inodeLines' in index) lines = index.inodeLines;
+      else {
+        const text: string[] = [];
+        for (let k = 0; k + 1 < index.inodes.length; k += 2) text.push(`${index.inodes[k + 1]}\t${index.inodes[k]}\n`);
+        lines = Buffer.from(text.join(''));
+      }
+      replaceFile(path.join(stateDir, INODES), Buffer.concat([Buffer.from(`${token}\n`), lines]));
+      replaceFile(path.join(stateDir, INDEX), `${token}\n${JSON.stringify({ links: index.links })}`);
     }
     replaceFile(path.join(stateDir, STATE), `${JSON.stringify({ version: 1, ...state, updatedAt: new Date().toISOString(), token } satisfies FileListState, null, 1)}\n`);
   } catch (err) {

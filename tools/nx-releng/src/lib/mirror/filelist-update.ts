@@ -437,7 +437,7 @@ export function linkTargets(links: Iterable<{ abs: string; target: string }>): A
     out.push([written, l.abs]);
     let real: string | undefined;
     try {
-      real = fs.realpathSync(l.abs);
+      real = fs.realpathSync.native(l.abs);
     } catch {
       real = undefined; // dangling or looping: only the written target can bring it back
     }

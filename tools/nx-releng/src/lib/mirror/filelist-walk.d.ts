@@ -64,8 +64,11 @@ export interface ListContent {
   forEach(each: (bytes: Buffer) => boolean | void): void;
 }
 
-/** The lists of every root, and every listed regular file with more than one link: flat [absPath, 'dev:ino', ...]. */
-export function walkRoots(roots: readonly WalkRoot[], opts: WalkOptions): Promise<{ lists: StagedLists[]; linked: string[] }>;
+/**
+ * The lists of every root, and the staged files listing every listed regular file with more than one link
+ * (`dev:ino<TAB>absPath` lines).
+ */
+export function walkRoots(roots: readonly WalkRoot[], opts: WalkOptions): Promise<{ lists: StagedLists[]; linkedFiles: string[] }>;
 
 /** One root's frame for the entries of a directory, as the full walk passes it. */
 export interface Frame {

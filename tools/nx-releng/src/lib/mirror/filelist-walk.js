@@ -150,6 +150,28 @@ class OutFile {
   }
 }
 
+/**
+ * The hard-linked files a walk meets, as `dev:ino<TAB>path` lines in a staged file: kept out of the JS heap, where
+ * tens of thousands of long-lived strings made the garbage collector cost more than the walk in an executor.
+ */
+class LinkedOut {
+  constructor(path) {
+    this.path = path;
+    this.out = undefined;
+    this.add = (p, key) => {
+      this.out ??= new OutFile(this.path);
+      this.out.write(`${key}\t${p}\n`);
+    };
+  }
+  /** The file, if anything was written. */
+  file() {
+    return this.out === undefined ? undefined : this.path;
+  }
+  close(abandon = false) {
+    this.out?.close(abandon);
+  }
+}
+
 /** One root's output: staged lists, counters, and what is spliced in later (task output, deferred lines). */
 class Sink {
   constructor(root, staging, name) {
@@ -186,7 +208,7 @@ class Sink {
  * resolves one path component instead of the whole path); only in the main thread, which restores the cwd.
  */
 class Walker {
-  constructor(sinksByDir, warn, timeField, split, unlisted, linked) {
+  constructor(sinksByDir, warn, timeField, split, unlisted, onLinked) {
     this.sinksByDir = sinksByDir;
     this.warn = warn;
     this.timeField = timeField;
@@ -194,8 +216,8 @@ class Walker {
     this.unlisted = unlisted !== undefined && unlisted.size > 0 ? unlisted : undefined;
     /** { level, rootDirs, tasks }: directories `level` below the innermost root become tasks. */
     this.split = split;
-    /** Flat [absPath, 'dev:ino', ...] of every listed regular file with more than one link; or undefined. */
-    this.linked = linked;
+    /** Called with (absPath, 'dev:ino') for every listed regular file with more than one link; or undefined. */
+    this.onLinked = onLinked;
   }
 
   walkRoot(sink, rel) {
@@ -271,7 +293,7 @@ class Walker {
     if (target === undefined && !skipped && inFrames.some((f) => f.timelist)) this.warn(`Could not stat ${abs}/${name}.  Dangling symlink?`);
     // A hard-linked file's listed time moves when another of its names is linked or unlinked (ctime): the
     // incremental update (filelist-update.ts) keeps every such name by inode.
-    if (this.linked !== undefined && st.nlink > 1 && st.isFile()) this.linked.push(`${abs}/${name}`, `${st.dev}:${st.ino}`);
+    if (this.onLinked !== undefined && st.nlink > 1 && st.isFile()) this.onLinked(`${abs}/${name}`, `${st.dev}:${st.ino}`);
 
     const linkTarget = isLink ? fs.readlinkSync(p) : undefined;
     for (const f of inFrames) {
@@ -372,8 +394,8 @@ function takeTasks(cfg, ctl, thread, rel, warn) {
     if (s === undefined) sinks.set(index, (s = new Sink({ index, checksumNames: new Set(cfg.checksumNames[index]) }, cfg.staging, `chunk-${thread}.${index}`)));
     return s;
   };
-  const linked = [];
-  const walker = new Walker(new Map(), warn, cfg.timeField, undefined, new Set(cfg.unlisted), linked);
+  const linked = new LinkedOut(`${cfg.staging}/linked-${thread}`);
+  const walker = new Walker(new Map(), warn, cfg.timeField, undefined, new Set(cfg.unlisted), linked.add);
   const parts = [];
   try {
     while (Atomics.load(ctl, 1) === 0) {
@@ -389,12 +411,14 @@ function takeTasks(cfg, ctl, thread, rel, warn) {
       });
     }
     for (const s of sinks.values()) s.close();
+    linked.close();
   } catch (err) {
     Atomics.store(ctl, 1, 1);
     for (const s of sinks.values()) s.close(true);
+    linked.close(true);
     throw err;
   }
-  return { parts, linked, sinks: [...sinks.values()].map((s) => ({ index: s.root.index, entries: s.entries, fullLines: s.fullLines, checksums: s.checksums, links: s.links })) };
+  return { parts, linked: linked.file(), sinks: [...sinks.values()].map((s) => ({ index: s.root.index, entries: s.entries, fullLines: s.fullLines, checksums: s.checksums, links: s.links })) };
 }
 
 /** Resolves with the worker's answer, or undefined (after a warning) if it died without one. */
@@ -454,8 +478,9 @@ async function walkRoots(roots, opts) {
   const sinks = roots.map((root, index) => new Sink({ ...root, index }, opts.staging, String(index)));
   const tasks = [];
   const split = opts.workers > 0 ? { level: opts.splitLevel, rootDirs: roots.map((r) => r.dir), tasks } : undefined;
-  const linked = [];
-  const walker = new Walker(new Map(sinks.map((s) => [s.root.dir, s])), opts.warn, opts.timeField, split, opts.unlisted, linked);
+  const linked = new LinkedOut(`${opts.staging}/linked-main`);
+  const linkedFiles = [];
+  const walker = new Walker(new Map(sinks.map((s) => [s.root.dir, s])), opts.warn, opts.timeField, split, opts.unlisted, linked.add);
   try {
     inDirs(opts.chdir, (rel) => {
       for (const s of [...sinks].sort((a, b) => a.root.depth - b.root.depth)) if (!s.visited) walker.walkRoot(s, rel);
@@ -464,7 +489,7 @@ async function walkRoots(roots, opts) {
     const outs = tasks.length > 0 ? await runTasks({ staging: opts.staging, tasks, checksumNames, timeField: opts.timeField, unlisted: [...(opts.unlisted ?? [])] }, opts) : [];
     const parts = new Map();
     for (const out of outs) {
-      for (let i = 0; i < out.linked.length; i++) linked.push(out.linked[i]);
+      if (out.linked !== undefined) linkedFiles.push(out.linked);
       for (const t of out.sinks) {
         const s = sinks[t.index];
         s.entries += t.entries;
@@ -480,11 +505,14 @@ async function walkRoots(roots, opts) {
       }
       s.close();
     }
+    linked.close();
+    if (linked.file() !== undefined) linkedFiles.unshift(linked.file());
   } catch (err) {
     for (const s of sinks) s.close(true);
+    linked.close(true);
     throw err;
   }
-  return { lists: sinks.map((s) => new StagedLists(s, opts.timeField)), linked };
+  return { lists: sinks.map((s) => new StagedLists(s, opts.timeField)), linkedFiles };
 }
 
 /** One root's staged lists; content() gives a final list with the task output and deferred lines spliced in. */
@@ -571,7 +599,7 @@ class FragmentWalker {
       return s;
     });
     this.linked = [];
-    this.walker = new Walker(new Map(this.sinks.map((s) => [s.root.dir, s])), opts.warn, opts.timeField, undefined, opts.unlisted, this.linked);
+    this.walker = new Walker(new Map(this.sinks.map((s) => [s.root.dir, s])), opts.warn, opts.timeField, undefined, opts.unlisted, (p, key) => this.linked.push(p, key));
     this.unlisted = this.walker.unlisted;
     this.timeField = opts.timeField;
     this.dirs = new Map();

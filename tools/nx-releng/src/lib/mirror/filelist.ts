@@ -85,7 +85,7 @@ import { RelengError } from '../../errors';
 import { linkTargetProblem } from '../core/link-policy';
 import { WalkError, compareNames, walkRoots, type ListContent, type StagedLists, type WalkRoot } from './filelist-walk';
 import { FullWalkNeeded, linkTargets, sortedFlat, updateLists, type TreeIndex } from './filelist-update';
-import { dropFileListState, identityOf, loadFileListState, loadTreeIndex, saveFileListState, type FileListState } from './filelist-state';
+import { dropFileListState, identityOf, loadFileListState, loadTreeIndex, saveFileListState, type FileListState, type WalkedTreeIndex } from './filelist-state';
 
 export type ChecksumAlgorithm = 'sha1' | 'md5' | 'sha256' | 'sha512';
 /** create-filelist as deployed by Fedora since 2024 (pagure quick-fedora-mirror PR 86): four sections in this order. */
@@ -433,7 +433,7 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
   try {
     let made: ListsMadeBy = { kind: 'full walk', why: 'no incremental state configured' };
     let lists: NewLists[] | undefined;
-    let newIndex: TreeIndex | { unchanged: string } = { inodes: [], links: [] };
+    let newIndex: TreeIndex | WalkedTreeIndex | { unchanged: string } = { inodes: [], links: [] };
     let lastFullWalk: { at: string; why: string } | undefined;
     if (inc !== undefined) {
       const loaded = loadFileListState(inc.stateDir, key, plans.map((p) => p.walk.dir));
@@ -498,9 +498,7 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
         const checksummed = finishTimelist(l, algs, digests, warn);
         return { fullLines: l.fullLines, checksummed, links: l.links, entries: () => l.entries, fullfilelist: () => ({ content: l.content('fullfilelist') }), timelist: () => ({ content: l.content('timelist') }) };
       });
-      const pairs: Array<[string, string]> = [];
-      for (let k = 0; k + 1 < walked.linked.length; k += 2) pairs.push([walked.linked[k] as string, walked.linked[k + 1] as string]);
-      newIndex = { inodes: sortedFlat(pairs), links: sortedFlat(linkTargets(walked.lists.flatMap((l) => l.links))) };
+      newIndex = { inodeLines: Buffer.concat(walked.linkedFiles.map((f) => fs.readFileSync(f))), links: sortedFlat(linkTargets(walked.lists.flatMap((l) => l.links))) };
       lastFullWalk = { at: new Date().toISOString(), why: made.why ?? 'asked for' };
     }
     refuseOutsideLinks(plans, lists);
