@@ -237,6 +237,21 @@ test('hard links: removing or relinking one name re-lists every other name of th
   await updateThenWalk(roots, stateDir, [...pending], 'deleted after unlisting');
 });
 
+test('an update with unchanged stretches larger than the write buffer keeps the lines in order', async () => {
+  // 6,000 names of ~70 bytes: ~400 KiB of unchanged lines between two changes, written past the 1 MiB gather buffer
+  // in pieces of over a quarter of it (a large piece once overtook the small ones gathered before it).
+  const { prod, roots, stateDir } = productionTree();
+  const big = join(prod, 'mirror/pub/rocky/8.10/BaseOS/x86_64/os/Packages/a');
+  for (let i = 0; i < 6000; i++) fs.writeFileSync(join(big, `a-package-with-a-rather-long-name-${String(i).padStart(5, '0')}.rpm`), '');
+  await writeFileLists(roots, { ...quiet, stagingDir: scratch, incremental: { stateDir, changed: [] } });
+  const first = join(big, 'a-package-with-a-rather-long-name-00000.rpm');
+  const last = join(big, 'a-package-with-a-rather-long-name-05999.rpm');
+  fs.rmSync(first);
+  fs.writeFileSync(join(big, 'zz-new.rpm'), 'new');
+  fs.rmSync(last);
+  await updateThenWalk(roots, stateDir, [first, last, join(big, 'zz-new.rpm')], 'large stretches');
+});
+
 test('the update falls back to a full walk when it cannot promise the same bytes, and says why', async () => {
   const { prod, roots, stateDir } = productionTree();
   const run = (changed: string[] | undefined, extra: Partial<NonNullable<WriteFileListsOptions['incremental']>> = {}) =>

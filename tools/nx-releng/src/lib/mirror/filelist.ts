@@ -284,15 +284,17 @@ function publish(content: ListContent, target: string, mode: number, owner: Writ
       const write = (bytes: Buffer) => {
         for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
       };
+      const flush = () => {
+        write(buf.subarray(0, used));
+        used = 0;
+      };
       content.forEach((bytes) => {
-        if (used + bytes.length > buf.length) {
-          write(buf.subarray(0, used));
-          used = 0;
-        }
+        // In order: what is gathered goes out before a piece too big to gather.
+        if (used + bytes.length > buf.length || bytes.length >= buf.length / 4) flush();
         if (bytes.length >= buf.length / 4) write(bytes);
         else used += bytes.copy(buf, used);
       });
-      write(buf.subarray(0, used));
+      flush();
       fs.fchmodSync(fd, mode);
       if (owner) fs.fchownSync(fd, owner.uid, owner.gid);
       fs.fsyncSync(fd);
