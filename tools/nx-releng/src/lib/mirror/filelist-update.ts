@@ -320,15 +320,23 @@ class RootWork {
 }
 
 /** Replaces the old bytes by the ops (sorted, never overlapping); `same`: every op gave back its old bytes. */
-function splice(old: Buffer, from: number, to: number, ops: Op[], post: boolean): { pieces: ListPiece[]; same: boolean; added: number; removed: number } {
+/** Sorts a list's ops into list order; throws (before anything is published) if two of them overlap. */
+function ordered(ops: Op[], post: boolean): Op[] {
   ops.sort((x, y) => x.start - y.start || comparePaths(x.key, 0, x.key.length, y.key, 0, y.key.length, post));
+  for (let k = 1; k < ops.length; k++) {
+    if ((ops[k] as Op).start < (ops[k - 1] as Op).end) throw new FullWalkNeeded(`internal: overlapping changes at byte ${(ops[k] as Op).start} of a list`);
+  }
+  return ops;
+}
+
+/** Replaces the old bytes by the ops (ordered()); `same`: every op gave back its old bytes. */
+function splice(old: Buffer, from: number, to: number, ops: readonly Op[]): { pieces: ListPiece[]; same: boolean; added: number; removed: number } {
   const pieces: ListPiece[] = [];
   let pos = from;
   let same = true;
   let added = 0;
   let removed = 0;
   for (const op of ops) {
-    if (op.start < pos) throw new FullWalkNeeded(`internal: overlapping changes at byte ${op.start} of a list`);
     if (op.start > pos) pieces.push({ bytes: old.subarray(pos, op.start) });
     const bytes = op.piece();
     if (same && !bytes.equals(old.subarray(op.start, op.end))) same = false;
@@ -633,7 +641,9 @@ export function updateLists(inp: UpdateInput): UpdateResult {
     for (const [rel, d] of w.fresh) w.checksums.set(rel, d);
   }
   const roots = works.map((w): UpdatedRoot => {
-    const fl = splice(w.old.fullfilelist, 0, w.old.fullfilelist.length, w.flOps, false);
+    const fl = splice(w.old.fullfilelist, 0, w.old.fullfilelist.length, ordered(w.flOps, false));
+    // The timelist's deferred lines are read once nested roots published: its order is checked now.
+    const tlOps = ordered(w.tlOps, true);
     const tail = Buffer.from(checksumText(w.checksums, inp.algs));
     const result: UpdatedRoot = {
       entries: w.old.entries,
@@ -642,7 +652,7 @@ export function updateLists(inp: UpdateInput): UpdateResult {
       links: w.links,
       fullfilelist: () => ({ content: listContent(fl.pieces), same: fl.same }),
       timelist: () => {
-        const tl = splice(w.old.timelist, 0, w.tailStart, w.tlOps, true);
+        const tl = splice(w.old.timelist, 0, w.tailStart, tlOps);
         result.entries = w.old.entries + tl.added - tl.removed;
         const oldTail = w.old.timelist.subarray(w.tailStart);
         return { content: listContent([...tl.pieces, { bytes: tail }]), same: tl.same && tail.equals(oldTail) };
