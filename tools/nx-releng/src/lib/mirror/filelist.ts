@@ -406,6 +406,156 @@ function stateKey(plans: readonly Plan[], algs: readonly ChecksumAlgorithm[], ti
   return JSON.stringify({ roots, algs, timeField });
 }
 
+/** What a run's lists are made from, and the state the next run starts from. */
+interface Made {
+  by: ListsMadeBy;
+  lists: NewLists[];
+  index: TreeIndex | WalkedTreeIndex | { unchanged: string };
+  lastFullWalk: { at: string; why: string };
+}
+
+interface RunContext {
+  plans: readonly Plan[];
+  opts: WriteFileListsOptions;
+  staging: string;
+  algs: readonly ChecksumAlgorithm[];
+  timeField: 'max' | 'mtime';
+  warn: (m: string) => void;
+  digests: (abs: string) => string[] | null;
+}
+
+type Decision =
+  | { walk: string }
+  | { unchanged: FileListState }
+  | { update: { state: FileListState; changed: string[] } };
+
+/** Whether the state lets this run update the lists from the changed paths, find them right as they are, or walk. */
+function decide(ctx: RunContext, inc: NonNullable<WriteFileListsOptions['incremental']>, key: string): Decision {
+  const loaded = loadFileListState(inc.stateDir, key, ctx.plans.map((p) => p.walk.dir));
+  if (!('state' in loaded)) return { walk: loaded.why };
+  const { state } = loaded;
+  if (inc.changed === undefined) return { walk: inc.fullWhy ?? 'asked for' };
+  // A first push of a whole tree names most of it: walking is then the cheaper way to the same bytes.
+  const changed = [...inc.changed];
+  const entries = Math.max(...state.roots.map((r) => r.fullLines));
+  if (changed.length > Math.max(10_000, entries / 10)) return { walk: `the change journal names ${changed.length} paths, more than a tenth of the ${entries} entries` };
+  if (inc.fullWalkEveryMs !== undefined && !(Date.now() - Date.parse(state.lastFullWalk.at) < inc.fullWalkEveryMs)) {
+    return { walk: `the last full walk (${state.lastFullWalk.at}) is older than ${Math.round(inc.fullWalkEveryMs / 3600000)} h` };
+  }
+  // Nothing changed since lists the state still describes: they are right as they are.
+  if (changed.length === 0 && (ctx.opts.unlisted?.size ?? 0) === 0) return { unchanged: state };
+  return { update: { state, changed } };
+}
+
+/** The lists updated from the changed paths (filelist-update.ts); a string says why they must be walked instead. */
+function update(ctx: RunContext, stateDir: string, state: FileListState, changed: string[]): Made | string {
+  const index = loadTreeIndex(stateDir, state);
+  if ('why' in index) return index.why;
+  try {
+    const up = updateLists({
+      roots: ctx.plans.map((p) => p.walk),
+      old: state.roots.map((r, i) => {
+        const p = ctx.plans[i] as Plan;
+        return { fullfilelist: fs.readFileSync(path.join(p.walk.dir, p.fullName)), timelist: fs.readFileSync(path.join(p.walk.dir, p.input.timelistName)), entries: r.entries, fullLines: r.fullLines };
+      }),
+      index,
+      changed,
+      unlisted: ctx.opts.unlisted,
+      staging: ctx.staging,
+      algs: ctx.algs,
+      timeField: ctx.timeField,
+      warn: ctx.warn,
+      digests: ctx.digests,
+    });
+    return {
+      by: { kind: 'update', examined: up.examined },
+      lists: up.roots.map((r) => ({ ...r, entries: () => r.entries })),
+      index: up.index ?? { unchanged: state.token },
+      lastFullWalk: state.lastFullWalk,
+    };
+  } catch (err) {
+    if (err instanceof FullWalkNeeded) return err.message;
+    throw err;
+  }
+}
+
+/** The lists from a walk of the whole tree (filelist-walk.js), and the tree index for the next update. */
+async function walk(ctx: RunContext, why: string): Promise<Made> {
+  const walked = await walkRoots(
+    ctx.plans.map((p) => p.walk),
+    {
+      staging: ctx.staging,
+      chdir: ctx.opts.chdir ?? true,
+      warn: ctx.warn,
+      timeField: ctx.timeField,
+      workers: Math.max(0, Math.floor(ctx.opts.workers ?? Math.min(availableParallelism() - 1, 3))),
+      splitLevel: ctx.opts.parallelTuning?.splitLevel ?? 3,
+      mainTakesTasks: ctx.opts.parallelTuning?.mainTakesTasks ?? true,
+      unlisted: ctx.opts.unlisted,
+    },
+  );
+  const lists = walked.lists.map((l): NewLists => {
+    const checksummed = finishTimelist(l, ctx.algs, ctx.digests, ctx.warn);
+    return { fullLines: l.fullLines, checksummed, links: l.links, entries: () => l.entries, fullfilelist: () => ({ content: l.content('fullfilelist') }), timelist: () => ({ content: l.content('timelist') }) };
+  });
+  return {
+    by: { kind: 'full walk', why },
+    lists,
+    index: { inodeLines: Buffer.concat(walked.linkedFiles.map((f) => fs.readFileSync(f))), links: sortedFlat(linkTargets(walked.lists.flatMap((l) => l.links))) },
+    lastFullWalk: { at: new Date().toISOString(), why },
+  };
+}
+
+/** Publishes the lists that changed, innermost roots first (deferred lines of enclosing roots see them). */
+function publishAll(ctx: RunContext, made: Made): FileListResult[] {
+  const { plans, opts } = ctx;
+  const order = plans.map((p, i) => i).sort((a, b) => (plans[b] as Plan).walk.depth - (plans[a] as Plan).walk.depth);
+  const results: FileListResult[] = new Array(plans.length);
+  for (const i of order) {
+    const p = plans[i] as Plan;
+    const list = made.lists[i] as NewLists;
+    const fullfilelist = list.fullfilelist();
+    const timelist = list.timelist();
+    const targets: [string, { content: ListContent; same?: boolean }][] = [[p.fullName, fullfilelist], ...p.input.copies.map((c): [string, { content: ListContent; same?: boolean }] => [c, timelist]), [p.input.timelistName, timelist]];
+    const files = targets.map(([name, { content, same }]): FileListFile => {
+      const target = path.join(p.walk.dir, name);
+      const changed = same === undefined ? !sameContent(content, target) : !same;
+      if (changed) publish(content, target, opts.fileMode ?? 0o644, opts.owner);
+      return { name, path: target, bytes: content.size, changed };
+    });
+    results[i] = {
+      dir: p.input.dir,
+      realDir: p.walk.dir,
+      entries: list.entries(),
+      fullfilelistLines: list.fullLines,
+      checksummed: list.checksummed,
+      changed: files.filter((f) => f.changed).map((f) => f.name),
+      files,
+      madeBy: made.by,
+    };
+  }
+  return results;
+}
+
+/** Records what the published lists are, for the next run's update. */
+function saveState(stateDir: string, key: string, results: readonly FileListResult[], made: Made): void {
+  saveFileListState(
+    stateDir,
+    {
+      key,
+      roots: results.map((r) => ({
+        dir: r.realDir,
+        entries: r.entries,
+        fullLines: r.fullfilelistLines,
+        checksummed: r.checksummed,
+        files: Object.fromEntries(r.files.map((f) => [f.name, identityOf(f.path) ?? { size: -1, mtimeMs: -1, ino: -1 }])),
+      })),
+      lastFullWalk: made.lastFullWalk,
+    },
+    made.index,
+  );
+}
+
 /**
  * Generates fullfilelist and the timelist (+ copies) of every root, then publishes those whose content changed.
  * All roots are generated before anything is published; a failure publishes nothing. See the file comment.
@@ -415,7 +565,6 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
   const plans = planRoots(roots);
   const algs = opts.checksumAlgorithms ?? ALL_CHECKSUM_ALGORITHMS;
   const timeField = opts.timeField ?? 'max';
-  const warn = opts.onWarning ?? ((m: string) => void process.stderr.write(`${m}\n`));
   const stagingParent = fs.realpathSync(opts.stagingDir ?? tmpdir());
   for (const p of plans) {
     if (stagingParent === p.walk.dir || isInside(p.walk.dir, stagingParent)) {
@@ -425,128 +574,38 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
   for (const p of plans) removeStaleTemps(p);
   const staging = await scratchDir(stagingParent, 'filelist-');
   const cache = new Map<string, string[] | null>();
-  const digests = (abs: string) => {
-    let d = cache.get(abs);
-    if (d === undefined) cache.set(abs, (d = hashFile(abs, algs)));
-    return d;
+  const ctx: RunContext = {
+    plans,
+    opts,
+    staging,
+    algs,
+    timeField,
+    warn: opts.onWarning ?? ((m: string) => void process.stderr.write(`${m}\n`)),
+    digests: (abs) => {
+      let d = cache.get(abs);
+      if (d === undefined) cache.set(abs, (d = hashFile(abs, algs)));
+      return d;
+    },
   };
   const inc = opts.incremental;
   const key = stateKey(plans, algs, timeField);
   try {
-    let made: ListsMadeBy = { kind: 'full walk', why: 'no incremental state configured' };
-    let lists: NewLists[] | undefined;
-    let newIndex: TreeIndex | WalkedTreeIndex | { unchanged: string } = { inodes: [], links: [] };
-    let lastFullWalk: { at: string; why: string } | undefined;
+    let why = 'no incremental state configured';
+    let made: Made | undefined;
     if (inc !== undefined) {
-      const loaded = loadFileListState(inc.stateDir, key, plans.map((p) => p.walk.dir));
-      const age = 'state' in loaded ? Date.now() - Date.parse(loaded.state.lastFullWalk.at) : 0;
-      // A first push of a whole tree names most of it: walking is then the cheaper way to the same bytes.
-      const changed = inc.changed === undefined ? undefined : [...inc.changed];
-      const entries = 'state' in loaded ? Math.max(...loaded.state.roots.map((r) => r.fullLines)) : 0;
-      if (!('state' in loaded)) made.why = loaded.why;
-      else if (changed === undefined) made.why = inc.fullWhy ?? 'asked for';
-      else if (changed.length > Math.max(10_000, entries / 10)) made.why = `the change journal names ${changed.length} paths, more than a tenth of the ${entries} entries`;
-      else if (inc.fullWalkEveryMs !== undefined && !(age < inc.fullWalkEveryMs)) {
-        made.why = `the last full walk (${loaded.state.lastFullWalk.at}) is older than ${Math.round(inc.fullWalkEveryMs / 3600000)} h`;
-      } else if (changed.length === 0 && (opts.unlisted?.size ?? 0) === 0) {
-        // Nothing changed since lists the state still describes: they are right as they are.
-        return unchangedLists(plans, loaded.state);
-      } else {
-        const index = loadTreeIndex(inc.stateDir, loaded.state);
-        if ('why' in index) made.why = index.why;
-        else {
-          try {
-            const up = updateLists({
-              roots: plans.map((p) => p.walk),
-              old: loaded.state.roots.map((r, i) => {
-                const p = plans[i] as Plan;
-                return { fullfilelist: fs.readFileSync(path.join(p.walk.dir, p.fullName)), timelist: fs.readFileSync(path.join(p.walk.dir, p.input.timelistName)), entries: r.entries, fullLines: r.fullLines };
-              }),
-              index,
-              changed,
-              unlisted: opts.unlisted,
-              staging,
-              algs,
-              timeField,
-              warn,
-              digests,
-            });
-            lists = up.roots.map((r) => ({ ...r, entries: () => r.entries }));
-            newIndex = up.index ?? { unchanged: loaded.state.token };
-            lastFullWalk = loaded.state.lastFullWalk;
-            made = { kind: 'update', examined: up.examined };
-          } catch (err) {
-            if (!(err instanceof FullWalkNeeded)) throw err;
-            made.why = err.message;
-          }
-        }
+      const decision = decide(ctx, inc, key);
+      if ('unchanged' in decision) return unchangedLists(plans, decision.unchanged);
+      if ('walk' in decision) why = decision.walk;
+      else {
+        const updated = update(ctx, inc.stateDir, decision.update.state, decision.update.changed);
+        if (typeof updated === 'string') why = updated;
+        else made = updated;
       }
     }
-    if (lists === undefined) {
-      const walked = await walkRoots(
-        plans.map((p) => p.walk),
-        {
-          staging,
-          chdir: opts.chdir ?? true,
-          warn,
-          timeField,
-          workers: Math.max(0, Math.floor(opts.workers ?? Math.min(availableParallelism() - 1, 3))),
-          splitLevel: opts.parallelTuning?.splitLevel ?? 3,
-          mainTakesTasks: opts.parallelTuning?.mainTakesTasks ?? true,
-          unlisted: opts.unlisted,
-        },
-      );
-      lists = walked.lists.map((l) => {
-        const checksummed = finishTimelist(l, algs, digests, warn);
-        return { fullLines: l.fullLines, checksummed, links: l.links, entries: () => l.entries, fullfilelist: () => ({ content: l.content('fullfilelist') }), timelist: () => ({ content: l.content('timelist') }) };
-      });
-      newIndex = { inodeLines: Buffer.concat(walked.linkedFiles.map((f) => fs.readFileSync(f))), links: sortedFlat(linkTargets(walked.lists.flatMap((l) => l.links))) };
-      lastFullWalk = { at: new Date().toISOString(), why: made.why ?? 'asked for' };
-    }
-    refuseOutsideLinks(plans, lists);
-    // Publish innermost roots first, so deferred lines of enclosing roots see the published files.
-    const order = plans.map((p, i) => i).sort((a, b) => (plans[b] as Plan).walk.depth - (plans[a] as Plan).walk.depth);
-    const results: FileListResult[] = new Array(plans.length);
-    for (const i of order) {
-      const p = plans[i] as Plan;
-      const list = lists[i] as NewLists;
-      const fullfilelist = list.fullfilelist();
-      const timelist = list.timelist();
-      const targets: [string, { content: ListContent; same?: boolean }][] = [[p.fullName, fullfilelist], ...p.input.copies.map((c): [string, { content: ListContent; same?: boolean }] => [c, timelist]), [p.input.timelistName, timelist]];
-      const files = targets.map(([name, { content, same }]): FileListFile => {
-        const target = path.join(p.walk.dir, name);
-        const changed = same === undefined ? !sameContent(content, target) : !same;
-        if (changed) publish(content, target, opts.fileMode ?? 0o644, opts.owner);
-        return { name, path: target, bytes: content.size, changed };
-      });
-      results[i] = {
-        dir: p.input.dir,
-        realDir: p.walk.dir,
-        entries: list.entries(),
-        fullfilelistLines: list.fullLines,
-        checksummed: list.checksummed,
-        changed: files.filter((f) => f.changed).map((f) => f.name),
-        files,
-        madeBy: made,
-      };
-    }
-    if (inc !== undefined && lastFullWalk !== undefined) {
-      saveFileListState(
-        inc.stateDir,
-        {
-          key,
-          roots: results.map((r) => ({
-            dir: r.realDir,
-            entries: r.entries,
-            fullLines: r.fullfilelistLines,
-            checksummed: r.checksummed,
-            files: Object.fromEntries(r.files.map((f) => [f.name, identityOf(f.path) ?? { size: -1, mtimeMs: -1, ino: -1 }])),
-          })),
-          lastFullWalk,
-        },
-        newIndex,
-      );
-    }
+    made ??= await walk(ctx, why);
+    refuseOutsideLinks(plans, made.lists);
+    const results = publishAll(ctx, made);
+    if (inc !== undefined) saveState(inc.stateDir, key, results, made);
     return results;
   } catch (err) {
     // Some roots may be published already: the next run must not trust the old state.
