@@ -190,11 +190,10 @@ class OldLines {
     return same(ls) ? [ls, after] : [after, after];
   }
 
-  /** Whether `key` had lines below it (pre-order: the line after its own): it was a directory with contents. */
-  hadContents(key: Buffer): boolean {
-    const [s, e] = this.own(key);
-    if (s === e || e >= this.end) return false;
-    const [ps, pe] = this.pathOf(e);
+  /** Whether `key`, whose own line own(key) found ending at `ownEnd`, had lines below it: a directory with contents. */
+  hadContents(key: Buffer, ownEnd: number): boolean {
+    if (ownEnd >= this.end) return false;
+    const [ps, pe] = this.pathOf(ownEnd);
     return atOrBelow(this.buf, ps, pe, key);
   }
 
@@ -281,7 +280,8 @@ function parseChecksums(text: string, algs: readonly string[], where: string): M
   return out;
 }
 
-function checksumText(map: ReadonlyMap<string, string[]>, algs: readonly string[]): string {
+/** A timelist's checksum sections (create-filelist -c: files by code point of their path) and its [End]. */
+export function checksumText(map: ReadonlyMap<string, readonly string[]>, algs: readonly string[]): string {
   const files = [...map].sort((x, y) => compareNames(x[0], y[0]));
   return `${algs.map((alg, k) => `\n[Checksums ${alg.toUpperCase()}]\n${files.map(([rel, d]) => `${d[k]}\t${rel}\n`).join('')}`).join('')}\n[End]\n`;
 }
@@ -349,8 +349,10 @@ function splice(old: Buffer, from: number, to: number, ops: readonly Op[]): { pi
   return { pieces, same, added, removed };
 }
 
-function parentOf(p: string): string {
-  return p.slice(0, p.lastIndexOf('/')) || '/';
+/** Whether `p` or a directory above it is in `set`. */
+function atOrBelowOne(p: string, set: ReadonlySet<string>): boolean {
+  for (let q = p; q.length > 1; q = path.dirname(q)) if (set.has(q)) return true;
+  return false;
 }
 
 /** String pairs sorted by their first: at(p) finds the pairs whose first is p or below p. */
@@ -486,23 +488,16 @@ export function updateLists(inp: UpdateInput): UpdateResult {
     return f[kind].subarray(r[0], r[1]);
   };
   const subtreeDone = new Set<string>();
-  const covered = (p: string) => {
-    for (let q = p; q.length > 1; q = parentOf(q)) if (subtreeDone.has(q)) return true;
-    return false;
-  };
+  const covered = (p: string) => atOrBelowOne(p, subtreeDone);
 
   const dirty = new Set<string>();
   for (const p of inp.changed) {
     dirty.add(p);
-    dirty.add(parentOf(p));
+    dirty.add(path.dirname(p));
   }
   for (const p of inp.unlisted ?? []) dirty.add(p);
 
-  const unlisted = (p: string) => {
-    if (inp.unlisted === undefined || inp.unlisted.size === 0) return false;
-    for (let q = p; q.length > 1; q = parentOf(q)) if (inp.unlisted.has(q)) return true;
-    return false;
-  };
+  const unlisted = (p: string) => inp.unlisted !== undefined && inp.unlisted.size > 0 && atOrBelowOne(p, inp.unlisted);
   const aboveRoot = (p: string) => rootDirs.some((d) => d.startsWith(`${p}/`));
   const ownName = (dir: string, name: string) => inp.roots.some((r) => r.dir === dir && (r.ownNames.has(name) || r.isTempName(name)));
 
@@ -520,7 +515,7 @@ export function updateLists(inp: UpdateInput): UpdateResult {
       const newLine = tlRange[1] > tlRange[0];
       if (!f.timelist || (ts === te && !newLine)) {
         // No timelist line before or after: nothing to replace, as long as it was a directory before too.
-        if (!w.fl.hadContents(key)) return false;
+        if (!w.fl.hadContents(key, ofe)) return false;
         continue;
       }
       if (ts === te || !newLine) return false;
@@ -534,7 +529,7 @@ export function updateLists(inp: UpdateInput): UpdateResult {
 
   const examine = (p: string, next: Set<string>) => {
     if (covered(p) || rootDirs.includes(p)) return; // a root's own line: ownEntries below
-    const dir = parentOf(p);
+    const dir = path.dirname(p);
     const name = p.slice(dir.length + 1);
     if (ownName(dir, name)) return;
     const frames = walker.framesFor(dir);
@@ -600,7 +595,7 @@ export function updateLists(inp: UpdateInput): UpdateResult {
     // Nested roots: their directory and published names, in every enclosing root, after they publish.
     for (const inner of inp.roots) {
       for (const abs of [inner.dir, ...[...inner.ownNames].map((n) => `${inner.dir}/${n}`)]) {
-        const dir = parentOf(abs);
+        const dir = path.dirname(abs);
         const name = abs.slice(dir.length + 1);
         const frames = walker.framesFor(dir);
         if (frames === null) throw new FullWalkNeeded(`${dir} is no longer a directory`);

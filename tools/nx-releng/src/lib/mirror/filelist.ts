@@ -83,8 +83,8 @@ import { randomBytes } from 'node:crypto';
 import { scratchDir } from '../core/scratch';
 import { RelengError } from '../../errors';
 import { linkTargetProblem } from '../core/link-policy';
-import { WalkError, compareNames, walkRoots, type ListContent, type StagedLists, type WalkRoot } from './filelist-walk';
-import { FullWalkNeeded, linkTargets, sortedFlat, updateLists, type TreeIndex } from './filelist-update';
+import { WalkError, walkRoots, type ListContent, type StagedLists, type WalkRoot } from './filelist-walk';
+import { FullWalkNeeded, checksumText, linkTargets, sortedFlat, updateLists, type TreeIndex } from './filelist-update';
 import { dropFileListState, identityOf, loadFileListState, loadTreeIndex, saveFileListState, type FileListState, type WalkedTreeIndex } from './filelist-state';
 
 export type ChecksumAlgorithm = 'sha1' | 'md5' | 'sha256' | 'sha512';
@@ -336,17 +336,14 @@ function hashFile(absPath: string, algs: readonly ChecksumAlgorithm[]): string[]
  * how many files each section lists. `digestsOf`: digests by absolute path, cached across nested roots.
  */
 function finishTimelist(list: StagedLists, algs: readonly ChecksumAlgorithm[], digestsOf: (abs: string) => string[] | null, warn: (m: string) => void): number {
-  const files = list.checksums
-    .sort((x, y) => compareNames(x.rel, y.rel))
-    .map((e) => {
-      const digests = digestsOf(e.abs);
-      if (digests === null) warn(`not checksumming ${e.abs}: not a regular file`);
-      return { rel: e.rel, digests };
-    })
-    .filter((f): f is { rel: string; digests: string[] } => f.digests !== null);
-  const sections = algs.map((alg, i) => `\n[Checksums ${alg.toUpperCase()}]\n${files.map((f) => `${f.digests[i]}\t${f.rel}\n`).join('')}`);
-  fs.appendFileSync(list.timelist, `${sections.join('')}\n[End]\n`);
-  return algs.length > 0 ? files.length : 0;
+  const files = new Map<string, string[]>();
+  for (const e of list.checksums) {
+    const digests = digestsOf(e.abs);
+    if (digests === null) warn(`not checksumming ${e.abs}: not a regular file`);
+    else files.set(e.rel, digests);
+  }
+  fs.appendFileSync(list.timelist, checksumText(files, algs));
+  return algs.length > 0 ? files.size : 0;
 }
 
 /** The link policy (lib/core/link-policy.ts): every listed link stays inside each root that lists it. */
