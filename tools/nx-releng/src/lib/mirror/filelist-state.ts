@@ -2,8 +2,9 @@
  * What the last file lists were made from, kept so that the next run can update them (filelist-update.ts) instead
  * of walking the tree: per root the identity of every list it published (a list changed by anyone else means the
  * state no longer describes it), the counts, the tree index (hard-linked files and symlinks, filelist-update.ts),
- * and when the last full walk ran. Two files in the state dir, each replaced by rename: `index.json` first, then
- * `state.json`, which names the token of its `index.json`. Anything missing, unreadable, malformed or not matching
+ * and when the last full walk ran. In the state dir, each written before it is named by the next file: the inode
+ * part(s) of the index `inodes-<token>-<k>.txt`, `index.json` (its first line the token), then `state.json`, which
+ * names the token and replaces the old one by rename; the old token's parts go last. Anything missing, unreadable, malformed or not matching
  * gives a full walk with the reason, never an error; a state that cannot be saved fails the run (saveFileListState).
  */
 import { randomBytes } from 'node:crypto';
@@ -35,18 +36,24 @@ export interface FileListState {
   roots: RootState[];
   lastFullWalk: { at: string; why: string };
   updatedAt: string;
-  /** Names the index.json written with this state. */
+  /** Names the index.json and inode parts written with this state. */
   token: string;
+  /** How many inode parts (`inodes-<token>-<k>.txt`, k from 0) the index has. */
+  inodeParts: number;
 }
 
 const STATE = 'state.json';
 const INDEX = 'index.json';
-/** The inode part of the tree index: the token, then `dev:ino<TAB>path` lines (a full walk writes them unsorted). */
-const INODES = 'inodes.txt';
+/** The inode part(s) of the tree index: `dev:ino<TAB>path` lines (a full walk's threads each stage one, unsorted). */
+const inodePart = (token: string, k: number) => `inodes-${token}-${k}.txt`;
+const INODE_PART = /^inodes-([0-9a-f]+)-\d+\.txt$/;
 
-/** A tree index as a full walk saves it: its inode lines as the walk staged them. */
+/**
+ * A tree index as a full walk saves it: the files its threads staged the inode lines in, moved into the state dir
+ * as they are (at 300,000 hard-linked files they are ~50 MB: reading and writing them again cost ~0.1 s).
+ */
 export interface WalkedTreeIndex {
-  inodeLines: Buffer;
+  inodeFiles: string[];
   links: string[];
 }
 
@@ -64,7 +71,8 @@ const isNumber = (x: unknown): x is number => typeof x === 'number' && Number.is
 /** What is wrong with the shape of a parsed state.json, if anything (it is read by this tool only, but may be damaged). */
 function stateProblem(s: Partial<FileListState>): string | undefined {
   if (typeof s.key !== 'string') return 'key is not a string';
-  if (typeof s.token !== 'string') return 'token is not a string';
+  if (typeof s.token !== 'string' || !/^[0-9a-f]+$/.test(s.token)) return 'token is not a hex string';
+  if (!Number.isInteger(s.inodeParts) || (s.inodeParts as number) < 0) return 'inodeParts is not a count';
   if (typeof s.updatedAt !== 'string') return 'updatedAt is not a string';
   if (typeof s.lastFullWalk?.at !== 'string' || typeof s.lastFullWalk.why !== 'string') return 'lastFullWalk is not {at, why}';
   if (!Array.isArray(s.roots)) return 'roots is not a list';
@@ -149,16 +157,41 @@ export function loadTreeIndex(stateDir: string, state: FileListState): TreeIndex
   }
   const pairs = (x: unknown): x is string[] => Array.isArray(x) && x.length % 2 === 0 && x.every((y) => typeof y === 'string');
   if (!pairs(index?.links)) return { why: `the tree index ${path.join(stateDir, INDEX)} is malformed` };
-  const lines = read(INODES);
-  if (typeof lines !== 'string') return lines;
   const inodes: Array<[string, string]> = [];
-  for (const line of lines.split('\n')) {
-    if (line === '') continue;
-    const tab = line.indexOf('\t');
-    if (tab <= 0 || !line.startsWith('/', tab + 1)) return { why: `the tree index ${path.join(stateDir, INODES)} is malformed (${JSON.stringify(line.slice(0, 80))})` };
-    inodes.push([line.slice(tab + 1), line.slice(0, tab)]);
+  for (let k = 0; k < state.inodeParts; k++) {
+    const file = path.join(stateDir, inodePart(state.token, k));
+    let lines: string;
+    try {
+      lines = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      return { why: `cannot read the tree index ${file}: ${(err as Error).message}` };
+    }
+    for (const line of lines.split('\n')) {
+      if (line === '') continue;
+      const tab = line.indexOf('\t');
+      if (tab <= 0 || !line.startsWith('/', tab + 1)) return { why: `the tree index ${file} is malformed (${JSON.stringify(line.slice(0, 80))})` };
+      inodes.push([line.slice(tab + 1), line.slice(0, tab)]);
+    }
   }
   return { inodes: sortedFlat(inodes), links: index.links };
+}
+
+/** Moves a staged file to `dest` (copies it when they are on different file systems). */
+function moveFile(from: string, dest: string): void {
+  try {
+    fs.renameSync(from, dest);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    fs.copyFileSync(from, dest);
+  }
+}
+
+/** Removes the inode parts of every other token (older states), once state.json no longer names them. */
+function removeOtherParts(stateDir: string, token: string): void {
+  for (const name of fs.readdirSync(stateDir)) {
+    const m = INODE_PART.exec(name);
+    if ((m !== null && m[1] !== token) || name === 'inodes.txt') fs.rmSync(path.join(stateDir, name), { force: true });
+  }
 }
 
 function replaceFile(file: string, text: string | Buffer): void {
@@ -178,27 +211,29 @@ function replaceFile(file: string, text: string | Buffer): void {
  */
 export function saveFileListState(
   stateDir: string,
-  state: Omit<FileListState, 'token' | 'version' | 'updatedAt'>,
-  index: TreeIndex | WalkedTreeIndex | { unchanged: string },
+  state: Omit<FileListState, 'token' | 'version' | 'updatedAt' | 'inodeParts'>,
+  index: TreeIndex | WalkedTreeIndex | { unchanged: { token: string; inodeParts: number } },
 ): void {
   try {
     fs.mkdirSync(stateDir, { recursive: true });
-    // An index nothing changed keeps its file (and token): at 300,000 entries it is megabytes to write.
-    let token: string;
-    if ('unchanged' in index) token = index.unchanged;
+    // An index nothing changed keeps its files (and token): at 300,000 entries it is megabytes to write.
+    let kept: { token: string; inodeParts: number };
+    if ('unchanged' in index) kept = index.unchanged;
     else {
-      token = randomBytes(8).toString('hex');
-      let lines: Buffer;
-      if ('inodeLines' in index) lines = index.inodeLines;
-      else {
+      const token = randomBytes(8).toString('hex');
+      if ('inodeFiles' in index) {
+        index.inodeFiles.forEach((f, k) => moveFile(f, path.join(stateDir, inodePart(token, k))));
+        kept = { token, inodeParts: index.inodeFiles.length };
+      } else {
         const text: string[] = [];
         for (let k = 0; k + 1 < index.inodes.length; k += 2) text.push(`${index.inodes[k + 1]}\t${index.inodes[k]}\n`);
-        lines = Buffer.from(text.join(''));
+        fs.writeFileSync(path.join(stateDir, inodePart(token, 0)), text.join(''));
+        kept = { token, inodeParts: 1 };
       }
-      replaceFile(path.join(stateDir, INODES), Buffer.concat([Buffer.from(`${token}\n`), lines]));
       replaceFile(path.join(stateDir, INDEX), `${token}\n${JSON.stringify({ links: index.links })}`);
     }
-    replaceFile(path.join(stateDir, STATE), `${JSON.stringify({ version: 1, ...state, updatedAt: new Date().toISOString(), token } satisfies FileListState, null, 1)}\n`);
+    replaceFile(path.join(stateDir, STATE), `${JSON.stringify({ version: 1, ...state, updatedAt: new Date().toISOString(), ...kept } satisfies FileListState, null, 1)}\n`);
+    removeOtherParts(stateDir, kept.token);
   } catch (err) {
     const left = dropFileListState(stateDir);
     throw new RelengError(

@@ -407,7 +407,7 @@ function stateKey(plans: readonly Plan[], algs: readonly ChecksumAlgorithm[], ti
 interface Made {
   by: ListsMadeBy;
   lists: NewLists[];
-  index: TreeIndex | WalkedTreeIndex | { unchanged: string };
+  index: TreeIndex | WalkedTreeIndex | { unchanged: { token: string; inodeParts: number } };
   lastFullWalk: { at: string; why: string };
 }
 
@@ -467,7 +467,7 @@ function update(ctx: RunContext, stateDir: string, state: FileListState, changed
     return {
       by: { kind: 'update', examined: up.examined },
       lists: up.roots.map((r) => ({ ...r, entries: () => r.entries })),
-      index: up.index ?? { unchanged: state.token },
+      index: up.index ?? { unchanged: { token: state.token, inodeParts: state.inodeParts } },
       lastFullWalk: state.lastFullWalk,
     };
   } catch (err) {
@@ -498,7 +498,7 @@ async function walk(ctx: RunContext, why: string): Promise<Made> {
   return {
     by: { kind: 'full walk', why },
     lists,
-    index: { inodeLines: Buffer.concat(walked.linkedFiles.map((f) => fs.readFileSync(f))), links: sortedFlat(linkTargets(walked.lists.flatMap((l) => l.links))) },
+    index: { inodeFiles: walked.linkedFiles, links: sortedFlat(linkTargets(walked.lists.flatMap((l) => l.links))) },
     lastFullWalk: { at: new Date().toISOString(), why },
   };
 }

@@ -3,8 +3,11 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { execa } from 'execa';
 import { RelengError } from '../../errors';
+
+/** execa, loaded on first use: an executor that starts no tool (mirror:filelist) skips its ~50 ms load. */
+let loadedExeca: typeof import('execa') | undefined;
+const execaModule = (): typeof import('execa') => (loadedExeca ??= require('execa') as typeof import('execa'));
 
 /** Where each external tool comes from, so a missing tool names the package to install. */
 export const TOOL_PACKAGES: Record<string, { debian: string; el: string }> = {
@@ -112,7 +115,7 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
   const file = log ? createWriteStream(log, { flags: 'a' }) : undefined;
   file?.on('error', () => undefined); // reported by finished(file) once the tool is done
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
-  const child = execa(cmd, args, {
+  const child = execaModule().execa(cmd, args, {
     cwd: opts.cwd,
     env: opts.env,
     extendEnv: true,
@@ -176,7 +179,7 @@ export interface ToolStream {
 
 /** Runs one external program (explicit argv) whose stdout the caller reads as a stream. */
 export function streamStdout(cmd: string, args: readonly string[]): ToolStream {
-  const child = execa(cmd, args, { stdin: 'ignore', reject: false, buffer: false });
+  const child = execaModule().execa(cmd, args, { stdin: 'ignore', reject: false, buffer: false });
   const stderr = new Kept(TAIL_BYTES, true);
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
   const done = child.then((res) => {
