@@ -277,3 +277,41 @@ test('the update falls back to a full walk when it cannot promise the same bytes
   assert.match((await run([], { fullWalkEveryMs: 0 }))[0]?.madeBy.why ?? '', /is older than 0 h/);
   assert.equal((await run([], { fullWalkEveryMs: 3600_000 }))[0]?.madeBy.kind, 'update');
 });
+
+test('the tree index: a walk moves its inode parts in, the old state\'s parts go, and a missing part walks', async () => {
+  const { prod, roots, stateDir } = productionTree();
+  const pkgs = join(prod, 'mirror/pub/rocky/8.10/BaseOS/x86_64/os/Packages/a');
+  fs.writeFileSync(join(pkgs, 'x.rpm'), 'x');
+  fs.linkSync(join(pkgs, 'x.rpm'), join(prod, 'mirror/vault/rocky/8.9/BaseOS/x.rpm'));
+  const run = (changed: string[] | undefined, workers = 0) =>
+    writeFileLists(roots, { ...quiet, workers, stagingDir: scratch, incremental: { stateDir, changed, fullWhy: '--full' } });
+  const state = () => JSON.parse(fs.readFileSync(join(stateDir, 'state.json'), 'utf8')) as { token: string; inodeParts: number };
+  const parts = () => fs.readdirSync(stateDir).filter((n) => n.startsWith('inodes')).sort();
+  const partsOf = (s: { token: string; inodeParts: number }) => Array.from({ length: s.inodeParts }, (_, k) => `inodes-${s.token}-${k}.txt`).sort();
+  const inodeLines = () => parts().flatMap((n) => fs.readFileSync(join(stateDir, n), 'utf8').split('\n').filter(Boolean)).sort();
+
+  // A walk with a worker thread stages a part per thread that met a hard link; both names are in them.
+  await run(undefined, 1);
+  const first = state();
+  assert.deepEqual(parts(), partsOf(first));
+  assert.deepEqual(inodeLines().map((l) => l.split('\t')[1]).sort(), [join(pkgs, 'x.rpm'), join(prod, 'mirror/vault/rocky/8.9/BaseOS/x.rpm')].sort());
+  // What an older state left (another token's part, the single file of earlier versions) goes with the next save.
+  fs.writeFileSync(join(stateDir, 'inodes-0123abcd-0.txt'), '1:2\t/stale\n');
+  fs.writeFileSync(join(stateDir, 'inodes.txt'), 'old\n');
+  await run(undefined);
+  const second = state();
+  assert.notEqual(second.token, first.token);
+  assert.deepEqual(parts(), partsOf(second));
+  // An update that changes the index writes one part under a new token; the walk's parts go.
+  fs.linkSync(join(pkgs, 'x.rpm'), join(prod, 'mirror/pub/sig/8/kernel/x86_64/x.rpm'));
+  const up = await updateThenWalk(roots, stateDir, [join(prod, 'mirror/pub/sig/8/kernel/x86_64/x.rpm'), join(pkgs, 'x.rpm')], 'a new hard link');
+  assert.equal(up[0]?.madeBy.kind, 'update');
+  assert.equal(parts().length, state().inodeParts);
+  assert.equal(inodeLines().length, 3);
+  // A part gone: the next update cannot trust the index and walks, saying which file.
+  const gone = join(stateDir, partsOf(state())[0] as string);
+  fs.rmSync(gone);
+  const walked = await run([join(pkgs, 'x.rpm')]);
+  assert.equal(walked[0]?.madeBy.kind, 'full walk');
+  assert.match(walked[0]?.madeBy.why ?? '', new RegExp(`cannot read the tree index ${gone.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+});
