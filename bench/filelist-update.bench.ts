@@ -3,7 +3,7 @@
  * O(changes)"). Not run by CI.
  *
  *   node -r @swc-node/register bench/filelist-update.bench.ts [--entries 300000] [--percent 1] [--reps 5]
- *        [--roots shipped|one] [--seed 1] [--work DIR]
+ *        [--roots shipped|one] [--seed 1] [--work DIR] [--cold]
  *
  * Generates a Rocky-shaped tree with bench/gen-tree.ts at <work>/production/mirror/pub/rocky (removed at the end),
  * with the shipped list roots (mirror/pub/rocky, mirror/pub/sig and the production root, nested) or only
@@ -15,7 +15,10 @@
  * Both publish the changed lists (four files per root: fullfilelist, the timelist and its copies). After every
  * update a full walk of the same tree must find every list already equal (it rewrites none): the bench fails
  * otherwise. Medians, ratio = full walk / update, and the 1-minute load average.
+ * --cold (root only): `sync` and drop the page cache (/proc/sys/vm/drop_caches) before every timed run, as on a host
+ * whose tree is not in memory: the walk then reads every inode from disk, the update its lists and changed paths.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -31,6 +34,8 @@ const percent = num('percent', 1);
 const reps = num('reps', 5);
 const seed = num('seed', 1);
 const shipped = (args.get('roots') ?? 'shipped') === 'shipped';
+const cold = args.has('cold');
+if (cold && process.getuid?.() !== 0) throw new Error('--cold drops the page cache: run it as root');
 const work = fs.mkdtempSync(path.join(path.resolve(args.get('work') ?? tmpdir()), 'filelist-update-bench-'));
 
 const prod = path.join(work, 'production');
@@ -90,7 +95,14 @@ function push(random: () => number, files: string[], n: number, rep: number): st
   return changed;
 }
 
-async function timedLists(roots: FileListRoot[], changed: string[] | undefined): Promise<{ ms: number; results: FileListResult[] }> {
+/** Writes what is dirty and drops the page cache, dentries and inodes (--cold). */
+function dropCaches(): void {
+  if (spawnSync('sync').status !== 0) throw new Error('sync failed');
+  fs.writeFileSync('/proc/sys/vm/drop_caches', '3\n');
+}
+
+async function timedLists(roots: FileListRoot[], changed: string[] | undefined, timedCold = cold): Promise<{ ms: number; results: FileListResult[] }> {
+  if (timedCold) dropCaches();
   const t0 = process.hrtime.bigint();
   const results = await writeFileLists(roots, { stagingDir: staging, onWarning: () => undefined, incremental: { stateDir, changed, fullWhy: 'bench: full walk' } });
   return { ms: Number(process.hrtime.bigint() - t0) / 1e6, results };
@@ -102,7 +114,7 @@ async function run(roots: FileListRoot[], fileCount: number): Promise<void> {
   await timedLists(roots, undefined);
   const files = packageFiles();
   const n = Math.round((entries * percent) / 100);
-  console.log(`# each push changes ${n} files (${percent} % of the entries): replaced, added, deleted in thirds`);
+  console.log(`# each push changes ${n} files (${percent} % of the entries): replaced, added, deleted in thirds${cold ? '; page cache dropped before every timed run' : ''}`);
   const random = seededRandom(seed);
   const update: number[] = [];
   const full: number[] = [];
@@ -115,7 +127,7 @@ async function run(roots: FileListRoot[], fileCount: number): Promise<void> {
       if (made?.kind !== 'update') throw new Error(`the update walked: ${made?.why}`);
       update.push(ms);
       const mine = new Map(results.flatMap((r) => r.files.map((f) => [f.path, fs.readFileSync(f.path, 'utf8')] as const)));
-      const check = await timedLists(roots, undefined);
+      const check = await timedLists(roots, undefined, false);
       const differ = check.results.flatMap((r) => r.files.filter((f) => f.changed).map((f) => f.path));
       if (differ.length) {
         const [a, b] = [(mine.get(differ[0] as string) ?? '').split('\n'), fs.readFileSync(differ[0] as string, 'utf8').split('\n')];
@@ -129,7 +141,7 @@ async function run(roots: FileListRoot[], fileCount: number): Promise<void> {
   }
   const u = median(update);
   const f = median(full);
-  console.log(`\n| lists of a push changing ${percent} % of ${entries} entries | median |`);
+  console.log(`\n| lists of a push changing ${percent} % of ${entries} entries${cold ? ', page cache dropped' : ''} | median |`);
   console.log('| --- | --- |');
   console.log(`| update from the changed paths | ${u.toFixed(0)} ms |`);
   console.log(`| full walk | ${f.toFixed(0)} ms |`);
