@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseRelease, readJson, releaseFileOf } from '../nx-releng/src/config/load';
 import { modulemdText, type ModuleStreamSpec } from '../nx-releng/src/lib/formats/modulemd';
 import { COMPS_DIR, stageLocalSource } from '../../test/helpers/rpms';
 
@@ -28,8 +29,11 @@ export const SANDBOX_LAYOUT: Record<string, Record<string, string[]>> = {
   'SIG-kmod': { kmod: ['releng-base'] },
 };
 
-/** The modular repos of releases/8 (release.json modularRepos). */
-const MODULAR_REPOS = ['AppStream', 'PowerTools'];
+/** The modular repos of releases/8, as its release.json names them (the sandbox composes that release). */
+function modularRepos(): string[] {
+  const repoRoot = join(__dirname, '../..');
+  return parseRelease('8', readJson(repoRoot, releaseFileOf('8'))).modularRepos;
+}
 
 /** A comps file with one (empty) group, for repos the fixtures have no groups for. */
 function placeholderComps(repo: string): string {
@@ -125,9 +129,9 @@ export async function stageSandbox(relengRoot: string, opts: SandboxOptions = {}
       }
     }
     const srcDir = await stageLocalSource(kojiRoot, '8', short, layout, { version: opts.version, comps });
-    if (short === 'Rocky') await writeModuleBuilds(srcDir, MODULAR_REPOS);
+    if (short === 'Rocky') await writeModuleBuilds(srcDir, modularRepos());
   }
-  await writeModuleMetadata(relengRoot, '8', MODULAR_REPOS);
+  await writeModuleMetadata(relengRoot, '8', modularRepos());
   const composeRoot = join(relengRoot, 'mnt/compose/8');
   await mkdir(composeRoot, { recursive: true });
   return composeRoot;
