@@ -1131,6 +1131,12 @@ const CASES: Case[] = [
     nx: ['run', 'Rocky-8:sync-staging'],
     arrange: () => replaceFile(moduleYamlOf('x86_64', 'AppStream'), '---\ndocument: modulemd\nversion: 2\ndata: {name: releng-app, stream: [\n'),
     error: () => new RegExp(`Rocky-8:sync-staging FAILED: ${re(moduleYamlOf('x86_64', 'AppStream'))}: YAML document 1 does not parse: `),
+  },
+  {
+    name: 'compose: a module yaml that does not parse, at a --dryRun (it fails as the sync would)',
+    nx: ['run', 'Rocky-8:sync-staging', '--dryRun'],
+    arrange: () => replaceFile(moduleYamlOf('x86_64', 'AppStream'), '---\ndocument: modulemd\nversion: 2\ndata: {name: releng-app, stream: [\n'),
+    error: () => new RegExp(`Rocky-8:sync-staging FAILED: ${re(moduleYamlOf('x86_64', 'AppStream'))}: YAML document 1 does not parse: `),
   },  ...MINOR_SIG_ERRATA_CASES,
 ];
 

@@ -213,6 +213,10 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
   const mode = rsyncMode(channel, !!minor);
   const target = sp.revisionDir;
   const base = resultBase(req, compose, target, repos.length);
+  // Read before a dry run returns, so that it fails on a comps file or module metadata a real sync would refuse.
+  const groups = await groupfiles(model, compose, repos);
+  // A release tree (minor release, beta, lookahead) is the compose: pungi's modules record wins (lib/staging/modules.ts).
+  const { modules, yamls } = await moduleMetadataOf(model, roots, repos, minor ? compose : undefined);
 
   if (req.dryRun) {
     log.info(`${model.project}: dry run of ${compose.composeId} -> ${target} (nothing is changed)`);
@@ -235,9 +239,6 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
     return { ...base, minorRelease: !!minor, outcome: 'dry-run', ...totals(stats), seconds: (Date.now() - started) / 1000 };
   }
 
-  const groups = await groupfiles(model, compose, repos);
-  // A release tree (minor release, beta, lookahead) is the compose: pungi's modules record wins (lib/staging/modules.ts).
-  const { modules, yamls } = await moduleMetadataOf(model, roots, repos, minor ? compose : undefined);
   const subtrees = [...units.map((u) => u.rel.split('/')[0] as string), ...(minor ? minorReleaseSubtrees(minor) : [])].filter(
     (v, i, a) => a.indexOf(v) === i,
   );
