@@ -101,6 +101,8 @@ function dropCaches(): void {
   fs.writeFileSync('/proc/sys/vm/drop_caches', '3\n');
 }
 
+type Phases = { make: number; publish: number; save: number };
+
 async function timedLists(roots: FileListRoot[], changed: string[] | undefined, timedCold = cold): Promise<{ ms: number; results: FileListResult[] }> {
   if (timedCold) dropCaches();
   const t0 = process.hrtime.bigint();
@@ -118,6 +120,8 @@ async function run(roots: FileListRoot[], fileCount: number): Promise<void> {
   const random = seededRandom(seed);
   const update: number[] = [];
   const full: number[] = [];
+  // Where each side's time went (writeFileLists' madeBy.ms): making the lists, publishing them, saving the state.
+  const phases = { update: [] as Phases[], full: [] as Phases[] };
   for (let rep = 0; rep < reps * 2; rep++) {
     const changed = push(random, files, n, rep);
     const updateTurn = rep % 2 === 0;
@@ -136,8 +140,10 @@ async function run(roots: FileListRoot[], fileCount: number): Promise<void> {
         throw new Error(`the update's lists differ from a full walk: ${differ.join(', ')}; first at line ${i + 1}: ${JSON.stringify(a[i])} vs walk ${JSON.stringify(b[i])}`);
       }
     } else full.push(ms);
+    if (made?.ms) phases[updateTurn ? 'update' : 'full'].push(made.ms);
     const rewritten = results.reduce((k, r) => k + r.changed.length, 0);
-    console.log(`rep ${rep}: ${updateTurn ? 'update   ' : 'full walk'} ${ms.toFixed(0).padStart(6)} ms  ${made?.kind === 'update' ? `${made.examined} paths looked at` : ''} ${rewritten} lists rewritten, load ${loadavg()[0]?.toFixed(2)}`);
+    const split = made?.ms ? ` (make ${made.ms.make}, publish ${made.ms.publish}, save ${made.ms.save})` : '';
+    console.log(`rep ${rep}: ${updateTurn ? 'update   ' : 'full walk'} ${ms.toFixed(0).padStart(6)} ms${split}  ${made?.kind === 'update' ? `${made.examined} paths looked at` : ''} ${rewritten} lists rewritten, load ${loadavg()[0]?.toFixed(2)}`);
   }
   const u = median(update);
   const f = median(full);
@@ -146,6 +152,8 @@ async function run(roots: FileListRoot[], fileCount: number): Promise<void> {
   console.log(`| update from the changed paths | ${u.toFixed(0)} ms |`);
   console.log(`| full walk | ${f.toFixed(0)} ms |`);
   console.log(`| full walk / update | **${(f / u).toFixed(1)}x** (target >= 10x) |`);
+  const phaseMedians = (xs: Phases[]) => (['make', 'publish', 'save'] as const).map((k) => `${k} ${median(xs.map((x) => x[k])).toFixed(0)} ms`).join(', ');
+  console.log(`\nmedians of the parts: update ${phaseMedians(phases.update)}; full walk ${phaseMedians(phases.full)}`);
 }
 
 main()

@@ -378,6 +378,8 @@ export interface ListsMadeBy {
   why?: string;
   /** update: paths looked at again. */
   examined?: number;
+  /** Milliseconds spent making the lists (walk, or read and update), publishing them, saving the state. */
+  ms?: { make: number; publish: number; save: number };
 }
 
 /** The results of a run in which nothing changed: every list as the state recorded it, none rewritten. */
@@ -586,6 +588,7 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
   };
   const inc = opts.incremental;
   const key = stateKey(plans, algs, timeField);
+  const started = performance.now();
   try {
     let why = 'no incremental state configured';
     let made: Made | undefined;
@@ -600,9 +603,12 @@ export async function writeFileLists(roots: FileListRoot[], opts: WriteFileLists
       }
     }
     made ??= await walk(ctx, why);
+    const madeAt = performance.now();
     refuseOutsideLinks(plans, made.lists);
     const results = publishAll(ctx, made);
+    const publishedAt = performance.now();
     if (inc !== undefined) saveState(inc.stateDir, key, results, made);
+    made.by.ms = { make: Math.round(madeAt - started), publish: Math.round(publishedAt - madeAt), save: Math.round(performance.now() - publishedAt) };
     return results;
   } catch (err) {
     // Some roots may be published already: the next run must not trust the old state.
