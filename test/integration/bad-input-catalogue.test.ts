@@ -1498,7 +1498,7 @@ for (const c of FILELIST_CASES) {
       if (c.why) {
         const why = c.why(planted);
         assert.match(r.output, new RegExp(`walked the whole tree: ${why}$`, 'm'), r.output);
-        assert.deepEqual({ ...(await madeBy()), why: undefined }, { kind: 'full walk', why: undefined });
+        assert.equal((await madeBy())?.kind, 'full walk');
         assert.match((await madeBy())?.why ?? '', new RegExp(`^${why}$`));
       } else {
         assert.match(r.output, /updated from the change journal \(\d+ paths looked at again\)/, r.output);
