@@ -13,7 +13,8 @@ import { RelengError } from '../../errors';
  *   the tool syncs (a variant, <Variant>/<arch>, metadata, isos), every directory on the way to a repository,
  *   the repository itself, and any repodata or Packages dir. rsync follows a source or destination dir given
  *   with a trailing slash, and createrepo, clearing old repodata and the tool's own writes would go through it.
- * Everything is seen with lstat, and checked before anything is touched; each problem names the path.
+ * Everything is seen as lstat sees it (readdir's entry types, lstat for the starting points), and checked before
+ * anything is touched; each problem names the path.
  */
 
 /** Dir names that are layout wherever they are: the tool reads, writes and deletes inside them. */
