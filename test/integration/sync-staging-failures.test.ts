@@ -322,6 +322,23 @@ function assertSerialized(a: Lines, b: Lines): void {
   assert.ok(x[1] < y[0], `both runs held the lock at once:\n${a.text}\n---\n${b.text}`);
 }
 
+/**
+ * A sync's progress reads in order whenever its compose was sized (before the lock while waiting, or while its
+ * rsyncs already run): "syncing", then "to do", then one line per unit, counted up.
+ */
+function assertProgressOrder(log: Lines): void {
+  const lines = log.entries.map((e) => e.line);
+  const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+  const units = lines.filter((l) => /^ {2}\[\d+\/\d+\] \S+: \d+ files, .* copied in /.test(l));
+  assert.ok(at(/ syncing /) >= 0 && at(/ syncing /) < at(/^ {2}to do: /), log.text);
+  assert.ok(units.length > 0 && at(/^ {2}to do: /) < lines.indexOf(units[0] as string), log.text);
+  assert.deepEqual(
+    units.map((l) => /\[(\d+)\//.exec(l)?.[1]),
+    units.map((_, i) => String(i + 1)),
+    log.text,
+  );
+}
+
 test('two projects of one major started at once: one waits for the lock, both sync, same tree as serial runs', async () => {
   const root = await newRoot('sf-concurrent');
   const composes = [await compose(root, EXTRAS), await compose(root, DEVEL)];
@@ -330,6 +347,8 @@ test('two projects of one major started at once: one waits for the lock, both sy
   const waited = [x, y].filter((r) => /^waiting for lock .* held by (Extras|Rocky-devel)-8:sync-staging \(pid \d+ /m.test(r.log.text));
   assert.equal(waited.length, 1, `exactly one run waits:\n${x.log.text}\n---\n${y.log.text}`);
   assertSerialized(x.log, y.log);
+  assertProgressOrder(x.log);
+  assertProgressOrder(y.log);
   assert.equal(existsSync(stagingOf(root, EXTRAS).lockFile), false);
 
   const twin = await newRoot('sf-concurrent-twin');

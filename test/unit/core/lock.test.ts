@@ -166,3 +166,30 @@ describe('who holds a lock: pid reuse, reboots, other pid namespaces', () => {
   });
   after(() => rmSync(lock(), { force: true }));
 });
+
+describe('runs queued on one lock', () => {
+  test('each takes the lock in turn once it is released, never two at once; nothing is left open or behind', () => {
+    const d = join(dir, 'queue');
+    mkdirSync(d);
+    // In a child: a watch left open by a wait would keep it from exiting (killed = true).
+    const r = runInChild(
+      `const { withLock } = load('tools/nx-releng/src/lib/core/lock.ts');
+       const log = { info() {}, warn() {} };
+       let inside = 0, most = 0;
+       const order = [];
+       const run = (name) => withLock(${JSON.stringify(join(d, 'staging.lock'))}, name, 30, log, async () => {
+         most = Math.max(most, ++inside);
+         order.push(name);
+         await new Promise((r) => setTimeout(r, 30));
+         inside--;
+       });
+       await Promise.all(['Rocky-8', 'Extras-8', 'Rocky-devel-8'].map(run));
+       report({ order, most });`,
+      60,
+    );
+    assert.equal(r.killed, false, `the child did not exit: ${r.stderr}`);
+    assert.equal(r.report?.most, 1, r.stderr);
+    assert.deepEqual([...r.report.order].sort(), ['Extras-8', 'Rocky-8', 'Rocky-devel-8']);
+    assert.deepEqual(readdirSync(d), []);
+  });
+});

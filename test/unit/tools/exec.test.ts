@@ -69,3 +69,16 @@ describe('run: streamed output goes to a log file, not memory', () => {
     assert.match(error ?? '', new RegExp(`failed with exit code 3 \\(full output in ${log}\\):\\nerr-line$`));
   });
 });
+
+describe('loading', () => {
+  test('execa is loaded by the first tool run, not by importing the runtime inputs (one process per task, every nx run)', () => {
+    const { report, stderr } = inChild(`
+      const loaded = () => Object.keys(require.cache).some((f) => f.includes('/node_modules/execa/'));
+      load('tools/nx-releng/src/lib/cache/runtime-inputs.ts');
+      const before = loaded();
+      const { run } = load('tools/nx-releng/src/lib/tools/exec.ts');
+      const r = await run('true', []);
+      report({ before, after: loaded(), exitCode: r.exitCode });`);
+    assert.deepEqual(report, { before: false, after: true, exitCode: 0 }, stderr.slice(-2000));
+  });
+});

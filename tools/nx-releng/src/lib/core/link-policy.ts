@@ -13,7 +13,8 @@ import { RelengError } from '../../errors';
  *   the tool syncs (a variant, <Variant>/<arch>, metadata, isos), every directory on the way to a repository,
  *   the repository itself, and any repodata or Packages dir. rsync follows a source or destination dir given
  *   with a trailing slash, and createrepo, clearing old repodata and the tool's own writes would go through it.
- * Everything is seen with lstat, and checked before anything is touched; each problem names the path.
+ * Everything is seen as lstat sees it (readdir's entry types, lstat for the starting points), and checked before
+ * anything is touched; each problem names the path.
  */
 
 /** Dir names that are layout wherever they are: the tool reads, writes and deletes inside them. */
@@ -32,6 +33,19 @@ export function linkTargetProblem(tree: string, link: string, target: string): s
     else if (++ups > depth) return `${link} is a symbolic link to ${target}, which leaves ${tree}`;
   }
   return undefined;
+}
+
+type EntryType = 'link' | 'dir' | 'other';
+
+/** What the policy needs to know of an entry, from lstat or from a readdir entry (both describe the entry itself). */
+function entryType(e: { isSymbolicLink(): boolean; isDirectory(): boolean }): EntryType {
+  return e.isSymbolicLink() ? 'link' : e.isDirectory() ? 'dir' : 'other';
+}
+
+/** An entry that is gone by the time it is read is skipped, as one lstat no longer finds. */
+function ifGone(err: NodeJS.ErrnoException): undefined {
+  if (err.code === 'ENOENT') return undefined;
+  throw err;
 }
 
 /** Every directory on the way to each repository, and the repositories themselves (relative to the tree). */
@@ -57,24 +71,29 @@ export async function treeLinkProblems(
 ): Promise<string[]> {
   const problems: string[] = [];
   const mustBeDir = new Set([...subtrees, ...layout]);
-  const visit = async (rel: string, name: string): Promise<void> => {
+  // `type` is what readdir's entry says (lstat's answer: node lstat's an entry the filesystem does not type), so
+  // below the starting points a tree costs one readdir per directory, not one lstat per file.
+  const visit = async (rel: string, name: string, type: EntryType | undefined): Promise<void> => {
     const path = join(tree, rel);
-    const st = await lstat(path).catch(() => undefined);
-    if (!st) return;
-    if (st.isSymbolicLink()) {
-      const target = await readlink(path);
+    if (type === 'link') {
+      const target = await readlink(path).catch(ifGone);
+      if (target === undefined) return;
       if (mustBeDir.has(rel) || LAYOUT_NAMES.has(name)) {
         problems.push(`${path} is a symbolic link (to ${target}) where the layout has a directory`);
       } else {
         const problem = linkTargetProblem(tree, path, target);
         if (problem) problems.push(problem);
       }
-    } else if (st.isDirectory()) {
-      for (const child of (await readdir(path)).sort()) await visit(`${rel}/${child}`, child);
+    } else if (type === 'dir') {
+      const children = await readdir(path, { withFileTypes: true }).catch(ifGone);
+      if (!children) return;
+      children.sort((a, b) => (a.name < b.name ? -1 : 1)); // names are unique: the order of readdir(path).sort()
+      for (const child of children) await visit(`${rel}/${child.name}`, child.name, entryType(child));
     }
   };
+  const start = async (rel: string, name: string) => visit(rel, name, await lstat(join(tree, rel)).then(entryType, () => undefined));
   // Top-level entries that are no layout (a revision's images/, live/, files): any link there only stays inside.
-  for (const name of [...others].sort()) await visit(name, name);
+  for (const name of [...others].sort()) await start(name, name);
   for (const sub of [...subtrees].sort()) {
     // lstat follows every component but the last: the dirs above a subtree are layout too.
     const parts = sub.split('/');
@@ -83,7 +102,7 @@ export async function treeLinkProblems(
       const rel = parts.slice(0, i).join('/');
       if ((await lstat(join(tree, rel)).catch(() => undefined))?.isSymbolicLink()) above = rel;
     }
-    if (above === undefined) await visit(sub, parts[parts.length - 1] as string);
+    if (above === undefined) await start(sub, parts[parts.length - 1] as string);
     else if (!problems.some((p) => p.startsWith(`${join(tree, above)} `))) {
       problems.push(`${join(tree, above)} is a symbolic link (to ${await readlink(join(tree, above))}) where the layout has a directory`);
     }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync, watch, type FSWatcher } from 'node:fs';
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { RelengError } from '../../errors';
 import type { Log } from './log';
 
@@ -162,6 +162,41 @@ async function removeStale(file: string, stale: Found, me: LockInfo): Promise<bo
   }
 }
 
+/**
+ * The waits of one run for a lock: each ends after its pause, or as soon as the lock file is created or removed
+ * in its dir (inotify), so a queued run takes a released lock at once instead of at its next poll. The pause
+ * stays the fallback (a missed event, NFS, no inotify): the poll decides, the event only wakes it early.
+ */
+function lockWaits(file: string): { pause(ms: number): Promise<void>; close(): void } {
+  let changed = false;
+  let wake: (() => void) | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dirname(file), { persistent: false }, (_event, name) => {
+      if (name !== null && name.toString() !== basename(file)) return;
+      changed = true;
+      wake?.();
+    });
+    watcher.on('error', () => undefined); // the dir went away: the pauses still end
+  } catch {
+    /* no watching here: the pauses alone */
+  }
+  return {
+    pause: (ms) =>
+      new Promise((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          wake = undefined;
+          changed = false;
+          resolve();
+        };
+        const timer = setTimeout(done, changed ? 0 : ms); // a change since the last try: try again now
+        wake = done;
+      }),
+    close: () => watcher?.close(),
+  };
+}
+
 export async function withLock<T>(
   file: string,
   owner: string,
@@ -175,30 +210,37 @@ export async function withLock<T>(
   const deadline = Date.now() + timeoutSeconds * 1000;
   let announced = false;
   let pause = 50;
-  while (!(await createWhole(file, mine))) {
-    const held = await readLock(file);
-    if (!held) continue; // released between the two calls
-    const stale = whyStale(held, me);
-    if (stale && (await removeStale(file, held, me))) {
-      log.warn(`removing stale lock ${file} left by ${held.info?.owner ?? 'an unknown run'} (${stale})`);
-      continue;
+  let waits: ReturnType<typeof lockWaits> | undefined;
+  try {
+    while (!(await createWhole(file, mine))) {
+      const held = await readLock(file);
+      if (!held) continue; // released between the two calls
+      const stale = whyStale(held, me);
+      if (stale && (await removeStale(file, held, me))) {
+        log.warn(`removing stale lock ${file} left by ${held.info?.owner ?? 'an unknown run'} (${stale})`);
+        continue;
+      }
+      const h = held.info;
+      const who = h ? `${h.owner} (pid ${h.pid} on ${h.host} since ${h.since})` : 'another run';
+      if (Date.now() >= deadline) {
+        throw new RelengError(
+          `${file} is held by ${who}${stale ? ` and is stale (${stale}), but another run is taking it over` : ''}; ` +
+            `gave up after ${timeoutSeconds}s (lockTimeoutSeconds in releases/common.json)`,
+        );
+      }
+      if (!announced) {
+        log.info(`waiting for lock ${file} held by ${who}`);
+        announced = true;
+      }
+      // Watching starts after a failed try: a release between the two is caught by the pause.
+      waits ??= lockWaits(file);
+      await waits.pause(Math.min(pause, deadline - Date.now()));
+      // Capped low: the projects of a revision queue on its lock, and a hand-over the watch misses waits out the
+      // pause (a few small reads a second cost nothing; a 1 s cap cost ~0.5 s per task of a first sync).
+      pause = Math.min(pause * 2, 200);
     }
-    const h = held.info;
-    const who = h ? `${h.owner} (pid ${h.pid} on ${h.host} since ${h.since})` : 'another run';
-    if (Date.now() >= deadline) {
-      throw new RelengError(
-        `${file} is held by ${who}${stale ? ` and is stale (${stale}), but another run is taking it over` : ''}; ` +
-          `gave up after ${timeoutSeconds}s (lockTimeoutSeconds in releases/common.json)`,
-      );
-    }
-    if (!announced) {
-      log.info(`waiting for lock ${file} held by ${who}`);
-      announced = true;
-    }
-    await new Promise((r) => setTimeout(r, Math.min(pause, deadline - Date.now())));
-    // Capped low: the projects of a revision queue on its lock, and each hand-over waits out the pause (a few
-    // small reads a second cost nothing; a 1 s cap cost ~0.5 s per task of a first sync).
-    pause = Math.min(pause * 2, 200);
+  } finally {
+    waits?.close();
   }
   try {
     return await fn();

@@ -270,7 +270,10 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
     log.info(`${model.project}: syncing ${compose.composeId} -> ${target} (${reason})`);
     const { stats, recorded } = await inWorkCopy(target, sp, subtrees, async (work) => {
       await clearRepodata(work, repos);
-      const progress = await (early ?? sizeCompose(log, compose, units)).progress();
+      // The rsyncs need no sizes: they start while the walk (if still running) finishes; the first unit done
+      // waits for it, so its "to do" line still comes first.
+      const progress = (early ?? sizeCompose(log, compose, units)).progress();
+      progress.catch(() => undefined); // rethrown where it is awaited; not an unhandled rejection meanwhile
       const stats = await mapLimit(units, model.common.rsync.parallel, async (unit) => {
         const t0 = Date.now();
         const s = await rsync({
@@ -279,9 +282,10 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
           ...mode,
           chown: model.common.owner,
         });
-        progress.unitDone(unit.rel, { files: s.filesTransferred, bytes: s.bytesTransferred }, Date.now() - t0);
+        (await progress).unitDone(unit.rel, { files: s.filesTransferred, bytes: s.bytesTransferred }, Date.now() - t0);
         return s;
       });
+      await progress; // no units (nothing to copy): the walk still ends, and its failure still fails the sync
       const version = await createrepoVersion();
       let regenerated = 0;
       await mapLimit(repos, 2, async (repo) => {

@@ -5,9 +5,13 @@ import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { RelengError } from '../../errors';
 
-/** execa, loaded on first use: an executor that starts no tool (mirror:filelist) skips its ~50 ms load. */
-let loadedExeca: typeof import('execa') | undefined;
-const execaModule = (): typeof import('execa') => (loadedExeca ??= require('execa') as typeof import('execa'));
+/**
+ * execa, loaded on the first tool run rather than with this module: it is ESM, ~60 ms of CPU to load, and the
+ * runtime inputs (one process per task on every nx run) import modules that may run a tool but mostly run none.
+ */
+function execa(): typeof import('execa').execa {
+  return (require('execa') as typeof import('execa')).execa;
+}
 
 /** Where each external tool comes from, so a missing tool names the package to install. */
 export const TOOL_PACKAGES: Record<string, { debian: string; el: string }> = {
@@ -115,7 +119,7 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
   const file = log ? createWriteStream(log, { flags: 'a' }) : undefined;
   file?.on('error', () => undefined); // reported by finished(file) once the tool is done
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
-  const child = execaModule().execa(cmd, args, {
+  const child = execa()(cmd, args, {
     cwd: opts.cwd,
     env: opts.env,
     extendEnv: true,
@@ -179,7 +183,7 @@ export interface ToolStream {
 
 /** Runs one external program (explicit argv) whose stdout the caller reads as a stream. */
 export function streamStdout(cmd: string, args: readonly string[]): ToolStream {
-  const child = execaModule().execa(cmd, args, { stdin: 'ignore', reject: false, buffer: false });
+  const child = execa()(cmd, args, { stdin: 'ignore', reject: false, buffer: false });
   const stderr = new Kept(TAIL_BYTES, true);
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
   const done = child.then((res) => {
