@@ -27,7 +27,7 @@ import { genTree } from './gen-tree';
 import { machine, median, parseArgs } from './measure';
 import { seededRandom } from '../test/helpers/random';
 
-const args = parseArgs(process.argv.slice(2));
+const args = parseArgs(process.argv.slice(2), ['cold']);
 const num = (k: string, d: number): number => (args.has(k) ? Number(args.get(k)) : d);
 const entries = num('entries', 300000);
 const percent = num('percent', 1);
