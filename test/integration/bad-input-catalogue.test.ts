@@ -1398,7 +1398,7 @@ const FILELIST_CASES: FileListCase[] = [
     name: 'file lists: an inode part of the tree index is missing (state.json names one more than there are)',
     arrange: async (pushed) => {
       const journal = await completeJournal(pushed);
-      await editState('state.json', (t) => JSON.stringify({ ...JSON.parse(t), inodeParts: (JSON.parse(t) as { inodeParts: number }).inodeParts + 1 }));
+      await editState('state.json', (t) => JSON.stringify({ ...JSON.parse(t), inodeParts: [...(JSON.parse(t) as { inodeParts: number[] }).inodeParts, 10] }));
       return { journal };
     },
     why: () => `cannot read the tree index ${re(fileListStateDir())}/inodes-[0-9a-f]+-\\d+\\.txt: ENOENT: no such file or directory, open '[^'\\n]+'`,

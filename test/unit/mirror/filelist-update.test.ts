@@ -285,9 +285,9 @@ test('the tree index: a walk moves its inode parts in, the old state\'s parts go
   fs.linkSync(join(pkgs, 'x.rpm'), join(prod, 'mirror/vault/rocky/8.9/BaseOS/x.rpm'));
   const run = (changed: string[] | undefined, workers = 0) =>
     writeFileLists(roots, { ...quiet, workers, stagingDir: scratch, incremental: { stateDir, changed, fullWhy: '--full' } });
-  const state = () => JSON.parse(fs.readFileSync(join(stateDir, 'state.json'), 'utf8')) as { token: string; inodeParts: number };
+  const state = () => JSON.parse(fs.readFileSync(join(stateDir, 'state.json'), 'utf8')) as { token: string; inodeParts: number[] };
   const parts = () => fs.readdirSync(stateDir).filter((n) => n.startsWith('inodes')).sort();
-  const partsOf = (s: { token: string; inodeParts: number }) => Array.from({ length: s.inodeParts }, (_, k) => `inodes-${s.token}-${k}.txt`).sort();
+  const partsOf = (s: { token: string; inodeParts: number[] }) => s.inodeParts.map((_, k) => `inodes-${s.token}-${k}.txt`).sort();
   const inodeLines = () => parts().flatMap((n) => fs.readFileSync(join(stateDir, n), 'utf8').split('\n').filter(Boolean)).sort();
 
   // A walk with a worker thread stages a part per thread that met a hard link; both names are in them.
@@ -306,9 +306,15 @@ test('the tree index: a walk moves its inode parts in, the old state\'s parts go
   fs.linkSync(join(pkgs, 'x.rpm'), join(prod, 'mirror/pub/sig/8/kernel/x86_64/x.rpm'));
   const up = await updateThenWalk(roots, stateDir, [join(prod, 'mirror/pub/sig/8/kernel/x86_64/x.rpm'), join(pkgs, 'x.rpm')], 'a new hard link');
   assert.equal(up[0]?.madeBy.kind, 'update');
-  assert.equal(parts().length, state().inodeParts);
+  assert.equal(parts().length, state().inodeParts.length);
   assert.equal(inodeLines().length, 3);
-  // A part gone: the next update cannot trust the index and walks, saying which file.
+  // A part cut short (a crash before it reached the disk): the next update walks, saying which file.
+  const cut = join(stateDir, partsOf(state())[0] as string);
+  fs.truncateSync(cut, fs.statSync(cut).size - 3);
+  const short = await run([join(pkgs, 'x.rpm')]);
+  assert.equal(short[0]?.madeBy.kind, 'full walk');
+  assert.match(short[0]?.madeBy.why ?? '', /the tree index .*inodes-[0-9a-f]+-0\.txt is \d+ bytes, not the \d+ its state recorded/);
+  // A part gone: the same, naming it.
   const gone = join(stateDir, partsOf(state())[0] as string);
   fs.rmSync(gone);
   const walked = await run([join(pkgs, 'x.rpm')]);

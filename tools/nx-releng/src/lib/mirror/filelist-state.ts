@@ -38,8 +38,11 @@ export interface FileListState {
   updatedAt: string;
   /** Names the index.json and inode parts written with this state. */
   token: string;
-  /** How many inode parts (`inodes-<token>-<k>.txt`, k from 0) the index has. */
-  inodeParts: number;
+  /**
+   * The size in bytes of each inode part (`inodes-<token>-<k>.txt`, k from 0): a part of another size (cut short
+   * by a crash: nothing here is fsync'ed) makes the next run walk.
+   */
+  inodeParts: number[];
 }
 
 const STATE = 'state.json';
@@ -72,7 +75,7 @@ const isNumber = (x: unknown): x is number => typeof x === 'number' && Number.is
 function stateProblem(s: Partial<FileListState>): string | undefined {
   if (typeof s.key !== 'string') return 'key is not a string';
   if (typeof s.token !== 'string' || !/^[0-9a-f]+$/.test(s.token)) return 'token is not a hex string';
-  if (!Number.isInteger(s.inodeParts) || (s.inodeParts as number) < 0) return 'inodeParts is not a count';
+  if (!Array.isArray(s.inodeParts) || !s.inodeParts.every((n) => Number.isInteger(n) && n >= 0)) return 'inodeParts is not a list of sizes';
   if (typeof s.updatedAt !== 'string') return 'updatedAt is not a string';
   if (typeof s.lastFullWalk?.at !== 'string' || typeof s.lastFullWalk.why !== 'string') return 'lastFullWalk is not {at, why}';
   if (!Array.isArray(s.roots)) return 'roots is not a list';
@@ -158,15 +161,16 @@ export function loadTreeIndex(stateDir: string, state: FileListState): TreeIndex
   const pairs = (x: unknown): x is string[] => Array.isArray(x) && x.length % 2 === 0 && x.every((y) => typeof y === 'string');
   if (!pairs(index?.links)) return { why: `the tree index ${path.join(stateDir, INDEX)} is malformed` };
   const inodes: Array<[string, string]> = [];
-  for (let k = 0; k < state.inodeParts; k++) {
+  for (const [k, size] of state.inodeParts.entries()) {
     const file = path.join(stateDir, inodePart(state.token, k));
-    let lines: string;
+    let bytes: Buffer;
     try {
-      lines = fs.readFileSync(file, 'utf8');
+      bytes = fs.readFileSync(file);
     } catch (err) {
       return { why: `cannot read the tree index ${file}: ${(err as Error).message}` };
     }
-    for (const line of lines.split('\n')) {
+    if (bytes.length !== size) return { why: `the tree index ${file} is ${bytes.length} bytes, not the ${size} its state recorded` };
+    for (const line of bytes.toString('utf8').split('\n')) {
       if (line === '') continue;
       const tab = line.indexOf('\t');
       if (tab <= 0 || !line.startsWith('/', tab + 1)) return { why: `the tree index ${file} is malformed (${JSON.stringify(line.slice(0, 80))})` };
@@ -212,23 +216,28 @@ function replaceFile(file: string, text: string | Buffer): void {
 export function saveFileListState(
   stateDir: string,
   state: Omit<FileListState, 'token' | 'version' | 'updatedAt' | 'inodeParts'>,
-  index: TreeIndex | WalkedTreeIndex | { unchanged: { token: string; inodeParts: number } },
+  index: TreeIndex | WalkedTreeIndex | { unchanged: { token: string; inodeParts: number[] } },
 ): void {
   try {
     fs.mkdirSync(stateDir, { recursive: true });
     // An index nothing changed keeps its files (and token): at 300,000 entries it is megabytes to write.
-    let kept: { token: string; inodeParts: number };
+    let kept: { token: string; inodeParts: number[] };
     if ('unchanged' in index) kept = index.unchanged;
     else {
       const token = randomBytes(8).toString('hex');
       if ('inodeFiles' in index) {
-        index.inodeFiles.forEach((f, k) => moveFile(f, path.join(stateDir, inodePart(token, k))));
-        kept = { token, inodeParts: index.inodeFiles.length };
+        const parts = index.inodeFiles.map((f, k) => {
+          const dest = path.join(stateDir, inodePart(token, k));
+          moveFile(f, dest);
+          return fs.statSync(dest).size;
+        });
+        kept = { token, inodeParts: parts };
       } else {
         const text: string[] = [];
         for (let k = 0; k + 1 < index.inodes.length; k += 2) text.push(`${index.inodes[k + 1]}\t${index.inodes[k]}\n`);
-        fs.writeFileSync(path.join(stateDir, inodePart(token, 0)), text.join(''));
-        kept = { token, inodeParts: 1 };
+        const part = Buffer.from(text.join(''));
+        fs.writeFileSync(path.join(stateDir, inodePart(token, 0)), part);
+        kept = { token, inodeParts: [part.length] };
       }
       replaceFile(path.join(stateDir, INDEX), `${token}\n${JSON.stringify({ links: index.links })}`);
     }

@@ -409,7 +409,7 @@ function stateKey(plans: readonly Plan[], algs: readonly ChecksumAlgorithm[], ti
 interface Made {
   by: ListsMadeBy;
   lists: NewLists[];
-  index: TreeIndex | WalkedTreeIndex | { unchanged: { token: string; inodeParts: number } };
+  index: TreeIndex | WalkedTreeIndex | { unchanged: { token: string; inodeParts: number[] } };
   lastFullWalk: { at: string; why: string };
 }
 
