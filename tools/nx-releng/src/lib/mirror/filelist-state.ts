@@ -2,10 +2,11 @@
  * What the last file lists were made from, kept so that the next run can update them (filelist-update.ts) instead
  * of walking the tree: per root the identity of every list it published (a list changed by anyone else means the
  * state no longer describes it), the counts, the tree index (hard-linked files and symlinks, filelist-update.ts),
- * and when the last full walk ran. In the state dir, each written before it is named by the next file: the inode
- * part(s) of the index `inodes-<token>-<k>.txt`, `index.json` (its first line the token), then `state.json`, which
- * names the token and replaces the old one by rename; the old token's parts go last. Anything missing, unreadable, malformed or not matching
- * gives a full walk with the reason, never an error; a state that cannot be saved fails the run (saveFileListState).
+ * and when the last full walk ran. In the state dir, each file is written before the next one names it: the inode
+ * parts of the index `inodes-<token>-<k>.txt`, `index.json` (its first line the token), then `state.json` (the
+ * token and the parts' sizes), which replaces the old one by rename; the old token's parts go last. Anything
+ * missing, unreadable, malformed or not matching gives a full walk with the reason, never an error; a state that
+ * cannot be saved fails the run (saveFileListState).
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
