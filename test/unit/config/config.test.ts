@@ -164,6 +164,12 @@ const BAD_INPUTS: Array<{ name: string; file: string; edit: (v: any) => void; er
     error: /field fileLists\.0\.timelist: must be fullfiletimelist-<module>/,
   },
   {
+    name: 'no createrepo_c run at a time',
+    file: 'releases/common.json',
+    edit: (v) => (v.createrepo.parallel = 0),
+    error: /releases\/common\.json: invalid configuration\n {2}field createrepo\.parallel: Too small/,
+  },
+  {
     name: 'housekeeping that would keep nothing',
     file: 'releases/common.json',
     edit: (v) => (v.housekeeping.keepDays = 0),

@@ -51,6 +51,8 @@ export const commonSchema = z.strictObject({
   }),
   createrepo: z.strictObject({
     workers: z.number().int().min(1).max(64),
+    /** createrepo_c runs at once in a sync-staging (each with `workers` threads). */
+    parallel: z.number().int().min(1).max(16),
   }),
   lockTimeoutSeconds: z.number().int().min(0),
   /** The mirror file lists (sync-file-list-parallel.sh): one entry per list root below the production root. */

@@ -288,7 +288,7 @@ export async function syncStaging(req: SyncStagingRequest): Promise<SyncStagingR
       await progress; // no units (nothing to copy): the walk still ends, and its failure still fails the sync
       const version = await createrepoVersion();
       let regenerated = 0;
-      await mapLimit(repos, 2, async (repo) => {
+      await mapLimit(repos, model.common.createrepo.parallel, async (repo) => {
         const t0 = Date.now();
         await regenerateRepodata(req, work, repo, groups.get(repo.path), modules.get(repo.path)?.text, version);
         const origin = modules.get(repo.path)?.origin;
