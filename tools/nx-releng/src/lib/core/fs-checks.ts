@@ -1,4 +1,4 @@
-import { access, constants, stat } from 'node:fs/promises';
+import { access, constants, lstat, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RelengError } from '../../errors';
 
@@ -22,6 +22,12 @@ export async function isFile(path: string): Promise<boolean> {
     (s) => s.isFile(),
     () => false,
   );
+}
+
+/** Whether two paths both exist and are names of one inode (neither followed if a link). */
+export async function sameInode(a: string, b: string): Promise<boolean> {
+  const [sa, sb] = await Promise.all([lstat(a).catch(() => undefined), lstat(b).catch(() => undefined)]);
+  return sa !== undefined && sb !== undefined && sa.ino === sb.ino && sa.dev === sb.dev;
 }
 
 /**

@@ -1,5 +1,6 @@
-import { lstat } from 'node:fs/promises';
+import { sameInode } from '../core/fs-checks';
 import { run } from './exec';
+import { splitsAt } from './rsync';
 
 /**
  * util-linux hardlink as Rocky's perform_hardlink runs it: identical files share one inode, except the metadata
@@ -32,11 +33,7 @@ export function parseHardlinkOutput(stdout: string): { linked: number; records: 
 /** The one cut of `<a> to <b>` whose two sides exist and share an inode (a name may hold ' to '). */
 export async function splitHardlinkRecord(record: string): Promise<[string, string] | undefined> {
   const fits: Array<[string, string]> = [];
-  for (let i = record.indexOf(' to /'); i >= 0; i = record.indexOf(' to /', i + 1)) {
-    const [a, b] = [record.slice(0, i), record.slice(i + ' to '.length)];
-    const [sa, sb] = await Promise.all([lstat(a).catch(() => undefined), lstat(b).catch(() => undefined)]);
-    if (sa && sb && sa.ino === sb.ino && sa.dev === sb.dev) fits.push([a, b]);
-  }
+  for (const [a, b] of splitsAt(record, ' to ')) if (b.startsWith('/') && (await sameInode(a, b))) fits.push([a, b]);
   return fits.length === 1 ? fits[0] : undefined;
 }
 

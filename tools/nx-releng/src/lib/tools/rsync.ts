@@ -1,6 +1,7 @@
-import { lstat, mkdir, readlink } from 'node:fs/promises';
+import { mkdir, readlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { run } from './exec';
+import { sameInode } from '../core/fs-checks';
 import { runningAsRoot } from '../core/links';
 
 /** Installer pieces an update sync must never copy over the GA install tree (sync/common rsync_no_delete_staging_pungi). */
@@ -123,7 +124,7 @@ export function decodeRsyncName(text: string): string | undefined {
 }
 
 /** Every way to cut `text` at `arrow` into two names. */
-function splitsAt(text: string, arrow: string): Array<[string, string]> {
+export function splitsAt(text: string, arrow: string): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (let i = text.indexOf(arrow); i >= 0; i = text.indexOf(arrow, i + 1)) out.push([text.slice(0, i), text.slice(i + arrow.length)]);
   return out;
@@ -178,14 +179,10 @@ async function settleSplit(dest: string, c: ItemizedChange): Promise<[string, st
   if (c.splits.length === 1) return c.splits[0];
   const fits: Array<[string, string?]> = [];
   for (const [name, other = ''] of c.splits) {
-    const st = await lstat(join(dest, name)).catch(() => undefined);
-    if (!st) continue;
-    if (c.hardLink) {
-      const o = await lstat(join(dest, other)).catch(() => undefined);
-      if (o && o.ino === st.ino && o.dev === st.dev) fits.push([name, other]);
-    } else if (st.isSymbolicLink() && (await readlink(join(dest, name)).catch(() => undefined)) === other) {
-      fits.push([name, other]);
-    }
+    const abs = join(dest, name);
+    // readlink answers only for a symbolic link.
+    const fit = c.hardLink ? await sameInode(abs, join(dest, other)) : (await readlink(abs).catch(() => undefined)) === other;
+    if (fit) fits.push([name, other]);
   }
   return fits.length === 1 ? fits[0] : undefined;
 }
