@@ -21,7 +21,7 @@ let log: string;
 const RECORDER = `
 const { appendFileSync } = require('node:fs');
 process.on('exit', () => {
-  const mods = Object.keys(require.cache).filter((f) => /\\/(tools\\/nx-releng|@swc-node|@swc\\/core|zod)\\//.test(f));
+  const mods = Object.keys(require.cache).filter((f) => /\\/(tools\\/nx-releng|@swc-node|@swc\\/core|zod|yaml|@xmldom)\\//.test(f));
   appendFileSync(process.env.RECORD_LOG, JSON.stringify({ argv: process.argv.slice(1, 4), mods }) + '\\n');
 });
 `;
@@ -60,6 +60,8 @@ test('the plugin, an executor and a runtime input load built JavaScript from dis
   const runs = [
     ...first,
     ...recorded(['run', 'Extras-8:sync-staging'], true),
+    // A base compose's runtime input also digests its module yaml files.
+    ...recorded(['run', 'Rocky-8:sync-staging'], true),
     ...recorded(['g', '@nx-releng/plugin:release', '--major=8', '--to=rc', '--dry-run']),
   ];
   const mods = runs.flatMap((r) => r.mods);
@@ -70,11 +72,15 @@ test('the plugin, an executor and a runtime input load built JavaScript from dis
   assert.deepEqual(plugin.filter((m) => !/\/tools\/nx-releng\/(dist|bin)\/.*\.js$/.test(m)), [], 'plugin modules loaded from outside dist/ and bin/');
   assert.deepEqual(mods.filter((m) => /@swc/.test(m)), [], 'a TypeScript loader was loaded');
   const state = runs.filter((r) => r.argv.some((a) => a.endsWith('releng-state.js')));
-  assert.equal(state.length, 1, `releng-state.js ran ${state.length} times`);
+  assert.equal(state.length, 2, `releng-state.js ran ${state.length} times`);
   // The first command validated the models (zod) and kept them; the runtime input and the next graph read them.
   const zod = (loaded: Loaded[]) => loaded.flatMap((r) => r.mods).filter((m) => m.includes('/zod/'));
   assert.notDeepEqual(zod(first), [], 'the first command did not validate (the checks below could not fail)');
   assert.deepEqual(zod(state), [], 'the runtime input loaded zod');
+  // Nor a metadata parser: the runtime input hashes the module yaml's bytes; the sync parses it.
+  const parsers = (loaded: Loaded[]) => loaded.flatMap((r) => r.mods).filter((m) => /\/node_modules\/(yaml|@xmldom)\//.test(m));
+  assert.notDeepEqual(parsers(runs), [], 'no command loaded a parser (the check below could not fail)');
+  assert.deepEqual(parsers(state), [], 'the runtime input loaded a metadata parser');
   const graph = zod(recorded(['show', 'projects']));
   assert.deepEqual(graph, [], 'nx show projects loaded zod');
 });

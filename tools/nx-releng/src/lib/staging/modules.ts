@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import type { ComposeModel } from '../../config/load';
 import { moduleYaml, type RepoDir, type Roots } from '../../layout/paths';
 import { RelengError, errorMessage } from '../../errors';
-import { readModulesRecord, requireModules } from '../formats/modulemd';
+
+/** The module yaml and repomd parsers, loaded by a sync only: the runtime input (moduleMetadataDigest) reads bytes. */
+function modulemd(): typeof import('../formats/modulemd') {
+  return require('../formats/modulemd') as typeof import('../formats/modulemd');
+}
 
 /**
  * Whether a repo carries module metadata: the os tree of a release.json modularRepos repo, and the kickstart tree
@@ -49,6 +53,7 @@ export async function moduleMetadataOf(
   repos: readonly RepoDir[],
   compose?: { composeId: string; composeDir: string },
 ): Promise<SyncModules> {
+  const { readModulesRecord, requireModules } = modulemd();
   const modules = new Map<string, RepoModules>();
   const yamls = new Map<string, string>();
   for (const repo of repos.filter((r) => isModularRepo(model, r))) {
