@@ -47,7 +47,7 @@ let sp: StagingPaths;
 /** The verify record of staging as it is now, as a passing verify of the minor release leaves it (isos/ only here). */
 async function recordVerify(): Promise<void> {
   mkdirSync(join(sp.verifyRecord, '..'), { recursive: true });
-  const { digest, byPath } = await vouchedDigest(sp.revisionDir, ['isos']);
+  const { digest, byPath } = vouchedDigest(sp.revisionDir, ['isos']);
   const record = {
     version: 1,
     project: 'Rocky-8',

@@ -38,7 +38,7 @@ export async function syncStagingState(workspaceRoot: string, project: string, r
     }
     // A record naming paths outside the project hashes as unknown: the step runs and refuses it, naming it.
     const record = await peekSyncRecord(stagingPaths(model, ch, roots).syncRecord, model);
-    const intact = record && !(await destinationDrift(record));
+    const intact = record && !destinationDrift(record);
     // Whether a minor release was applied too: after a daily sync, a minor-release sync of the same compose has work.
     const staging = intact ? `ok ${record.composeId}${record.minorRelease ? ` minor ${record.minorRelease}` : ''}` : `unknown ${randomUUID()}`;
     lines.push(`${channel}: compose=${seen.composeDir} ${seen.composeId ?? '-'} ${seen.status ?? '-'} staging=${staging}`);
@@ -75,7 +75,7 @@ export async function verifyState(workspaceRoot: string, project: string, releng
       }
     }
     const vouched = await vouchedPaths(model, claims, sp.revisionDir, record);
-    lines.push(`${channel}: ${await treeDigest(sp.revisionDir, vettedPaths(vouched))} deps ${deps.digest('hex')}`);
+    lines.push(`${channel}: ${treeDigest(sp.revisionDir, vettedPaths(vouched))} deps ${deps.digest('hex')}`);
   }
   return lines.join('\n');
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -10,32 +10,34 @@ import { join } from 'node:path';
  * production sync relinks equal files, which hardlink compares to the second.
  * One lstat per entry; nothing is held in memory but the hash. `skip`: relative paths digested as if already
  * gone, with everything below them (what production still holds until its pending deletions run).
+ * Synchronous calls: one at a time either way, and an awaited lstat's trip through the thread pool made a walk
+ * ~10x slower (2,500 entries: 110-190 ms against 17 ms).
  */
-export async function treeDigest(
-  root: string,
-  repos: readonly string[],
-  opts: { inodes?: boolean; skip?: ReadonlySet<string> } = { inodes: true },
-): Promise<string> {
+export function treeDigest(root: string, repos: readonly string[], opts: { inodes?: boolean; skip?: ReadonlySet<string> } = { inodes: true }): string {
   const h = createHash('sha256');
-  const walk = async (rel: string): Promise<void> => {
+  const walk = (rel: string): void => {
     if (opts.skip?.has(rel)) return;
-    const st = await lstat(join(root, rel), { bigint: true }).catch(() => undefined);
+    let st: BigIntStats | undefined;
+    try {
+      st = lstatSync(join(root, rel), { bigint: true });
+    } catch {
+      st = undefined;
+    }
     if (!st) {
       h.update(`missing ${rel}\n`);
       return;
     }
     if (st.isDirectory()) {
       h.update(`d ${rel}\n`);
-      const names = (await readdir(join(root, rel))).sort();
-      for (const name of names) await walk(`${rel}/${name}`);
+      for (const name of readdirSync(join(root, rel)).sort()) walk(`${rel}/${name}`);
     } else if (st.isSymbolicLink()) {
-      h.update(`l ${rel} ${await readlink(join(root, rel))}\n`);
+      h.update(`l ${rel} ${readlinkSync(join(root, rel))}\n`);
     } else if (/\/repodata\/repomd\.xml(\.asc)?$/.test(rel)) {
-      h.update(`f ${rel} `).update(await readFile(join(root, rel))).update('\n');
+      h.update(`f ${rel} `).update(readFileSync(join(root, rel))).update('\n');
     } else {
       h.update(opts.inodes ? `f ${rel} ${st.size} ${st.mtimeNs} ${st.ino}\n` : `f ${rel} ${st.size} ${st.mtimeNs / 1_000_000_000n}\n`);
     }
   };
-  for (const repo of [...repos].sort()) await walk(repo);
+  for (const repo of [...repos].sort()) walk(repo);
   return h.digest('hex');
 }

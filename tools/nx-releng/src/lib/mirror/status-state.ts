@@ -169,7 +169,7 @@ async function gatherVerify(model: ComposeModel, verifyRecord: string, revisionD
   }
   let now: string;
   try {
-    now = (await vouchedDigest(revisionDir, vettedPaths(rec))).digest;
+    now = vouchedDigest(revisionDir, vettedPaths(rec)).digest;
   } catch (err) {
     return { state: 'stale', ...base, detail: `staging cannot be read: ${errorMessage(err)}` };
   }

@@ -283,7 +283,7 @@ export async function makeTorrents(req: TorrentsRequest): Promise<TorrentsResult
   const locked = <T>(file: string, fn: () => Promise<T>) => withLock(file, `${model.project}:torrents`, model.common.lockTimeoutSeconds, log, fn);
   // The staging lock keeps every staging writer out while the ISOs are hashed.
   const torrents = await locked(sp.lockFile, () => locked(paths.lockFile, async () => {
-    if ((await vouchedDigest(sp.revisionDir, vettedPaths(verified))).digest !== verified.digest) {
+    if (vouchedDigest(sp.revisionDir, vettedPaths(verified)).digest !== verified.digest) {
       throw new RelengError(
         `${model.project}: ${sp.revisionDir} changed since it passed verify at ${verified.verifiedAt}; ` +
           `run nx run ${model.project}:verify again before making torrents, nothing was made`,

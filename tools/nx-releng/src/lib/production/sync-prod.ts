@@ -138,7 +138,7 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
       const pending = new Set((await readPendingDeletions(model, req.models, pp.pendingDeletions))?.paths);
       if (
         record?.verifyDigest === verified.digest &&
-        record.productionDigest === (await productionDigest(pp.revisionDir, [...record.subtrees, ...(record.links ?? [])], pending)) &&
+        record.productionDigest === productionDigest(pp.revisionDir, [...record.subtrees, ...(record.links ?? [])], pending) &&
         (!ownsRest || (await unclaimedInProduction(pp.revisionDir, claims)).filter((n) => !pending.has(n)).join() === unclaimed.join())
       ) {
         log.info(`${model.project}: production ${pp.revisionDir} already holds verified ${verified.composeId}`);
@@ -218,7 +218,7 @@ export async function syncProd(req: SyncProdRequest): Promise<SyncProdResult> {
         project: model.project,
         composeId: verified.composeId,
         verifyDigest: verified.digest,
-        productionDigest: await productionDigest(pp.revisionDir, [...subtrees, ...unclaimed, ...linkNames], new Set(toDelete)),
+        productionDigest: productionDigest(pp.revisionDir, [...subtrees, ...unclaimed, ...linkNames], new Set(toDelete)),
         subtrees: [...subtrees, ...unclaimed],
         ...(linkNames.length ? { links: linkNames } : {}),
         syncedAt: new Date().toISOString(),
@@ -252,7 +252,7 @@ async function checkStillVouched(model: ComposeModel, claims: readonly string[],
         `which vouched for every path sync-prod publishes; ${again}`,
     );
   }
-  const { digest, byPath } = await vouchedDigest(revisionDir, vettedPaths(verified));
+  const { digest, byPath } = vouchedDigest(revisionDir, vettedPaths(verified));
   if (digest !== verified.digest) {
     const changed = Object.keys(byPath).filter((p) => byPath[p] !== verified.pathDigests[p]);
     throw new RelengError(
@@ -263,7 +263,7 @@ async function checkStillVouched(model: ComposeModel, claims: readonly string[],
 }
 
 /** Production as the push leaves it once its pending deletions are done (rsync's quick check: no inodes). */
-function productionDigest(revisionDir: string, paths: readonly string[], pending: ReadonlySet<string>): Promise<string> {
+function productionDigest(revisionDir: string, paths: readonly string[], pending: ReadonlySet<string>): string {
   return treeDigest(revisionDir, paths, { inodes: false, skip: pending });
 }
 

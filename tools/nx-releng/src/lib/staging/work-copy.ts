@@ -103,7 +103,7 @@ export async function recordSync(
     configHash: o.configHash,
     syncedAt: new Date().toISOString(),
     destination: sp.revisionDir,
-    dirs: await fingerprintDirs(sp.revisionDir, o.subtrees),
+    dirs: fingerprintDirs(sp.revisionDir, o.subtrees),
     repos: o.repos.map((r) => r.path),
     ...(o.minorRelease ? { minorRelease: o.minorRelease } : {}),
     ...(o.extraSubtrees?.length ? { extraSubtrees: o.extraSubtrees } : {}),

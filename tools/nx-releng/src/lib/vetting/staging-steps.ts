@@ -197,7 +197,7 @@ export async function verifyStaging(req: StagingStepRequest & { models: readonly
   const links = synced.links ?? [];
   const vouched = await vouchedPaths(model, revisionClaims(req.models, model), sp.revisionDir, synced);
   const paths = vettedPaths(vouched);
-  const { digest, byPath } = await vouchedDigest(sp.revisionDir, paths);
+  const { digest, byPath } = vouchedDigest(sp.revisionDir, paths);
   const reports: RepoReport[] = await mapLimit(repos, 2, async (repo) => {
     // A kickstart tree (the frozen GA install tree) is closed over the other kickstart trees, an os tree over os.
     const tree = repo.kind === 'os' || repo.kind === 'kickstart' ? repo.kind : undefined;
@@ -236,7 +236,7 @@ export async function verifyStaging(req: StagingStepRequest & { models: readonly
     log.info(`  ${subtree}: ${mine.filter((r) => r.ok).length} of ${mine.length} files ok`);
   }
   for (const l of links) log.info(`  ${l.name} -> ${l.target}: ${extra.find((r) => r.repo === l.name)?.ok ? 'ok' : 'problem'}`);
-  if ((await vouchedDigest(sp.revisionDir, paths)).digest !== digest) {
+  if (vouchedDigest(sp.revisionDir, paths).digest !== digest) {
     reports.push({ repo: sp.revisionDir, ok: false, problems: ['staging changed while it was being verified; run verify again'] });
   }
   const failed = reports.filter((r) => !r.ok);

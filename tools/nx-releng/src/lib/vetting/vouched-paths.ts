@@ -66,11 +66,11 @@ export async function vouchedPaths(
  * The digest verify records of what it vouched for, and each path's own, so that a refusal names what changed.
  * One walk of each path (lib/core/tree-digest.ts), the whole digest made of theirs.
  */
-export async function vouchedDigest(revisionDir: string, paths: readonly string[]): Promise<{ digest: string; byPath: Record<string, string> }> {
+export function vouchedDigest(revisionDir: string, paths: readonly string[]): { digest: string; byPath: Record<string, string> } {
   const byPath: Record<string, string> = {};
   const h = createHash('sha256');
   for (const p of [...paths].sort()) {
-    byPath[p] = await treeDigest(revisionDir, [p]);
+    byPath[p] = treeDigest(revisionDir, [p]);
     h.update(`${p} ${byPath[p]}\n`);
   }
   return { digest: h.digest('hex'), byPath };
