@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync, type BigIntStats } from 'node:fs';
-import { join } from 'node:path';
 
 /**
  * A digest of the given subtrees: every file by path, size, mtime and inode, and repomd.xml and its signature
@@ -15,29 +14,41 @@ import { join } from 'node:path';
  */
 export function treeDigest(root: string, repos: readonly string[], opts: { inodes?: boolean; skip?: ReadonlySet<string> } = { inodes: true }): string {
   const h = createHash('sha256');
+  // The lines go to the hash 64 KiB at a time: an update per entry cost ~15 % of the walk.
+  let text = '';
+  const put = (line: string) => {
+    text += line;
+    if (text.length > 65536) {
+      h.update(text);
+      text = '';
+    }
+  };
   const walk = (rel: string): void => {
     if (opts.skip?.has(rel)) return;
+    const abs = `${root}/${rel}`;
     let st: BigIntStats | undefined;
     try {
-      st = lstatSync(join(root, rel), { bigint: true });
+      st = lstatSync(abs, { bigint: true });
     } catch {
       st = undefined;
     }
     if (!st) {
-      h.update(`missing ${rel}\n`);
+      put(`missing ${rel}\n`);
       return;
     }
     if (st.isDirectory()) {
-      h.update(`d ${rel}\n`);
-      for (const name of readdirSync(join(root, rel)).sort()) walk(`${rel}/${name}`);
+      put(`d ${rel}\n`);
+      for (const name of readdirSync(abs).sort()) walk(`${rel}/${name}`);
     } else if (st.isSymbolicLink()) {
-      h.update(`l ${rel} ${readlinkSync(join(root, rel))}\n`);
+      put(`l ${rel} ${readlinkSync(abs)}\n`);
     } else if (/\/repodata\/repomd\.xml(\.asc)?$/.test(rel)) {
-      h.update(`f ${rel} `).update(readFileSync(join(root, rel))).update('\n');
+      put(`f ${rel} `);
+      h.update(text).update(readFileSync(abs));
+      text = '\n';
     } else {
-      h.update(opts.inodes ? `f ${rel} ${st.size} ${st.mtimeNs} ${st.ino}\n` : `f ${rel} ${st.size} ${st.mtimeNs / 1_000_000_000n}\n`);
+      put(opts.inodes ? `f ${rel} ${st.size} ${st.mtimeNs} ${st.ino}\n` : `f ${rel} ${st.size} ${st.mtimeNs / 1_000_000_000n}\n`);
     }
   };
   for (const repo of [...repos].sort()) walk(repo);
-  return h.digest('hex');
+  return h.update(text).digest('hex');
 }
