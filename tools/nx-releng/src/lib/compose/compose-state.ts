@@ -19,7 +19,8 @@
  * executor prints (loudly for what cannot be fingerprinted) and then removes.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type ComposeModel } from '../../config/load';
 import { acceptsIncomplete, channelPungi, pungiField } from '../../config/pungi-settings';
@@ -56,25 +57,34 @@ export const kojiListTagged: KojiLister = async (tag) => {
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
-/** Every file under dir as "<relative path> <size> <mtime ms>", sorted; undefined when dir does not exist. */
-async function listFiles(dir: string): Promise<string[] | undefined> {
+/**
+ * Every file under dir as "<relative path> <size> <mtime ms>", sorted; undefined when dir does not exist.
+ * Synchronous calls, one at a time as before: an awaited stat per package was a thread-pool trip each.
+ */
+function listFiles(dir: string): string[] | undefined {
   try {
-    if (!(await stat(dir)).isDirectory()) return undefined;
+    if (!statSync(dir).isDirectory()) return undefined;
   } catch {
     return undefined;
   }
   const out: string[] = [];
-  const walk = async (rel: string): Promise<void> => {
-    for (const e of await readdir(join(dir, rel), { withFileTypes: true })) {
+  const walk = (rel: string): void => {
+    for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
       const path = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) await walk(path);
+      if (e.isDirectory()) walk(path);
       else {
-        const s = await stat(join(dir, path)).catch(() => lstat(join(dir, path)));
+        const abs = join(dir, path);
+        let s;
+        try {
+          s = statSync(abs);
+        } catch {
+          s = lstatSync(abs); // a dangling or looping link: listed as the link
+        }
         out.push(`${path} ${s.size} ${Math.trunc(s.mtimeMs)}`);
       }
     }
   };
-  await walk('');
+  walk('');
   return out.sort();
 }
 
@@ -162,7 +172,7 @@ export async function composeInputState(
 
   // Always, so that --backend=local (an option the runtime input cannot see) is skipped only on the same RPMs.
   const source = composePaths(model, channelRelease(model.release, 'stable'), roots).localSource;
-  const files = await listFiles(source);
+  const files = listFiles(source);
   lines.push(`local ${source} ${files ? `sha256:${sha256(files.join('\n'))} ${files.length} files` : 'missing'}`);
   return { lines, warnings, notes };
 }
