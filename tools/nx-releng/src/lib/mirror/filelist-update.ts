@@ -319,7 +319,6 @@ class RootWork {
   }
 }
 
-/** Replaces the old bytes by the ops (sorted, never overlapping); `same`: every op gave back its old bytes. */
 /** Sorts a list's ops into list order; throws (before anything is published) if two of them overlap. */
 function ordered(ops: Op[], post: boolean): Op[] {
   ops.sort((x, y) => x.start - y.start || comparePaths(x.key, 0, x.key.length, y.key, 0, y.key.length, post));
