@@ -116,6 +116,7 @@ export interface SandboxOptions {
 export async function stageSandbox(relengRoot: string, opts: SandboxOptions = {}): Promise<string> {
   const kojiRoot = join(relengRoot, 'mnt/koji');
   const extraComps = join(relengRoot, 'mnt/koji/sandbox-comps');
+  const modular = modularRepos();
   await mkdir(extraComps, { recursive: true });
   for (const short of opts.shorts ?? Object.keys(SANDBOX_LAYOUT)) {
     const layout = SANDBOX_LAYOUT[short];
@@ -129,9 +130,9 @@ export async function stageSandbox(relengRoot: string, opts: SandboxOptions = {}
       }
     }
     const srcDir = await stageLocalSource(kojiRoot, '8', short, layout, { version: opts.version, comps });
-    if (short === 'Rocky') await writeModuleBuilds(srcDir, modularRepos());
+    if (short === 'Rocky') await writeModuleBuilds(srcDir, modular);
   }
-  await writeModuleMetadata(relengRoot, '8', modularRepos());
+  await writeModuleMetadata(relengRoot, '8', modular);
   const composeRoot = join(relengRoot, 'mnt/compose/8');
   await mkdir(composeRoot, { recursive: true });
   return composeRoot;
